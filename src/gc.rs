@@ -1,0 +1,680 @@
+//! [`Gc<T>`]: the strong, reference-counted, cycle-collected pointer.
+
+use std::borrow::Borrow;
+use std::cmp::Ordering;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::marker::PhantomData;
+use std::mem::{self, MaybeUninit};
+use std::ops::Deref;
+use std::panic::{RefUnwindSafe, UnwindSafe};
+use std::ptr::{self, NonNull};
+
+use crate::header::{GcBox, Header, VTableFor, BUFFERED, DEAD, ONE, UNTRACKED};
+use crate::heap;
+use crate::trace::{Trace, Tracer};
+use crate::weak::Weak;
+
+/// A single-threaded reference-counting pointer whose garbage cycles are reclaimed by the
+/// cycle collector. The `Rc` of this crate.
+///
+/// * Cloning adds a strong reference; dropping the last one drops the value at once, exactly
+///   like [`Rc`](std::rc::Rc). Most objects never meet the collector.
+/// * A drop that leaves references behind may have orphaned a cycle, so the object is
+///   remembered as a *possible root* (unless its type can never own a `Gc`). [`collect`]
+///   — or the automatic collection it triggers — finds the cycles among them and frees them.
+/// * `Gc<T>` is one pointer wide, `!Send` and `!Sync`; each thread has its own collector.
+///
+/// Like `Rc`, its methods are associated functions (`Gc::strong_count(&g)`), so they never
+/// shadow methods of `T`.
+///
+/// # Dropping members of a collected cycle
+///
+/// When the collector frees a cycle, it first marks every member dead, then drops the values
+/// one by one. A `Drop` impl of one member that dereferences another member of the same cycle
+/// **panics** (the panic is caught, the rest of the cycle is still dropped, and `collect`
+/// re-raises it afterwards) instead of reading a value that may already be dropped. Use
+/// [`Gc::try_deref`] where a `Drop` impl may run on a collected cycle.
+///
+/// [`collect`]: crate::collect
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::RefCell;
+/// use cyclegc::{Gc, Trace};
+///
+/// #[derive(Trace)]
+/// struct Person {
+///     name: String,
+///     friends: RefCell<Vec<Gc<Person>>>,
+/// }
+///
+/// let alice = Gc::new(Person { name: "Alice".into(), friends: RefCell::new(vec![]) });
+/// let bob = Gc::new(Person { name: "Bob".into(), friends: RefCell::new(vec![]) });
+/// alice.friends.borrow_mut().push(bob.clone());
+/// bob.friends.borrow_mut().push(alice.clone()); // a cycle: Rc would leak it
+///
+/// assert_eq!(Gc::strong_count(&alice), 2);
+/// drop((alice, bob));
+/// assert_eq!(cyclegc::collect(), 2);
+/// ```
+pub struct Gc<T: ?Sized> {
+    ptr: NonNull<GcBox<T>>,
+    // Owns a `T` for the drop checker; `NonNull` already makes `Gc` `!Send + !Sync`.
+    _owns: PhantomData<GcBox<T>>,
+}
+
+impl<T: Trace + 'static> Gc<T> {
+    /// Allocates `value` and returns the first strong reference to it.
+    ///
+    /// If automatic collection is enabled and enough possible cycle roots have accumulated,
+    /// this first runs a collection (see [`set_threshold`](crate::set_threshold)). Types that
+    /// can never own a `Gc` skip that check entirely.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cyclegc::Gc;
+    ///
+    /// let five = Gc::new(5);
+    /// assert_eq!(*five, 5);
+    /// ```
+    pub fn new(value: T) -> Gc<T> {
+        let tracked = T::may_contain_gc();
+        if tracked {
+            heap::before_alloc();
+        }
+        let boxed = Box::new(GcBox {
+            header: Header::new(VTableFor::<T>::VTABLE, tracked, 1),
+            value,
+        });
+        Gc::from_box(NonNull::from(Box::leak(boxed)))
+    }
+
+    /// Builds a value that holds a [`Weak`] pointer to itself.
+    ///
+    /// `data_fn` receives a `Weak` to the allocation being built; upgrading it returns `None`
+    /// until `new_cyclic` returns. Clones of it may be stored in the value. If `data_fn`
+    /// panics, nothing leaks and the panic propagates.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cyclegc::{Gc, Trace, Weak};
+    ///
+    /// #[derive(Trace)]
+    /// struct Gadget {
+    ///     me: Weak<Gadget>,
+    /// }
+    ///
+    /// let gadget = Gc::new_cyclic(|me| {
+    ///     assert!(me.upgrade().is_none());
+    ///     Gadget { me: me.clone() }
+    /// });
+    /// assert!(Gc::ptr_eq(&gadget, &gadget.me.upgrade().unwrap()));
+    /// ```
+    pub fn new_cyclic<F>(data_fn: F) -> Gc<T>
+    where
+        F: FnOnce(&Weak<T>) -> T,
+    {
+        let tracked = T::may_contain_gc();
+        if tracked {
+            heap::before_alloc();
+        }
+        // `MaybeUninit<T>` has `T`'s layout, so this is the layout of a `GcBox<T>`.
+        let uninit = Box::new(GcBox {
+            header: Header::new(VTableFor::<T>::VTABLE, tracked, 0),
+            value: MaybeUninit::<T>::uninit(),
+        });
+        let ptr = NonNull::from(Box::leak(uninit)).cast::<GcBox<T>>();
+        // The implicit hold (weak == 1) belongs to this `Weak` while the value is built; if
+        // `data_fn` panics, dropping it frees the allocation without touching the value.
+        let weak = Weak::from_box(ptr);
+        let value = data_fn(&weak);
+        // SAFETY: `ptr` is live (the `Weak` holds it) and the value slot is uninitialised and
+        // unaliased: the strong count is 0, so no `Gc` to it exists yet.
+        unsafe { ptr::addr_of_mut!((*ptr.as_ptr()).value).write(value) };
+        // SAFETY: as above.
+        let header = unsafe { &(*ptr.as_ptr()).header };
+        header.set_strong(1);
+        // The `Weak`'s unit becomes the implicit hold of the strong reference.
+        mem::forget(weak);
+        Gc::from_box(ptr)
+    }
+}
+
+impl<T: ?Sized> Gc<T> {
+    pub(crate) fn from_box(ptr: NonNull<GcBox<T>>) -> Gc<T> {
+        Gc {
+            ptr,
+            _owns: PhantomData,
+        }
+    }
+
+    #[inline(always)]
+    fn header(&self) -> &Header {
+        // SAFETY: a `Gc` keeps its allocation (and so its header) alive.
+        unsafe { &(*self.ptr.as_ptr()).header }
+    }
+
+    #[inline(always)]
+    pub(crate) fn header_ptr(&self) -> NonNull<Header> {
+        self.ptr.cast()
+    }
+
+    /// The number of strong pointers (`Gc`s) to this allocation.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cyclegc::Gc;
+    ///
+    /// let five = Gc::new(5);
+    /// let _also_five = Gc::clone(&five);
+    /// assert_eq!(Gc::strong_count(&five), 2);
+    /// ```
+    #[inline]
+    pub fn strong_count(this: &Self) -> usize {
+        this.header().strong()
+    }
+
+    /// The number of [`Weak`] pointers to this allocation.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cyclegc::Gc;
+    ///
+    /// let five = Gc::new(5);
+    /// let _weak_five = Gc::downgrade(&five);
+    /// assert_eq!(Gc::weak_count(&five), 1);
+    /// ```
+    #[inline]
+    pub fn weak_count(this: &Self) -> usize {
+        this.header().weak_handles()
+    }
+
+    /// Creates a new [`Weak`] pointer to this allocation. A `Weak` is not an edge for the
+    /// collector: it never keeps a cycle alive.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cyclegc::Gc;
+    ///
+    /// let five = Gc::new(5);
+    /// let weak_five = Gc::downgrade(&five);
+    /// assert_eq!(weak_five.upgrade().as_deref(), Some(&5));
+    /// ```
+    #[must_use = "this returns a new `Weak` pointer, without modifying the original `Gc`"]
+    pub fn downgrade(this: &Self) -> Weak<T> {
+        this.header().take_hold();
+        Weak::from_box(this.ptr)
+    }
+
+    /// Whether two `Gc`s point to the same allocation (like `ptr::eq`, not `==`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cyclegc::Gc;
+    ///
+    /// let five = Gc::new(5);
+    /// let same_five = Gc::clone(&five);
+    /// let other_five = Gc::new(5);
+    /// assert!(Gc::ptr_eq(&five, &same_five));
+    /// assert!(!Gc::ptr_eq(&five, &other_five));
+    /// ```
+    #[inline]
+    pub fn ptr_eq(this: &Self, other: &Self) -> bool {
+        ptr::addr_eq(this.ptr.as_ptr(), other.ptr.as_ptr())
+    }
+
+    /// A raw pointer to the value; valid as long as a strong pointer exists. Like Python's
+    /// `id()`, it identifies the object.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cyclegc::Gc;
+    ///
+    /// let x = Gc::new("hello".to_owned());
+    /// let y = Gc::clone(&x);
+    /// assert_eq!(Gc::as_ptr(&x), Gc::as_ptr(&y));
+    /// assert_eq!(unsafe { &*Gc::as_ptr(&x) }, "hello");
+    /// ```
+    #[inline]
+    pub fn as_ptr(this: &Self) -> *const T {
+        // SAFETY: the allocation is alive; no reference is created.
+        unsafe { ptr::addr_of!((*this.ptr.as_ptr()).value) }
+    }
+
+    /// Returns the value, or `None` if the cycle collector has already destroyed it.
+    ///
+    /// That can only be observed from a `Drop` impl of a member of a garbage cycle (or from
+    /// a handle such an impl stored somewhere): plain [`Deref`] panics there instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cyclegc::Gc;
+    ///
+    /// let x = Gc::new(1);
+    /// assert_eq!(Gc::try_deref(&x), Some(&1));
+    /// ```
+    #[inline]
+    pub fn try_deref(this: &Self) -> Option<&T> {
+        if this.header().has(DEAD) {
+            None
+        } else {
+            // SAFETY: the value is alive (not claimed by the collector, and we hold a strong
+            // reference) and only shared references to it are ever handed out.
+            Some(unsafe { &(*this.ptr.as_ptr()).value })
+        }
+    }
+
+    /// A mutable reference to the value, if there are no other `Gc` or `Weak` pointers to it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cyclegc::Gc;
+    ///
+    /// let mut x = Gc::new(3);
+    /// *Gc::get_mut(&mut x).unwrap() = 4;
+    /// assert_eq!(*x, 4);
+    ///
+    /// let _y = Gc::clone(&x);
+    /// assert!(Gc::get_mut(&mut x).is_none());
+    /// ```
+    #[inline]
+    pub fn get_mut(this: &mut Self) -> Option<&mut T> {
+        let header = this.header();
+        if header.strong() == 1 && header.weak_handles() == 0 && !header.has(DEAD) {
+            // SAFETY: this is the only pointer to the allocation, and `&mut self` guarantees
+            // no reference derived from it is alive.
+            Some(unsafe { &mut (*this.ptr.as_ptr()).value })
+        } else {
+            None
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn drop_slow(&mut self, state: usize) {
+        let header = self.header_ptr();
+        if state & DEAD != 0 {
+            // The collector drops the value; the last strong reference gives back the
+            // implicit hold.
+            // SAFETY: we owned the last strong reference, and with it the implicit hold.
+            unsafe { Header::release_hold(header) };
+        } else if state & UNTRACKED != 0 {
+            // SAFETY: the count reached zero: nobody else can reach the value. An untracked
+            // value owns no `Gc`, so dropping it cannot cascade into other releases.
+            unsafe {
+                ptr::drop_in_place(ptr::addr_of_mut!((*self.ptr.as_ptr()).value));
+                Header::release_hold(header);
+            }
+        } else {
+            // SAFETY: the count reached zero and the value is alive; `release` drops it once.
+            unsafe { heap::release(self.ptr) };
+        }
+    }
+}
+
+impl<T: ?Sized> Gc<T> {
+    /// Returns the value if this is the only strong pointer; otherwise gives `this` back.
+    /// [`Weak`] pointers do not count, and can no longer be upgraded afterwards.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cyclegc::Gc;
+    ///
+    /// let x = Gc::new(3);
+    /// assert_eq!(Gc::try_unwrap(x), Ok(3));
+    ///
+    /// let x = Gc::new(4);
+    /// let _y = Gc::clone(&x);
+    /// assert_eq!(*Gc::try_unwrap(x).unwrap_err(), 4);
+    /// ```
+    pub fn try_unwrap(this: Self) -> Result<T, Self>
+    where
+        T: Sized,
+    {
+        let header = this.header();
+        if header.strong() != 1 || header.has(DEAD) {
+            return Err(this);
+        }
+        // SAFETY: this is the last strong pointer, so nobody else can read the value; after
+        // the read it is treated as moved out (strong count 0, never dropped in place).
+        let value = unsafe { ptr::read(ptr::addr_of!((*this.ptr.as_ptr()).value)) };
+        header.set_strong(0);
+        let header = this.header_ptr();
+        mem::forget(this);
+        // SAFETY: the strong reference we gave up owned the implicit hold.
+        unsafe { Header::release_hold(header) };
+        Ok(value)
+    }
+
+    /// Returns the value if this is the only strong pointer, else drops `this` and returns
+    /// `None`; like [`Rc::into_inner`](std::rc::Rc::into_inner).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cyclegc::Gc;
+    ///
+    /// let x = Gc::new(3);
+    /// let y = Gc::clone(&x);
+    /// assert_eq!(Gc::into_inner(x), None);
+    /// assert_eq!(Gc::into_inner(y), Some(3));
+    /// ```
+    pub fn into_inner(this: Self) -> Option<T>
+    where
+        T: Sized,
+    {
+        Gc::try_unwrap(this).ok()
+    }
+
+    /// Returns the value if this is the only strong pointer, else a clone of it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cyclegc::Gc;
+    ///
+    /// let x = Gc::new(String::from("hi"));
+    /// let y = Gc::clone(&x);
+    /// assert_eq!(Gc::unwrap_or_clone(x), "hi");
+    /// assert_eq!(Gc::unwrap_or_clone(y), "hi");
+    /// ```
+    pub fn unwrap_or_clone(this: Self) -> T
+    where
+        T: Sized + Clone,
+    {
+        Gc::try_unwrap(this).unwrap_or_else(|gc| (*gc).clone())
+    }
+}
+
+impl<T: Clone + Trace + 'static> Gc<T> {
+    /// A mutable reference to the value, cloning it into a new allocation first if other
+    /// `Gc` or `Weak` pointers exist (clone-on-write, like [`Rc::make_mut`](std::rc::Rc::make_mut)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cyclegc::Gc;
+    ///
+    /// let mut data = Gc::new(5);
+    /// let other = Gc::clone(&data);
+    /// *Gc::make_mut(&mut data) += 1; // clones
+    /// assert_eq!((*data, *other), (6, 5));
+    /// ```
+    pub fn make_mut(this: &mut Self) -> &mut T {
+        if Gc::get_mut(this).is_none() {
+            *this = Gc::new((**this).clone());
+        }
+        Gc::get_mut(this).expect("a fresh `Gc` is unique")
+    }
+}
+
+impl<T: ?Sized> Clone for Gc<T> {
+    /// Adds a strong reference to the same allocation.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cyclegc::Gc;
+    ///
+    /// let five = Gc::new(5);
+    /// let also_five = Gc::clone(&five);
+    /// assert!(Gc::ptr_eq(&five, &also_five));
+    /// ```
+    #[inline]
+    fn clone(&self) -> Self {
+        self.header().inc_strong();
+        Gc::from_box(self.ptr)
+    }
+}
+
+impl<T: ?Sized> Drop for Gc<T> {
+    /// Drops a strong reference: the value goes with the last one; a drop that leaves others
+    /// behind records the object as a possible cycle root.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cyclegc::Gc;
+    ///
+    /// struct Loud;
+    /// impl Drop for Loud {
+    ///     fn drop(&mut self) { println!("dropped!"); }
+    /// }
+    /// # unsafe impl cyclegc::Trace for Loud {
+    /// #     fn trace(&self, _: &mut cyclegc::Tracer) {}
+    /// # }
+    ///
+    /// let foo = Gc::new(Loud);
+    /// let foo2 = Gc::clone(&foo);
+    /// drop(foo); // nothing printed
+    /// drop(foo2); // prints "dropped!"
+    /// ```
+    #[inline]
+    fn drop(&mut self) {
+        let state = self.header().dec_strong();
+        if state < ONE {
+            self.drop_slow(state);
+        } else if state & (BUFFERED | UNTRACKED | DEAD) == 0 {
+            heap::possible_root(self.header_ptr());
+        }
+    }
+}
+
+impl<T: ?Sized> Deref for Gc<T> {
+    type Target = T;
+
+    /// # Panics
+    ///
+    /// If the cycle collector has already destroyed the value: only possible from a `Drop`
+    /// impl of a member of a garbage cycle (see [`Gc::try_deref`]).
+    #[inline(always)]
+    fn deref(&self) -> &T {
+        if self.header().has(DEAD) {
+            dead_deref();
+        }
+        // SAFETY: we hold a strong reference and the collector has not claimed the value,
+        // so it is alive; only shared references to it are handed out.
+        unsafe { &(*self.ptr.as_ptr()).value }
+    }
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn dead_deref() -> ! {
+    panic!(
+        "cyclegc: dereferenced a `Gc` whose value the cycle collector has already destroyed. \
+         This happens when a `Drop` impl of a garbage cycle member reaches another member of \
+         the same cycle; use `Gc::try_deref` there instead"
+    )
+}
+
+// SAFETY: a `Gc` owns exactly one reference to its allocation: that is the edge. The target's
+// type is not looked at, so recursive types need no `T: Trace` here.
+unsafe impl<T: ?Sized> Trace for Gc<T> {
+    #[inline]
+    fn trace(&self, tracer: &mut Tracer) {
+        tracer.edge(self.header_ptr());
+    }
+
+    fn may_contain_gc() -> bool {
+        true
+    }
+}
+
+impl<T: ?Sized> UnwindSafe for Gc<T> where T: RefUnwindSafe {}
+impl<T: ?Sized> Unpin for Gc<T> {}
+
+impl<T: ?Sized> AsRef<T> for Gc<T> {
+    /// # Examples
+    ///
+    /// ```
+    /// let s = cyclegc::Gc::new(String::from("a"));
+    /// let r: &String = s.as_ref();
+    /// assert_eq!(r, "a");
+    /// ```
+    fn as_ref(&self) -> &T {
+        self
+    }
+}
+
+impl<T: ?Sized> Borrow<T> for Gc<T> {
+    /// # Examples
+    ///
+    /// ```
+    /// use std::collections::HashSet;
+    /// use cyclegc::Gc;
+    ///
+    /// let mut set = HashSet::new();
+    /// set.insert(Gc::new(7));
+    /// assert!(set.contains(&7)); // looked up by value, through `Borrow`
+    /// ```
+    fn borrow(&self) -> &T {
+        self
+    }
+}
+
+impl<T: Trace + 'static> From<T> for Gc<T> {
+    /// Same as [`Gc::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g: cyclegc::Gc<i32> = 5.into();
+    /// assert_eq!(*g, 5);
+    /// ```
+    fn from(value: T) -> Self {
+        Gc::new(value)
+    }
+}
+
+impl<T: Default + Trace + 'static> Default for Gc<T> {
+    /// A `Gc` holding `T::default()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g: cyclegc::Gc<i32> = Default::default();
+    /// assert_eq!(*g, 0);
+    /// ```
+    fn default() -> Self {
+        Gc::new(T::default())
+    }
+}
+
+impl<T: ?Sized + PartialEq> PartialEq for Gc<T> {
+    /// Compares the values, like `Rc`; use [`Gc::ptr_eq`] for identity.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cyclegc::Gc;
+    /// assert!(Gc::new(5) == Gc::new(5));
+    /// ```
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl<T: ?Sized + Eq> Eq for Gc<T> {}
+
+impl<T: ?Sized + PartialOrd> PartialOrd for Gc<T> {
+    /// Compares the values.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cyclegc::Gc;
+    /// assert!(Gc::new(5) < Gc::new(6));
+    /// ```
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        (**self).partial_cmp(&**other)
+    }
+}
+
+impl<T: ?Sized + Ord> Ord for Gc<T> {
+    /// Compares the values.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cyclegc::Gc;
+    /// assert_eq!(Gc::new(5).cmp(&Gc::new(6)), std::cmp::Ordering::Less);
+    /// ```
+    fn cmp(&self, other: &Self) -> Ordering {
+        (**self).cmp(&**other)
+    }
+}
+
+impl<T: ?Sized + Hash> Hash for Gc<T> {
+    /// Hashes the value, so that `Gc<T>` and `T` hash alike.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::hash::BuildHasher;
+    /// use std::collections::hash_map::RandomState;
+    /// let s = RandomState::new();
+    /// assert_eq!(s.hash_one(cyclegc::Gc::new(3)), s.hash_one(3));
+    /// ```
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (**self).hash(state)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for Gc<T> {
+    /// Formats the value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(cyclegc::Gc::new(5).to_string(), "5");
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for Gc<T> {
+    /// Formats the value; a value the collector has destroyed prints as `<collected>` rather
+    /// than panicking, so `Drop` impls can log freely.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(format!("{:?}", cyclegc::Gc::new("x")), "\"x\"");
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match Gc::try_deref(self) {
+            Some(value) => fmt::Debug::fmt(value, f),
+            None => f.write_str("<collected>"),
+        }
+    }
+}
+
+impl<T: ?Sized> fmt::Pointer for Gc<T> {
+    /// Formats the address of the value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = cyclegc::Gc::new(5);
+    /// assert_eq!(format!("{g:p}"), format!("{:p}", cyclegc::Gc::as_ptr(&g)));
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Pointer::fmt(&Gc::as_ptr(self), f)
+    }
+}

@@ -1,0 +1,226 @@
+//! The three-word header in front of every `Gc` allocation, and the per-type vtable it points to.
+//!
+//! ```text
+//! GcBox<T>  (#[repr(C)]: the header is at offset 0, so a `*GcBox<T>` is also a `*Header`)
+//! ┌──────────────────────────────┬──────────────────────────┬─────────────────────────────┬───────┐
+//! │ state = strong << 3 | flags  │ weak (handles + holds)   │ slot: &VTable, or scan index │ value │
+//! └──────────────────────────────┴──────────────────────────┴─────────────────────────────┴───────┘
+//! ```
+//!
+//! * `state` packs the strong count with the three flags, so the hot paths (clone, drop, deref)
+//!   touch one word: a drop tests "reached zero" and "needs buffering" with one load.
+//! * `weak` counts `Weak` handles plus *holds*: one implicit hold while the value may still be
+//!   dropped by a strong reference (std's "strong references collectively own one weak"), one
+//!   while the header sits in the root buffer, one while the collector destroys it. The header
+//!   is freed exactly when `weak` reaches zero: one rule, in [`Header::release_hold`].
+//! * `slot` normally points to the type's [`VTable`]. During the detection phase of a
+//!   collection it holds the object's index in the scan instead (tagged with the low bit; a
+//!   vtable is word-aligned), which maps a header to its scan node in O(1) without a hash map.
+//!   Nothing but the collector reads `slot` while it is tagged (see `collect.rs`).
+
+use std::alloc::{dealloc, Layout};
+use std::cell::Cell;
+use std::ptr::{self, NonNull};
+
+use crate::trace::{Trace, Tracer};
+
+/// The object sits in the root buffer (and the buffer holds one unit of `weak`).
+pub(crate) const BUFFERED: usize = 1;
+/// The type can never own a `Gc` ([`Trace::may_contain_gc`] is false): never buffered or traced.
+pub(crate) const UNTRACKED: usize = 2;
+/// The cycle collector has claimed the object: its value is being or has been dropped.
+/// `Weak::upgrade` fails and dereferencing panics from the moment this is set.
+pub(crate) const DEAD: usize = 4;
+const FLAG_BITS: u32 = 3;
+const FLAGS: usize = (1 << FLAG_BITS) - 1;
+/// One strong reference, in units of `state`.
+pub(crate) const ONE: usize = 1 << FLAG_BITS;
+
+/// What the collector needs to know about a type it only sees through a header.
+pub(crate) struct VTable {
+    /// Reports the edges of the value behind the header.
+    pub(crate) trace: unsafe fn(NonNull<Header>, &mut Tracer),
+    /// Drops the value behind the header in place (the header stays).
+    pub(crate) drop_value: unsafe fn(NonNull<Header>),
+    /// The layout of the whole allocation, header included.
+    pub(crate) layout: Layout,
+}
+
+/// The per-type vtables, as promoted constants.
+pub(crate) struct VTableFor<T>(std::marker::PhantomData<T>);
+
+impl<T: Trace> VTableFor<T> {
+    pub(crate) const VTABLE: &'static VTable = &VTable {
+        trace: trace_value::<T>,
+        drop_value: drop_value::<T>,
+        layout: Layout::new::<GcBox<T>>(),
+    };
+}
+
+/// # Safety
+/// `header` must be the header of a live `GcBox<T>` whose value has not been dropped.
+unsafe fn trace_value<T: Trace>(header: NonNull<Header>, tracer: &mut Tracer) {
+    // SAFETY: by the caller's contract the value is alive; a shared reference is all `trace`
+    // gets, and user code may only have shared references to it too.
+    let value = unsafe { &(*header.cast::<GcBox<T>>().as_ptr()).value };
+    value.trace(tracer);
+}
+
+/// # Safety
+/// `header` must be the header of a live `GcBox<T>` whose value has not been dropped, and
+/// nothing may use the value afterwards.
+unsafe fn drop_value<T: Trace>(header: NonNull<Header>) {
+    // SAFETY: by the caller's contract the value is alive and dropped exactly once here.
+    unsafe { ptr::drop_in_place(ptr::addr_of_mut!((*header.cast::<GcBox<T>>().as_ptr()).value)) }
+}
+
+/// The header of a `Gc` allocation. See the module docs for the layout.
+#[repr(C)]
+pub(crate) struct Header {
+    state: Cell<usize>,
+    weak: Cell<usize>,
+    slot: Cell<*const VTable>,
+}
+
+/// A `Gc` allocation: header, then value. `#[repr(C)]` so the header is at offset 0 and a
+/// pointer to the box can be used as a pointer to the header, whatever `T` is.
+#[repr(C)]
+pub(crate) struct GcBox<T: ?Sized> {
+    pub(crate) header: Header,
+    pub(crate) value: T,
+}
+
+impl Header {
+    /// A header for a fresh allocation with one strong reference (or none, for
+    /// `new_cyclic`, which sets it later) and the implicit hold.
+    pub(crate) fn new(vtable: &'static VTable, tracked: bool, strong: usize) -> Header {
+        Header {
+            state: Cell::new(strong * ONE | if tracked { 0 } else { UNTRACKED }),
+            weak: Cell::new(1),
+            slot: Cell::new(vtable),
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn strong(&self) -> usize {
+        self.state.get() >> FLAG_BITS
+    }
+
+    #[inline(always)]
+    pub(crate) fn has(&self, flag: usize) -> bool {
+        self.state.get() & flag != 0
+    }
+
+    pub(crate) fn set_flag(&self, flag: usize) {
+        self.state.set(self.state.get() | flag);
+    }
+
+    pub(crate) fn clear_flag(&self, flag: usize) {
+        self.state.set(self.state.get() & !flag);
+    }
+
+    /// Sets the strong count, keeping the flags (for `new_cyclic` and `try_unwrap`).
+    pub(crate) fn set_strong(&self, strong: usize) {
+        self.state.set(strong * ONE | (self.state.get() & FLAGS));
+    }
+
+    /// Adds a strong reference; aborts if the count would overflow, like `Rc`.
+    #[inline(always)]
+    pub(crate) fn inc_strong(&self) {
+        let state = self.state.get().wrapping_add(ONE);
+        self.state.set(state);
+        // Only `mem::forget` in a loop can get here; continuing would allow a use after free.
+        if state < ONE {
+            count_overflow();
+        }
+    }
+
+    /// Removes a strong reference and returns the new state.
+    #[inline(always)]
+    pub(crate) fn dec_strong(&self) -> usize {
+        let state = self.state.get() - ONE;
+        self.state.set(state);
+        state
+    }
+
+    /// The number of `Weak` handles: the weak count without the holds.
+    pub(crate) fn weak_handles(&self) -> usize {
+        let implicit = usize::from(self.strong() > 0);
+        let buffered = usize::from(self.has(BUFFERED));
+        self.weak.get() - implicit - buffered
+    }
+
+    /// Adds a `Weak` handle or a hold; aborts on overflow, like `Rc`.
+    pub(crate) fn take_hold(&self) {
+        let weak = self.weak.get().wrapping_add(1);
+        self.weak.set(weak);
+        if weak == 0 {
+            count_overflow();
+        }
+    }
+
+    /// Removes a `Weak` handle or a hold, and frees the allocation if that was the last one.
+    ///
+    /// # Safety
+    /// `this` must point to a live header whose `slot` holds its vtable (not a scan index),
+    /// and the caller must own the unit it gives back. If this frees the header, nothing may
+    /// use `this` afterwards.
+    pub(crate) unsafe fn release_hold(this: NonNull<Header>) {
+        // SAFETY: the caller guarantees the header is alive.
+        let header = unsafe { this.as_ref() };
+        let weak = header.weak.get() - 1;
+        header.weak.set(weak);
+        if weak == 0 {
+            debug_assert_eq!(header.strong(), 0);
+            let layout = header.vtable().layout;
+            // SAFETY: the last unit is gone: no handle, buffer entry or collector refers to the
+            // allocation any more, and it was allocated with this layout in `Gc::new`.
+            unsafe { dealloc(this.as_ptr().cast::<u8>(), layout) }
+        }
+    }
+
+    /// The type's vtable.
+    pub(crate) fn vtable(&self) -> &'static VTable {
+        let slot = self.slot.get();
+        debug_assert!(slot.addr() & 1 == 0, "vtable read during a scan");
+        // SAFETY: outside a scan, `slot` holds the `&'static VTable` it was created with.
+        unsafe { &*slot }
+    }
+
+    /// The scan index stored in `slot`, if the collector is scanning this object.
+    pub(crate) fn scan_index(&self) -> Option<usize> {
+        let addr = self.slot.get().addr();
+        (addr & 1 == 1).then_some(addr >> 1)
+    }
+
+    /// Replaces the vtable with a scan index; returns the vtable so it can be put back.
+    pub(crate) fn enter_scan(&self, index: usize) -> *const VTable {
+        self.slot
+            .replace(ptr::without_provenance(index << 1 | 1))
+    }
+
+    /// Puts the vtable back after a scan.
+    pub(crate) fn leave_scan(&self, vtable: *const VTable) {
+        self.slot.set(vtable);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn count_overflow() -> ! {
+    std::process::abort()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_is_three_words() {
+        assert_eq!(
+            std::mem::size_of::<Header>(),
+            3 * std::mem::size_of::<usize>()
+        );
+        assert_eq!(std::mem::offset_of!(GcBox<u64>, value), 24);
+    }
+}

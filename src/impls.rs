@@ -1,0 +1,335 @@
+//! [`Trace`] for std types.
+//!
+//! Leaves own no `Gc` and are untracked. Containers trace their elements and are tracked if
+//! their element type is. Interior-mutability cells are traced only if they can be read
+//! without blocking or panicking right now; otherwise their contents count as referenced from
+//! outside (alive). `Rc` and `Arc` are deliberately absent: see the [`Trace`] docs.
+
+use std::borrow::{Cow, ToOwned};
+use std::cell::{Cell, OnceCell, RefCell};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, LinkedList, VecDeque};
+use std::ffi::{CStr, CString, OsStr, OsString};
+use std::hash::BuildHasher;
+use std::marker::PhantomData;
+use std::num::{
+    NonZeroI128, NonZeroI16, NonZeroI32, NonZeroI64, NonZeroI8, NonZeroIsize, NonZeroU128,
+    NonZeroU16, NonZeroU32, NonZeroU64, NonZeroU8, NonZeroUsize, Saturating, Wrapping,
+};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::trace::{Trace, Tracer};
+
+/// Types that own no `Gc`: nothing to trace, never tracked.
+macro_rules! leaf {
+    ($($ty:ty),* $(,)?) => {$(
+        // SAFETY: owns no `Gc`.
+        unsafe impl Trace for $ty {
+            #[inline]
+            fn trace(&self, _: &mut Tracer) {}
+            #[inline]
+            fn may_contain_gc() -> bool {
+                false
+            }
+        }
+    )*};
+}
+
+leaf!(
+    (), bool, char, i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize, f32, f64,
+    String, CString, OsString, PathBuf, Duration, Instant, SystemTime, std::any::TypeId,
+    std::sync::atomic::AtomicBool, std::sync::atomic::AtomicI8, std::sync::atomic::AtomicI16,
+    std::sync::atomic::AtomicI32, std::sync::atomic::AtomicI64, std::sync::atomic::AtomicIsize,
+    std::sync::atomic::AtomicU8, std::sync::atomic::AtomicU16, std::sync::atomic::AtomicU32,
+    std::sync::atomic::AtomicU64, std::sync::atomic::AtomicUsize,
+);
+
+/// Unsized leaves (only reachable behind a pointer, so `may_contain_gc` does not apply).
+macro_rules! unsized_leaf {
+    ($($ty:ty),*) => {$(
+        // SAFETY: owns no `Gc`.
+        unsafe impl Trace for $ty {
+            #[inline]
+            fn trace(&self, _: &mut Tracer) {}
+        }
+    )*};
+}
+
+unsized_leaf!(str, CStr, OsStr, Path);
+
+leaf!(
+    NonZeroI8, NonZeroI16, NonZeroI32, NonZeroI64, NonZeroI128, NonZeroIsize, NonZeroU8,
+    NonZeroU16, NonZeroU32, NonZeroU64, NonZeroU128, NonZeroUsize,
+);
+
+// SAFETY: owns nothing at all.
+unsafe impl<T: ?Sized> Trace for PhantomData<T> {
+    fn trace(&self, _: &mut Tracer) {}
+    fn may_contain_gc() -> bool {
+        false
+    }
+}
+
+// SAFETY: a `Cell<T: Copy>` cannot own a `Gc` (`Gc` is not `Copy`).
+unsafe impl<T: Copy> Trace for Cell<T> {
+    fn trace(&self, _: &mut Tracer) {}
+    fn may_contain_gc() -> bool {
+        false
+    }
+}
+
+/// `may_contain_gc` of a container: whatever its element types answer.
+macro_rules! forward_may_contain_gc {
+    ($($param:ident),+) => {
+        #[inline]
+        fn may_contain_gc() -> bool {
+            $(<$param as Trace>::may_contain_gc())||+
+        }
+        #[inline]
+        fn __may_contain_gc_at(depth: usize) -> bool {
+            $(<$param as Trace>::__may_contain_gc_at(depth))||+
+        }
+    };
+}
+
+/// Containers whose `&self` iterates over their elements.
+macro_rules! iterable {
+    ($($ty:ident<$param:ident $(, $extra:ident: $bound:path)?>),* $(,)?) => {$(
+        // SAFETY: every element is owned by the container and reported once.
+        unsafe impl<$param: Trace $(, $extra: $bound)?> Trace for $ty<$param $(, $extra)?> {
+            fn trace(&self, tracer: &mut Tracer) {
+                for item in self {
+                    item.trace(tracer);
+                }
+            }
+            forward_may_contain_gc!($param);
+        }
+    )*};
+}
+
+iterable!(
+    Vec<T>,
+    VecDeque<T>,
+    LinkedList<T>,
+    BinaryHeap<T>,
+    BTreeSet<T>,
+    HashSet<T, S: BuildHasher>,
+);
+
+// SAFETY: every key and value is owned by the map and reported once.
+unsafe impl<K: Trace, V: Trace, S: BuildHasher> Trace for HashMap<K, V, S> {
+    fn trace(&self, tracer: &mut Tracer) {
+        for (key, value) in self {
+            key.trace(tracer);
+            value.trace(tracer);
+        }
+    }
+    forward_may_contain_gc!(K, V);
+}
+
+// SAFETY: every key and value is owned by the map and reported once.
+unsafe impl<K: Trace, V: Trace> Trace for BTreeMap<K, V> {
+    fn trace(&self, tracer: &mut Tracer) {
+        for (key, value) in self {
+            key.trace(tracer);
+            value.trace(tracer);
+        }
+    }
+    forward_may_contain_gc!(K, V);
+}
+
+// SAFETY: every element is owned by the slice and reported once.
+unsafe impl<T: Trace> Trace for [T] {
+    fn trace(&self, tracer: &mut Tracer) {
+        for item in self {
+            item.trace(tracer);
+        }
+    }
+}
+
+// SAFETY: every element is owned by the array and reported once.
+unsafe impl<T: Trace, const N: usize> Trace for [T; N] {
+    fn trace(&self, tracer: &mut Tracer) {
+        for item in self {
+            item.trace(tracer);
+        }
+    }
+    forward_may_contain_gc!(T);
+}
+
+// SAFETY: the content is owned and reported once.
+unsafe impl<T: Trace> Trace for Option<T> {
+    #[inline]
+    fn trace(&self, tracer: &mut Tracer) {
+        if let Some(value) = self {
+            value.trace(tracer);
+        }
+    }
+    forward_may_contain_gc!(T);
+}
+
+// SAFETY: the content is owned and reported once.
+unsafe impl<T: Trace, E: Trace> Trace for Result<T, E> {
+    fn trace(&self, tracer: &mut Tracer) {
+        match self {
+            Ok(value) => value.trace(tracer),
+            Err(error) => error.trace(tracer),
+        }
+    }
+    forward_may_contain_gc!(T, E);
+}
+
+// SAFETY: the boxed value is owned and reported once.
+unsafe impl<T: Trace> Trace for Box<T> {
+    #[inline]
+    fn trace(&self, tracer: &mut Tracer) {
+        (**self).trace(tracer);
+    }
+    forward_may_contain_gc!(T);
+}
+
+// SAFETY: the boxed elements are owned and reported once.
+unsafe impl<T: Trace> Trace for Box<[T]> {
+    fn trace(&self, tracer: &mut Tracer) {
+        (**self).trace(tracer);
+    }
+    forward_may_contain_gc!(T);
+}
+
+// SAFETY: owns no `Gc`.
+unsafe impl Trace for Box<str> {
+    fn trace(&self, _: &mut Tracer) {}
+    fn may_contain_gc() -> bool {
+        false
+    }
+}
+
+/// Boxed trait objects: the vtable's `trace` reports what the concrete value owns. For your
+/// own `trait Shape: Trace`, write the same three lines for `Box<dyn Shape>`.
+macro_rules! boxed_dyn {
+    ($($dyn:ty),*) => {$(
+        // SAFETY: forwards to the concrete value's `Trace` impl.
+        unsafe impl Trace for Box<$dyn> {
+            fn trace(&self, tracer: &mut Tracer) {
+                (**self).trace(tracer);
+            }
+        }
+    )*};
+}
+
+boxed_dyn!(dyn Trace, dyn Trace + Send, dyn Trace + Send + Sync);
+
+// SAFETY: only the owned variant owns its data.
+unsafe impl<B> Trace for Cow<'_, B>
+where
+    B: ?Sized + ToOwned,
+    B::Owned: Trace,
+{
+    fn trace(&self, tracer: &mut Tracer) {
+        if let Cow::Owned(owned) = self {
+            owned.trace(tracer);
+        }
+    }
+    fn may_contain_gc() -> bool {
+        <B::Owned as Trace>::may_contain_gc()
+    }
+    fn __may_contain_gc_at(depth: usize) -> bool {
+        <B::Owned as Trace>::__may_contain_gc_at(depth)
+    }
+}
+
+// SAFETY: the content is owned. A mutable borrow in progress means the content cannot be read
+// now: it is skipped, so everything it owns counts as referenced from outside (alive).
+unsafe impl<T: Trace> Trace for RefCell<T> {
+    fn trace(&self, tracer: &mut Tracer) {
+        if let Ok(value) = self.try_borrow() {
+            value.trace(tracer);
+        }
+    }
+    forward_may_contain_gc!(T);
+}
+
+// SAFETY: the content, once set, is owned and reported once.
+unsafe impl<T: Trace> Trace for OnceCell<T> {
+    fn trace(&self, tracer: &mut Tracer) {
+        if let Some(value) = self.get() {
+            value.trace(tracer);
+        }
+    }
+    forward_may_contain_gc!(T);
+}
+
+// SAFETY: the content, once set, is owned and reported once.
+unsafe impl<T: Trace> Trace for OnceLock<T> {
+    fn trace(&self, tracer: &mut Tracer) {
+        if let Some(value) = self.get() {
+            value.trace(tracer);
+        }
+    }
+    forward_may_contain_gc!(T);
+}
+
+// SAFETY: the content is owned. Locked or poisoned means "cannot read now": skipped (alive),
+// never blocked on.
+unsafe impl<T: Trace> Trace for Mutex<T> {
+    fn trace(&self, tracer: &mut Tracer) {
+        if let Ok(value) = self.try_lock() {
+            value.trace(tracer);
+        }
+    }
+    forward_may_contain_gc!(T);
+}
+
+// SAFETY: as for `Mutex`.
+unsafe impl<T: Trace> Trace for RwLock<T> {
+    fn trace(&self, tracer: &mut Tracer) {
+        if let Ok(value) = self.try_read() {
+            value.trace(tracer);
+        }
+    }
+    forward_may_contain_gc!(T);
+}
+
+/// Transparent wrappers.
+macro_rules! wrapper {
+    ($($ty:ident),*) => {$(
+        // SAFETY: the wrapped value is owned and reported once.
+        unsafe impl<T: Trace> Trace for $ty<T> {
+            fn trace(&self, tracer: &mut Tracer) {
+                self.0.trace(tracer);
+            }
+            forward_may_contain_gc!(T);
+        }
+    )*};
+}
+
+wrapper!(Reverse, Wrapping, Saturating);
+
+macro_rules! tuple {
+    ($($name:ident)+) => {
+        // SAFETY: every element is owned and reported once.
+        unsafe impl<$($name: Trace),+> Trace for ($($name,)+) {
+            #[allow(non_snake_case)]
+            fn trace(&self, tracer: &mut Tracer) {
+                let ($($name,)+) = self;
+                $($name.trace(tracer);)+
+            }
+            forward_may_contain_gc!($($name),+);
+        }
+    };
+}
+
+tuple!(A);
+tuple!(A B);
+tuple!(A B C);
+tuple!(A B C D);
+tuple!(A B C D E);
+tuple!(A B C D E F);
+tuple!(A B C D E F G);
+tuple!(A B C D E F G H);
+tuple!(A B C D E F G H I);
+tuple!(A B C D E F G H I J);
+tuple!(A B C D E F G H I J K);
+tuple!(A B C D E F G H I J K L);

@@ -1,0 +1,132 @@
+//! Reference counting with a cycle collector: Python's memory model for Rust.
+//!
+//! [`Gc<T>`] is an [`Rc<T>`](std::rc::Rc) that does not leak cycles. Values are freed the
+//! moment their last strong reference goes, exactly like `Rc`; the garbage that reference
+//! counting cannot free — objects that only keep each other alive — is found by a cycle
+//! collector modelled on CPython's `gc` module: [`collect`] runs it, and it also runs by
+//! itself when enough *possible cycle roots* have accumulated (see [`set_threshold`]).
+//!
+//! ```
+//! use std::cell::RefCell;
+//! use cyclegc::{Gc, Trace, Weak};
+//!
+//! #[derive(Trace)]
+//! struct Node {
+//!     name: String,
+//!     parent: RefCell<Weak<Node>>,          // not an edge: never keeps anything alive
+//!     children: RefCell<Vec<Gc<Node>>>,
+//!     observers: RefCell<Vec<Gc<Node>>>,    // strong back-references: cycles
+//! }
+//!
+//! fn node(name: &str) -> Gc<Node> {
+//!     Gc::new(Node {
+//!         name: name.into(),
+//!         parent: RefCell::new(Weak::new()),
+//!         children: RefCell::new(Vec::new()),
+//!         observers: RefCell::new(Vec::new()),
+//!     })
+//! }
+//!
+//! let root = node("root");
+//! let leaf = node("leaf");
+//! *leaf.parent.borrow_mut() = Gc::downgrade(&root);
+//! root.children.borrow_mut().push(leaf.clone());
+//! leaf.observers.borrow_mut().push(root.clone()); // root -> leaf -> root
+//! assert_eq!(leaf.parent.borrow().upgrade().unwrap().name, "root");
+//!
+//! drop((root, leaf)); // with `Rc`, both would leak here
+//! assert_eq!(cyclegc::collect(), 2);
+//! ```
+//!
+//! # How it works
+//!
+//! * Every allocation carries a strong count, a weak count and a pointer to its type's
+//!   vtable (three words; `Rc` has two). Clone, drop and deref touch one word, like `Rc`.
+//! * A drop that leaves the strong count above zero may have orphaned a cycle; the object is
+//!   recorded once in a per-thread buffer of possible roots. Types that can never own a `Gc`
+//!   ([`Trace::may_contain_gc`] is `false`: `Gc<String>`, `Gc<Vec<u8>>`, most derived leaf
+//!   types) are never buffered, like CPython's untracked objects.
+//! * A collection is *synchronous trial deletion* (Bacon & Rajan, 2001) computed the way
+//!   CPython computes `gc_refs`: trace everything reachable from the buffered roots once,
+//!   subtract the references found inside that subgraph from side counters, keep what is
+//!   still referenced from outside and what it reaches, and destroy the rest. Real counts are
+//!   never modified, so a panic anywhere leaves them true; every phase uses explicit work
+//!   lists, so deep structures never overflow the stack. `ARCHITECTURE.md` has the details.
+//!
+//! # The `Trace` contract
+//!
+//! The collector learns the object graph from [`Trace`], an `unsafe trait` that reports every
+//! `Gc` a value owns. `#[derive(Trace)]` writes it for you; fields that own no `Gc` can be
+//! skipped with `#[trace(skip)]`. Leaving an edge out is always safe (what it points to is
+//! treated as referenced from outside, so at worst a cycle leaks); reporting an edge that is
+//! not there is what the trait's safety contract forbids.
+//!
+//! # Dropping garbage
+//!
+//! When a cycle is collected, every member is first marked dead: [`Weak::upgrade`] returns
+//! `None` for it from then on. Then the values are dropped, one at a time. A `Drop` impl that
+//! dereferences another member of the same cycle panics with a clear message instead of
+//! touching a dropped value; [`Gc::try_deref`] is the non-panicking way. A handle cloned or
+//! stored during `Drop` keeps the (dead) header allocated but does not resurrect the value.
+//! Panics in `Drop` are caught, the rest of the garbage is destroyed, and the first panic is
+//! resumed from [`collect`].
+//!
+//! # Python's `gc` module, mapped
+//!
+//! | Python | cyclegc |
+//! |---|---|
+//! | `gc.collect()` | [`collect`] (returns the number of objects freed) |
+//! | `gc.enable()`, `gc.disable()`, `gc.isenabled()` | [`enable`], [`disable`], [`is_enabled`] |
+//! | `gc.get_threshold()`, `gc.set_threshold()` | [`threshold`], [`set_threshold`] |
+//! | `gc.get_count()` | [`count`] |
+//! | `gc.get_stats()` | [`stats`] |
+//! | `sys.getrefcount(x)`, `id(x)`, `x is y` | [`Gc::strong_count`], [`Gc::as_ptr`], [`Gc::ptr_eq`] |
+//! | `weakref.ref` | [`Weak`] |
+//!
+//! # Threads
+//!
+//! `Gc` is `!Send` and `!Sync`; every thread has its own heap and collector, and
+//! [`collect`] collects the calling thread's heap. When a thread exits, the garbage cycles it
+//! left are collected; objects still referenced from elsewhere (another thread-local's
+//! destructor, say) stay valid.
+//!
+//! # Features
+//!
+//! * `derive` (default): `#[derive(Trace)]`, re-exported from `cyclegc-derive`.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs, clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+
+// Lets the derive's `::cyclegc::` paths resolve inside this crate's own tests.
+extern crate self as cyclegc;
+
+mod collect;
+mod gc;
+mod header;
+mod heap;
+mod impls;
+mod trace;
+mod weak;
+
+pub use crate::gc::Gc;
+pub use crate::heap::{
+    collect, count, disable, enable, is_enabled, set_threshold, stats, threshold, Stats,
+};
+pub use crate::trace::{Trace, Tracer};
+pub use crate::weak::Weak;
+
+/// Derives [`Trace`] for structs and enums; see the trait docs for an example.
+///
+/// * Every field is traced, except those marked `#[trace(skip)]` (which need not implement
+///   `Trace` at all).
+/// * Generic types get a `FieldType: Trace` bound for each field that mentions a type
+///   parameter, on the impl only; recursive and mutually recursive types work.
+/// * [`Trace::may_contain_gc`] is computed from the field types, so a derived type with no
+///   `Gc` inside is untracked.
+/// * No `Drop` impl is generated: write your own if you need one.
+#[cfg(feature = "derive")]
+pub use cyclegc_derive::Trace;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::trace::{Acyclic, MAY_CONTAIN_GC_DEPTH_LIMIT};
+}

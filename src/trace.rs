@@ -1,0 +1,214 @@
+//! The [`Trace`] trait and the [`Tracer`] that collects the edges it reports.
+
+use std::fmt;
+use std::ptr::NonNull;
+
+use crate::header::Header;
+
+/// How deep the derived [`Trace::may_contain_gc`] computation follows field types before it
+/// gives the conservative answer `true`. Only mutually recursive types (`A` holds a `Box<B>`,
+/// `B` holds a `Box<A>`) ever reach it; everything else is answered exactly and folds to a
+/// constant.
+#[doc(hidden)]
+pub const MAY_CONTAIN_GC_DEPTH_LIMIT: usize = 16;
+
+/// Reports the [`Gc`](crate::Gc) pointers a value owns, so that the cycle collector can find
+/// garbage cycles.
+///
+/// Implement it with `#[derive(Trace)]` (feature `derive`, on by default) wherever you can:
+/// the derive visits every field, adds the bounds generic types need and computes
+/// [`may_contain_gc`](Trace::may_contain_gc) for you. Fields that cannot own a `Gc` (a file
+/// handle, an `Rc` to shared configuration) can be left out with `#[trace(skip)]`.
+///
+/// # Safety
+///
+/// The collector trusts `trace` to describe the object graph. An implementation must:
+///
+/// 1. **Report each `Gc` the value owns at most once per call.** Reporting a `Gc` twice, or
+///    reporting a `Gc` that is owned by something else (a `Gc` inside an `Rc` that is also held
+///    elsewhere, a `Gc` behind a `&'static`), makes the collector believe a live object is only
+///    referenced from inside a cycle. The collector checks the counts it can check and gives up
+///    on a collection whose numbers do not add up, but it cannot see every lie.
+/// 2. **Not create, clone, drop or move `Gc`s** reachable from the object graph, and not
+///    dereference `Gc`s other than to reach the fields it reports. It is only a report.
+/// 3. **Report only `Gc`s owned by this value.** Leaving one out is allowed: the object it
+///    points to is then treated as referenced from outside, so a cycle through it is never
+///    collected (a leak, never unsoundness). That is what `#[trace(skip)]` does.
+/// 4. Return `false` from [`may_contain_gc`](Trace::may_contain_gc) only for types that can
+///    never own a `Gc`, whatever value they hold now (an empty `RefCell<Vec<Gc<_>>>` can
+///    gain one later, so it answers `true`).
+///
+/// A `trace` that panics is fine: the collection is abandoned and nothing is freed.
+/// A `RefCell` that is mutably borrowed while the collector runs is skipped (its contents are
+/// kept alive), which is why the collector can run while user code holds `borrow_mut()`.
+///
+/// # Why `Rc` and `Arc` are not `Trace`
+///
+/// An `Rc<Gc<T>>` may be shared by several owners. Reporting the inner `Gc` from each owner
+/// would count one reference several times (rule 1), which can free a live object. The crate
+/// therefore does not implement `Trace` for `Rc`/`Arc`; put them behind `#[trace(skip)]`
+/// (anything inside them stays alive, as with any untraced field), or use `Gc` instead.
+///
+/// # Examples
+///
+/// Deriving:
+///
+/// ```
+/// use std::cell::RefCell;
+/// use cyclegc::{Gc, Trace};
+///
+/// #[derive(Trace)]
+/// struct Node {
+///     name: String,
+///     next: RefCell<Option<Gc<Node>>>,
+/// }
+///
+/// let a = Gc::new(Node { name: "a".into(), next: RefCell::new(None) });
+/// *a.next.borrow_mut() = Some(a.clone()); // a cycle
+/// drop(a);
+/// assert_eq!(cyclegc::collect(), 1);
+/// ```
+///
+/// By hand, for a type the derive cannot see into:
+///
+/// ```
+/// use cyclegc::{Gc, Trace, Tracer};
+///
+/// struct Pair(Gc<i32>, Gc<i32>);
+///
+/// // SAFETY: reports each owned `Gc` exactly once and does nothing else.
+/// unsafe impl Trace for Pair {
+///     fn trace(&self, tracer: &mut Tracer) {
+///         self.0.trace(tracer);
+///         self.1.trace(tracer);
+///     }
+/// }
+///
+/// let p = Gc::new(Pair(Gc::new(1), Gc::new(2)));
+/// assert_eq!(*p.0 + *p.1, 3);
+/// ```
+pub unsafe trait Trace {
+    /// Reports every [`Gc`](crate::Gc) this value owns by calling `trace` on it (or on the
+    /// field that holds it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cyclegc::{Gc, Trace, Tracer};
+    ///
+    /// struct Holder { items: Vec<Gc<u8>>, label: String }
+    ///
+    /// // SAFETY: forwards to the fields; `label` owns no `Gc`.
+    /// unsafe impl Trace for Holder {
+    ///     fn trace(&self, tracer: &mut Tracer) {
+    ///         self.items.trace(tracer);
+    ///     }
+    /// }
+    /// # let _ = Gc::new(Holder { items: vec![Gc::new(1)], label: String::new() });
+    /// ```
+    fn trace(&self, tracer: &mut Tracer);
+
+    /// Whether a value of this type can ever own a [`Gc`](crate::Gc).
+    ///
+    /// `false` makes the type *untracked*, like CPython's atomic objects: its `Gc`s are never
+    /// buffered as possible cycle roots and never traced, so `Gc<String>` costs what
+    /// `Rc<String>` costs. The default, `true`, is always safe. The derive computes it from
+    /// the fields without recursing through `Gc<U>` (which answers `true` without looking at
+    /// `U`), so self-referential types are fine.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use cyclegc::{Gc, Trace};
+    ///
+    /// assert!(!<String as Trace>::may_contain_gc());
+    /// assert!(!<Vec<(u8, String)> as Trace>::may_contain_gc());
+    /// assert!(<RefCell<Option<Gc<u8>>> as Trace>::may_contain_gc());
+    /// ```
+    fn may_contain_gc() -> bool
+    where
+        Self: Sized,
+    {
+        true
+    }
+
+    /// [`may_contain_gc`](Trace::may_contain_gc) as asked from `depth` derived types deep.
+    /// Implemented by the derive and by containers so that mutually recursive types terminate;
+    /// not meant to be called or implemented by hand.
+    #[doc(hidden)]
+    fn __may_contain_gc_at(depth: usize) -> bool
+    where
+        Self: Sized,
+    {
+        let _ = depth;
+        Self::may_contain_gc()
+    }
+}
+
+/// The visitor handed to [`Trace::trace`]; it records the edges the value reports.
+///
+/// Users never build one: the collector does, and `Trace` implementations only pass it on to
+/// the fields they own.
+///
+/// # Examples
+///
+/// ```
+/// use cyclegc::{Gc, Trace, Tracer};
+///
+/// struct Wrapper(Option<Gc<String>>);
+///
+/// // SAFETY: forwards to the only field.
+/// unsafe impl Trace for Wrapper {
+///     fn trace(&self, tracer: &mut Tracer) {
+///         self.0.trace(tracer)
+///     }
+/// }
+/// # let _ = Gc::new(Wrapper(None));
+/// ```
+pub struct Tracer {
+    edges: Vec<NonNull<Header>>,
+}
+
+impl Tracer {
+    pub(crate) const fn new() -> Self {
+        Tracer { edges: Vec::new() }
+    }
+
+    /// Records one edge to the object whose header is `header`.
+    #[inline]
+    pub(crate) fn edge(&mut self, header: NonNull<Header>) {
+        self.edges.push(header);
+    }
+
+    /// The edges recorded so far, to be read and then [`clear`](Tracer::clear)ed.
+    pub(crate) fn edges(&self) -> &[NonNull<Header>] {
+        &self.edges
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.edges.clear();
+    }
+}
+
+impl fmt::Debug for Tracer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tracer")
+            .field("edges", &self.edges.len())
+            .finish()
+    }
+}
+
+/// A type that owns no `Gc`, used by the derive in place of the type being derived when it
+/// computes [`Trace::may_contain_gc`] for a directly recursive type: the least fixpoint of
+/// "a `Json` may contain a `Gc` if a `Vec<Json>` may" is "if anything else in it may".
+#[doc(hidden)]
+pub struct Acyclic;
+
+// SAFETY: owns nothing.
+unsafe impl Trace for Acyclic {
+    fn trace(&self, _: &mut Tracer) {}
+    fn may_contain_gc() -> bool {
+        false
+    }
+}

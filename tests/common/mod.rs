@@ -1,0 +1,58 @@
+//! Shared test support: a node type with a hand-written `Trace` (so these tests do not depend
+//! on the derive) and drop counters.
+#![allow(dead_code)]
+
+use std::cell::{Cell, RefCell};
+
+use cyclegc::{Gc, Trace, Tracer};
+
+thread_local! {
+    static DROPS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Drops of `Node`s on this thread so far.
+pub fn drops() -> usize {
+    DROPS.with(Cell::get)
+}
+
+/// A graph node: an id and any number of strong edges.
+pub struct Node {
+    pub id: usize,
+    pub edges: RefCell<Vec<Gc<Node>>>,
+}
+
+impl Node {
+    pub fn new(id: usize) -> Gc<Node> {
+        Gc::new(Node {
+            id,
+            edges: RefCell::new(Vec::new()),
+        })
+    }
+
+    pub fn link(from: &Gc<Node>, to: &Gc<Node>) {
+        from.edges.borrow_mut().push(to.clone());
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        DROPS.with(|d| d.set(d.get() + 1));
+    }
+}
+
+// SAFETY: reports each owned `Gc` once (through the `RefCell`).
+unsafe impl Trace for Node {
+    fn trace(&self, tracer: &mut Tracer) {
+        self.edges.trace(tracer);
+    }
+}
+
+/// Runs `f` on a thread with a small stack, to prove nothing recurses on data.
+pub fn on_small_stack<F: FnOnce() + Send + 'static>(stack: usize, f: F) {
+    std::thread::Builder::new()
+        .stack_size(stack)
+        .spawn(f)
+        .expect("spawn")
+        .join()
+        .expect("the small-stack thread panicked");
+}
