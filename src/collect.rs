@@ -39,6 +39,9 @@ struct Node {
     /// Where this node's edges start in `Scan::edges` (they end where the next node's start).
     edges_start: usize,
     live: bool,
+    /// Part of the value could not be traced (a borrowed `RefCell`): if it survives, it goes
+    /// back into the root buffer, so the cycle it may be on is examined again.
+    incomplete: bool,
 }
 
 /// The snapshot. Dropping it (normally or while a `Trace` panic unwinds) puts every vtable
@@ -46,6 +49,14 @@ struct Node {
 struct Scan {
     nodes: Vec<Node>,
     edges: Vec<usize>,
+}
+
+/// What a successful scan decided.
+struct Verdict {
+    /// Unreachable objects, to destroy.
+    garbage: Vec<NonNull<Header>>,
+    /// Survivors that could not be traced completely, to examine again next time.
+    retry: Vec<NonNull<Header>>,
 }
 
 /// Why a collection found nothing to free although it ran.
@@ -78,6 +89,7 @@ impl Scan {
             refs: strong,
             edges_start: 0,
             live: false,
+            incomplete: false,
         });
         index
     }
@@ -109,6 +121,7 @@ impl Scan {
             // vtable it was created with. `trace` does not read `slot`.
             unsafe { ((*vtable).trace)(header, &mut tracer) };
             self.nodes[next].edges_start = self.edges.len();
+            self.nodes[next].incomplete = tracer.incomplete();
             for &child in tracer.edges() {
                 // SAFETY: `trace` reported a `Gc` the value owns: its header is alive.
                 let c = unsafe { child.as_ref() };
@@ -157,9 +170,16 @@ impl Scan {
         }
     }
 
-    /// Phase 4: the garbage, if the snapshot still holds.
-    fn garbage(&self) -> Result<Vec<NonNull<Header>>, Abandon> {
+    /// Phase 4: the garbage, if the snapshot still holds, and the survivors that could not
+    /// be traced completely.
+    fn verdict(&self) -> Result<Verdict, Abandon> {
         let mut garbage = Vec::new();
+        let retry = self
+            .nodes
+            .iter()
+            .filter(|node| node.live && node.incomplete)
+            .map(|node| node.header)
+            .collect();
         for node in self.nodes.iter().filter(|node| !node.live) {
             // SAFETY: every node's header is alive: it has strong references (from the garbage
             // itself), and nothing has run that could drop them except `Trace` impls, which
@@ -170,7 +190,7 @@ impl Scan {
             }
             garbage.push(node.header);
         }
-        Ok(garbage)
+        Ok(Verdict { garbage, retry })
     }
 }
 
@@ -201,19 +221,17 @@ impl Drop for Roots {
     }
 }
 
-/// Ends the collection: clears the flag and, if this collection started the current release,
-/// drops whatever the destruction left pending — also when a panic is unwinding.
+/// Ends the collection: clears the flag and ends the deferral of releases (dropping what the
+/// destruction left pending, unless an outer release will) — also when a panic is unwinding.
 struct EndCollection<'a> {
     heap: &'a Heap,
-    owns_release: bool,
+    saved_depth: usize,
 }
 
 impl Drop for EndCollection<'_> {
     fn drop(&mut self) {
         self.heap.collecting.set(false);
-        if self.owns_release {
-            self.heap.finish_release();
-        }
+        self.heap.end_deferral(self.saved_depth);
     }
 }
 
@@ -226,7 +244,7 @@ pub(crate) fn collect(heap: &Heap) -> usize {
     // freed under it, and drops of garbage never recurse.
     let _end = EndCollection {
         heap,
-        owns_release: heap.begin_release(),
+        saved_depth: heap.begin_deferral(),
     };
     heap.stats.borrow_mut().collections += 1;
 
@@ -235,13 +253,13 @@ pub(crate) fn collect(heap: &Heap) -> usize {
     scan.snapshot(&roots.0);
     let verdict = scan.subtract().and_then(|()| {
         scan.mark_live();
-        scan.garbage()
+        scan.verdict()
     });
     let traced = scan.nodes.len();
     drop(scan);
 
-    let garbage = match verdict {
-        Ok(garbage) => garbage,
+    let Verdict { garbage, retry } = match verdict {
+        Ok(verdict) => verdict,
         Err(Abandon::Inconsistent) => {
             drop(roots);
             heap.stats.borrow_mut().aborted += 1;
@@ -267,6 +285,12 @@ pub(crate) fn collect(heap: &Heap) -> usize {
         h.take_hold();
     }
     drop(roots);
+    for header in retry {
+        // SAFETY: a survivor is alive (it is referenced from outside the garbage).
+        if !unsafe { header.as_ref() }.has(BUFFERED) {
+            heap.buffer(header);
+        }
+    }
     {
         let mut stats = heap.stats.borrow_mut();
         stats.collected += garbage.len() as u64;

@@ -72,6 +72,11 @@ impl<T: Trace + 'static> Gc<T> {
     /// this first runs a collection (see [`set_threshold`](crate::set_threshold)). Types that
     /// can never own a `Gc` skip that check entirely.
     ///
+    /// # Panics
+    ///
+    /// Only if that automatic collection destroys garbage whose `Drop` panics: the panic is
+    /// resumed here, after the collection has finished (see [`collect`](crate::collect)).
+    ///
     /// # Examples
     ///
     /// ```
@@ -312,10 +317,7 @@ impl<T: ?Sized> Gc<T> {
         } else if state & UNTRACKED != 0 {
             // SAFETY: the count reached zero: nobody else can reach the value. An untracked
             // value owns no `Gc`, so dropping it cannot cascade into other releases.
-            unsafe {
-                ptr::drop_in_place(ptr::addr_of_mut!((*self.ptr.as_ptr()).value));
-                Header::release_hold(header);
-            }
+            unsafe { heap::drop_box_value(self.ptr) };
         } else {
             // SAFETY: the count reached zero and the value is alive; `release` drops it once.
             unsafe { heap::release(self.ptr) };
@@ -676,5 +678,39 @@ impl<T: ?Sized> fmt::Pointer for Gc<T> {
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Pointer::fmt(&Gc::as_ptr(self), f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The strong count saturates into an abort, as `Rc`'s does. Checked in a child process
+    /// (this test binary, re-run on this test alone), since an abort ends the process.
+    #[test]
+    #[cfg_attr(miri, ignore = "spawns a process")]
+    fn strong_count_overflow_aborts() {
+        const CHILD: &str = "CYCLEGC_OVERFLOW_CHILD";
+        if std::env::var_os(CHILD).is_some() {
+            let gc = Gc::new(1u8);
+            gc.header().set_strong(usize::MAX >> 3);
+            let _ = gc.clone();
+            unreachable!("the clone above must abort");
+        }
+        let output = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "gc::tests::strong_count_overflow_aborts",
+                "--nocapture",
+            ])
+            .env(CHILD, "1")
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::ExitStatusExt;
+            assert_eq!(output.status.signal(), Some(6), "SIGABRT");
+        }
     }
 }

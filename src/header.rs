@@ -71,7 +71,11 @@ unsafe fn trace_value<T: Trace>(header: NonNull<Header>, tracer: &mut Tracer) {
 /// nothing may use the value afterwards.
 unsafe fn drop_value<T: Trace>(header: NonNull<Header>) {
     // SAFETY: by the caller's contract the value is alive and dropped exactly once here.
-    unsafe { ptr::drop_in_place(ptr::addr_of_mut!((*header.cast::<GcBox<T>>().as_ptr()).value)) }
+    unsafe {
+        ptr::drop_in_place(ptr::addr_of_mut!(
+            (*header.cast::<GcBox<T>>().as_ptr()).value
+        ))
+    }
 }
 
 /// The header of a `Gc` allocation. See the module docs for the layout.
@@ -95,7 +99,7 @@ impl Header {
     /// `new_cyclic`, which sets it later) and the implicit hold.
     pub(crate) fn new(vtable: &'static VTable, tracked: bool, strong: usize) -> Header {
         Header {
-            state: Cell::new(strong * ONE | if tracked { 0 } else { UNTRACKED }),
+            state: Cell::new((strong * ONE) | if tracked { 0 } else { UNTRACKED }),
             weak: Cell::new(1),
             slot: Cell::new(vtable),
         }
@@ -121,7 +125,7 @@ impl Header {
 
     /// Sets the strong count, keeping the flags (for `new_cyclic` and `try_unwrap`).
     pub(crate) fn set_strong(&self, strong: usize) {
-        self.state.set(strong * ONE | (self.state.get() & FLAGS));
+        self.state.set((strong * ONE) | (self.state.get() & FLAGS));
     }
 
     /// Adds a strong reference; aborts if the count would overflow, like `Rc`.
@@ -179,6 +183,24 @@ impl Header {
         }
     }
 
+    /// Drops the value behind `this` in place with `drop`, then gives back the hold the
+    /// caller owns — also when the value's `Drop` panics (the drop glue still drops every
+    /// field), so a panicking destructor cannot leak its header.
+    ///
+    /// # Safety
+    /// As for [`Header::release_hold`]; `drop` must drop the value exactly once.
+    pub(crate) unsafe fn drop_value_then_release(this: NonNull<Header>, drop: impl FnOnce()) {
+        struct Release(NonNull<Header>);
+        impl Drop for Release {
+            fn drop(&mut self) {
+                // SAFETY: the caller of `drop_value_then_release` owns this unit.
+                unsafe { Header::release_hold(self.0) }
+            }
+        }
+        let _release = Release(this);
+        drop();
+    }
+
     /// The type's vtable.
     pub(crate) fn vtable(&self) -> &'static VTable {
         let slot = self.slot.get();
@@ -195,8 +217,7 @@ impl Header {
 
     /// Replaces the vtable with a scan index; returns the vtable so it can be put back.
     pub(crate) fn enter_scan(&self, index: usize) -> *const VTable {
-        self.slot
-            .replace(ptr::without_provenance(index << 1 | 1))
+        self.slot.replace(ptr::without_provenance((index << 1) | 1))
     }
 
     /// Puts the vtable back after a scan.

@@ -50,12 +50,14 @@ pub struct Stats {
 pub(crate) struct Heap {
     /// Possible cycle roots (B–R's "purple" buffer). Each entry holds a unit of its weak count.
     pub(crate) roots: RefCell<Vec<NonNull<Header>>>,
-    /// Values whose last strong reference was dropped while a release was already running:
-    /// the outermost release drops them, so long chains never recurse. Each entry holds the
-    /// implicit hold of its header.
+    /// Values whose last strong reference was dropped while [`RELEASE_DEPTH_LIMIT`] releases
+    /// were already running (or during a collection): the outermost release drops them, so
+    /// long chains never recurse deeper than the limit. Each entry holds the implicit hold of
+    /// its header.
     pending: RefCell<Vec<NonNull<Header>>>,
-    /// A release (or a collection) is running on this thread.
-    releasing: Cell<bool>,
+    /// How many releases are running on this thread, nested in each other; a collection sets
+    /// it to the limit so that every release is deferred while it runs.
+    depth: Cell<usize>,
     /// A collection is running on this thread.
     pub(crate) collecting: Cell<bool>,
     enabled: Cell<bool>,
@@ -77,7 +79,7 @@ impl Heap {
         Heap {
             roots: RefCell::new(Vec::new()),
             pending: RefCell::new(Vec::new()),
-            releasing: Cell::new(false),
+            depth: Cell::new(0),
             collecting: Cell::new(false),
             enabled: Cell::new(true),
             threshold: Cell::new(DEFAULT_THRESHOLD),
@@ -92,7 +94,7 @@ impl Heap {
         }
     }
 
-    fn buffer(&self, header: NonNull<Header>) {
+    pub(crate) fn buffer(&self, header: NonNull<Header>) {
         // SAFETY: the caller holds a strong reference to the object.
         let h = unsafe { header.as_ref() };
         h.set_flag(BUFFERED);
@@ -106,14 +108,27 @@ impl Heap {
         }
     }
 
-    /// Starts a release: returns `true` if the caller now owns the release loop.
-    pub(crate) fn begin_release(&self) -> bool {
-        !self.releasing.replace(true)
+    /// Defers every release until [`Heap::end_deferral`]: a collection must not free headers
+    /// under its scan, and destroying garbage must not recurse.
+    pub(crate) fn begin_deferral(&self) -> usize {
+        self.depth.replace(RELEASE_DEPTH_LIMIT)
     }
 
-    /// Drops everything pending, then ends the release the caller owns. If a value's `Drop`
-    /// panics, the rest are still dropped (by [`ReleaseGuard`]) before the panic goes on.
-    pub(crate) fn finish_release(&self) {
+    /// Ends a deferral begun with `saved` as the previous depth. If no release was running
+    /// before, the caller owns the pending list and drops it now.
+    pub(crate) fn end_deferral(&self, saved: usize) {
+        if saved == 0 {
+            self.finish_release();
+        } else {
+            self.depth.set(saved);
+        }
+    }
+
+    /// Drops everything pending as the outermost release (nested releases may recurse again
+    /// up to the limit), then ends it. If a value's `Drop` panics, the rest are still dropped
+    /// (by [`ReleaseGuard`]) before the panic goes on.
+    fn finish_release(&self) {
+        self.depth.set(1);
         let guard = ReleaseGuard(self);
         // While unwinding, a second panic would abort: the guard drops the rest instead.
         if !std::thread::panicking() {
@@ -137,7 +152,7 @@ impl Heap {
     fn should_collect(&self) -> bool {
         self.enabled.get()
             && self.threshold.get() != 0
-            && !self.releasing.get()
+            && self.depth.get() == 0
             && self.roots.borrow().len() >= self.trigger.get()
     }
 }
@@ -168,7 +183,7 @@ impl Drop for ReleaseGuard<'_> {
             // SAFETY: as in `finish_release`.
             let _ = panic::catch_unwind(AssertUnwindSafe(|| unsafe { destroy(header) }));
         }
-        heap.releasing.set(false);
+        heap.depth.set(0);
     }
 }
 
@@ -179,8 +194,8 @@ impl Drop for ReleaseGuard<'_> {
 unsafe fn destroy(header: NonNull<Header>) {
     // SAFETY: by the caller's contract; the header is alive until the hold is given back.
     unsafe {
-        (header.as_ref().vtable().drop_value)(header);
-        Header::release_hold(header);
+        let drop_value = header.as_ref().vtable().drop_value;
+        Header::drop_value_then_release(header, || drop_value(header));
     }
 }
 
@@ -208,47 +223,82 @@ pub(crate) fn possible_root(header: NonNull<Header>) {
     let _ = HEAP.try_with(|heap| heap.buffer(header));
 }
 
-/// Drops the value of a box whose strong count reached zero, without recursing: if a release
-/// is already running on this thread, the box joins its pending list instead.
+/// How deep releases may nest before they are deferred to the pending list. Below it, drops
+/// happen in exactly `Rc`'s order; beyond it a chain is dropped iteratively, so stack use is
+/// bounded whatever the data (CPython's trashcan nests 50 deep). Small, because debug builds
+/// use a few KiB of stack per level.
+pub(crate) const RELEASE_DEPTH_LIMIT: usize = 16;
+
+/// Drops the value of a box whose strong count reached zero. Releases nest like `Rc`'s drops
+/// up to [`RELEASE_DEPTH_LIMIT`]; deeper ones (and all of them during a collection) join the
+/// pending list, which the outermost release drains.
 ///
 /// # Safety
 /// The strong count of `ptr` is zero, its value is alive and unclaimed, and the caller owns
 /// its drop.
 pub(crate) unsafe fn release<T: ?Sized>(ptr: NonNull<GcBox<T>>) {
+    enum Role {
+        Deferred,
+        Nested,
+        Outermost,
+    }
     let header = ptr.cast::<Header>();
-    let owner = HEAP.try_with(|heap| {
-        if heap.begin_release() {
-            true
-        } else {
+    let role = HEAP.try_with(|heap| {
+        let depth = heap.depth.get();
+        if depth >= RELEASE_DEPTH_LIMIT {
             heap.pending.borrow_mut().push(header);
-            false
+            Role::Deferred
+        } else {
+            heap.depth.set(depth + 1);
+            if depth == 0 {
+                Role::Outermost
+            } else {
+                Role::Nested
+            }
         }
     });
-    match owner {
-        Ok(false) => {}
-        Ok(true) => {
-            // Whatever happens in the drop below, the release must end and the pending list
-            // must be emptied.
+    match role {
+        Ok(Role::Deferred) => {}
+        Ok(Role::Nested) => {
+            /// Leaves the nesting level, also when the drop panics.
+            struct Leave;
+            impl Drop for Leave {
+                fn drop(&mut self) {
+                    let _ = HEAP.try_with(|heap| heap.depth.set(heap.depth.get() - 1));
+                }
+            }
+            let _leave = Leave;
+            // SAFETY: by the caller's contract.
+            unsafe { drop_box_value(ptr) };
+        }
+        Ok(Role::Outermost) => {
+            /// Drains the pending list and ends the release, also when the drop panics.
             struct Finish;
             impl Drop for Finish {
                 fn drop(&mut self) {
                     let _ = HEAP.try_with(Heap::finish_release);
                 }
             }
-            let finish = Finish;
-            // SAFETY: by the caller's contract. If the drop panics, the header leaks.
-            unsafe {
-                ptr::drop_in_place(ptr::addr_of_mut!((*ptr.as_ptr()).value));
-                Header::release_hold(header);
-            }
-            drop(finish);
+            let _finish = Finish;
+            // SAFETY: by the caller's contract.
+            unsafe { drop_box_value(ptr) };
         }
         // The thread's heap is gone (thread-local teardown): drop directly.
         // SAFETY: by the caller's contract.
-        Err(_) => unsafe {
-            ptr::drop_in_place(ptr::addr_of_mut!((*ptr.as_ptr()).value));
-            Header::release_hold(header);
-        },
+        Err(_) => unsafe { drop_box_value(ptr) },
+    }
+}
+
+/// Drops the value of `ptr` in place and gives back its implicit hold.
+///
+/// # Safety
+/// The strong count is zero, the value is alive and unclaimed, and the caller owns its drop.
+pub(crate) unsafe fn drop_box_value<T: ?Sized>(ptr: NonNull<GcBox<T>>) {
+    // SAFETY: by the caller's contract.
+    unsafe {
+        Header::drop_value_then_release(ptr.cast(), || {
+            ptr::drop_in_place(ptr::addr_of_mut!((*ptr.as_ptr()).value))
+        })
     }
 }
 

@@ -38,12 +38,42 @@ macro_rules! leaf {
 }
 
 leaf!(
-    (), bool, char, i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize, f32, f64,
-    String, CString, OsString, PathBuf, Duration, Instant, SystemTime, std::any::TypeId,
-    std::sync::atomic::AtomicBool, std::sync::atomic::AtomicI8, std::sync::atomic::AtomicI16,
-    std::sync::atomic::AtomicI32, std::sync::atomic::AtomicI64, std::sync::atomic::AtomicIsize,
-    std::sync::atomic::AtomicU8, std::sync::atomic::AtomicU16, std::sync::atomic::AtomicU32,
-    std::sync::atomic::AtomicU64, std::sync::atomic::AtomicUsize,
+    (),
+    bool,
+    char,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize,
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    f32,
+    f64,
+    String,
+    CString,
+    OsString,
+    PathBuf,
+    Duration,
+    Instant,
+    SystemTime,
+    std::any::TypeId,
+    std::sync::atomic::AtomicBool,
+    std::sync::atomic::AtomicI8,
+    std::sync::atomic::AtomicI16,
+    std::sync::atomic::AtomicI32,
+    std::sync::atomic::AtomicI64,
+    std::sync::atomic::AtomicIsize,
+    std::sync::atomic::AtomicU8,
+    std::sync::atomic::AtomicU16,
+    std::sync::atomic::AtomicU32,
+    std::sync::atomic::AtomicU64,
+    std::sync::atomic::AtomicUsize,
 );
 
 /// Unsized leaves (only reachable behind a pointer, so `may_contain_gc` does not apply).
@@ -60,9 +90,28 @@ macro_rules! unsized_leaf {
 unsized_leaf!(str, CStr, OsStr, Path);
 
 leaf!(
-    NonZeroI8, NonZeroI16, NonZeroI32, NonZeroI64, NonZeroI128, NonZeroIsize, NonZeroU8,
-    NonZeroU16, NonZeroU32, NonZeroU64, NonZeroU128, NonZeroUsize,
+    NonZeroI8,
+    NonZeroI16,
+    NonZeroI32,
+    NonZeroI64,
+    NonZeroI128,
+    NonZeroIsize,
+    NonZeroU8,
+    NonZeroU16,
+    NonZeroU32,
+    NonZeroU64,
+    NonZeroU128,
+    NonZeroUsize,
 );
+
+// SAFETY: a shared `'static` reference owns nothing; whatever it points to is kept alive by
+// its owner, so leaving it out is exactly right.
+unsafe impl<T: ?Sized> Trace for &'static T {
+    fn trace(&self, _: &mut Tracer) {}
+    fn may_contain_gc() -> bool {
+        false
+    }
+}
 
 // SAFETY: owns nothing at all.
 unsafe impl<T: ?Sized> Trace for PhantomData<T> {
@@ -244,8 +293,9 @@ where
 // now: it is skipped, so everything it owns counts as referenced from outside (alive).
 unsafe impl<T: Trace> Trace for RefCell<T> {
     fn trace(&self, tracer: &mut Tracer) {
-        if let Ok(value) = self.try_borrow() {
-            value.trace(tracer);
+        match self.try_borrow() {
+            Ok(value) => value.trace(tracer),
+            Err(_) => tracer.skip_busy(),
         }
     }
     forward_may_contain_gc!(T);
@@ -275,8 +325,9 @@ unsafe impl<T: Trace> Trace for OnceLock<T> {
 // never blocked on.
 unsafe impl<T: Trace> Trace for Mutex<T> {
     fn trace(&self, tracer: &mut Tracer) {
-        if let Ok(value) = self.try_lock() {
-            value.trace(tracer);
+        match self.try_lock() {
+            Ok(value) => value.trace(tracer),
+            Err(_) => tracer.skip_busy(),
         }
     }
     forward_may_contain_gc!(T);
@@ -285,8 +336,9 @@ unsafe impl<T: Trace> Trace for Mutex<T> {
 // SAFETY: as for `Mutex`.
 unsafe impl<T: Trace> Trace for RwLock<T> {
     fn trace(&self, tracer: &mut Tracer) {
-        if let Ok(value) = self.try_read() {
-            value.trace(tracer);
+        match self.try_read() {
+            Ok(value) => value.trace(tracer),
+            Err(_) => tracer.skip_busy(),
         }
     }
     forward_may_contain_gc!(T);

@@ -94,7 +94,11 @@
 //!
 //! * `derive` (default): `#[derive(Trace)]`, re-exported from `cyclegc-derive`.
 #![deny(unsafe_op_in_unsafe_fn)]
-#![warn(missing_docs, clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+#![warn(
+    missing_docs,
+    clippy::undocumented_unsafe_blocks,
+    clippy::missing_safety_doc
+)]
 
 // Lets the derive's `::cyclegc::` paths resolve inside this crate's own tests.
 extern crate self as cyclegc;
@@ -130,3 +134,8 @@ pub use cyclegc_derive::Trace;
 pub mod __private {
     pub use crate::trace::{Acyclic, MAY_CONTAIN_GC_DEPTH_LIMIT};
 }
+
+/// The README's examples, run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -87,6 +87,11 @@ pub const MAY_CONTAIN_GC_DEPTH_LIMIT: usize = 16;
 /// let p = Gc::new(Pair(Gc::new(1), Gc::new(2)));
 /// assert_eq!(*p.0 + *p.1, 3);
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not implement `Trace`",
+    label = "the cycle collector cannot see inside `{Self}`",
+    note = "add `#[derive(Trace)]` to the type, or mark the field `#[trace(skip)]` if it owns no `Gc`"
+)]
 pub unsafe trait Trace {
     /// Reports every [`Gc`](crate::Gc) this value owns by calling `trace` on it (or on the
     /// field that holds it).
@@ -168,11 +173,28 @@ pub unsafe trait Trace {
 /// ```
 pub struct Tracer {
     edges: Vec<NonNull<Header>>,
+    /// Some content could not be read (a mutably borrowed `RefCell`, a held lock).
+    incomplete: bool,
 }
 
 impl Tracer {
     pub(crate) const fn new() -> Self {
-        Tracer { edges: Vec::new() }
+        Tracer {
+            edges: Vec::new(),
+            incomplete: false,
+        }
+    }
+
+    /// Notes that part of the value could not be traced right now. Its edges count as
+    /// references from outside (alive), and the object is examined again by the next
+    /// collection, when the borrow may be over.
+    pub(crate) fn skip_busy(&mut self) {
+        self.incomplete = true;
+    }
+
+    /// Whether the value traced since the last [`clear`](Tracer::clear) skipped anything.
+    pub(crate) fn incomplete(&self) -> bool {
+        self.incomplete
     }
 
     /// Records one edge to the object whose header is `header`.
@@ -188,6 +210,7 @@ impl Tracer {
 
     pub(crate) fn clear(&mut self) {
         self.edges.clear();
+        self.incomplete = false;
     }
 }
 

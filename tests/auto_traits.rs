@@ -1,0 +1,37 @@
+//! Compile-time guarantees: thread safety markers and pointer sizes.
+
+use std::mem::size_of;
+
+use cyclegc::{Gc, Weak};
+use static_assertions::{assert_eq_size, assert_impl_all, assert_not_impl_any};
+
+mod static_check_gc_is_not_send_nor_sync {
+    use super::*;
+    // Premise: the payload itself is thread-safe, so only the pointer can be the reason.
+    assert_impl_all!(u32: Send, Sync);
+    assert_not_impl_any!(Gc<u32>: Send, Sync);
+    assert_not_impl_any!(Weak<u32>: Send, Sync);
+}
+
+mod static_check_pointers_are_one_word {
+    use super::*;
+    assert_eq_size!(Gc<u64>, usize);
+    assert_eq_size!(Option<Gc<u64>>, usize);
+    assert_eq_size!(Weak<u64>, usize);
+    assert_eq_size!(Option<Weak<u64>>, usize);
+}
+
+mod static_check_common_traits {
+    use super::*;
+    assert_impl_all!(Gc<u32>: Clone, std::fmt::Debug, std::fmt::Pointer, Unpin);
+    assert_impl_all!(Gc<u32>: std::panic::UnwindSafe);
+    assert_impl_all!(Weak<u32>: Clone, std::fmt::Debug, Default);
+}
+
+#[test]
+fn sizes_match_rc() {
+    assert_eq!(
+        size_of::<Gc<[u8; 100]>>(),
+        size_of::<std::rc::Rc<[u8; 100]>>()
+    );
+}

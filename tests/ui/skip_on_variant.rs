@@ -1,0 +1,10 @@
+use cyclegc::Trace;
+
+#[derive(Trace)]
+enum E {
+    #[trace(skip)]
+    A(std::rc::Rc<()>),
+    B,
+}
+
+fn main() {}
