@@ -112,7 +112,7 @@ fn collect_returns_the_number_freed_and_updates_stats() {
 
 #[test]
 fn dead_ring_is_collected_on_a_small_stack() {
-    const N: usize = if cfg!(miri) { 1_000 } else { 1_000_000 };
+    const N: usize = if cfg!(miri) { 200 } else { 1_000_000 };
     on_small_stack(256 * 1024, || {
         let before = drops();
         drop(ring(N));
@@ -123,7 +123,7 @@ fn dead_ring_is_collected_on_a_small_stack() {
 
 #[test]
 fn live_ring_survives_a_collection_on_a_small_stack() {
-    const N: usize = if cfg!(miri) { 1_000 } else { 1_000_000 };
+    const N: usize = if cfg!(miri) { 200 } else { 1_000_000 };
     on_small_stack(256 * 1024, || {
         cyclegc::disable();
         let head = ring(N);
@@ -147,7 +147,7 @@ fn live_ring_survives_a_collection_on_a_small_stack() {
 
 #[test]
 fn doubly_linked_list_is_collected() {
-    const N: usize = if cfg!(miri) { 500 } else { 100_000 };
+    const N: usize = if cfg!(miri) { 100 } else { 100_000 };
     let before = drops();
     let head = Node::new(0);
     let mut tail = head.clone();
@@ -220,7 +220,7 @@ fn disable_stops_automatic_collection_and_threshold_zero_too() {
 
 #[test]
 fn a_million_small_cycles_keep_pending_garbage_bounded() {
-    const N: usize = if cfg!(miri) { 100 } else { 1_000_000 };
+    const N: usize = if cfg!(miri) { 50 } else { 1_000_000 };
     cyclegc::collect();
     let threshold = cyclegc::threshold();
     let before = drops();
@@ -246,7 +246,7 @@ fn clone_drop_loop_on_a_live_pointer_never_collects() {
     let a = Node::new(0);
     Node::link(&a, &a);
     let s0 = cyclegc::stats();
-    for _ in 0..if cfg!(miri) { 100 } else { 10_000 } {
+    for _ in 0..if cfg!(miri) { 20 } else { 10_000 } {
         drop(a.clone());
         // Allocations of tracked types are where automatic collection is checked.
         drop(Node::new(1));
@@ -261,7 +261,7 @@ fn automatic_collection_is_amortised_over_a_growing_live_structure() {
     // Every node of a growing doubly-linked list becomes a possible root, and every root
     // reaches the whole list. Re-tracing the list at every threshold would be quadratic; the
     // survivor rule keeps the total traced within a constant factor of the roots buffered.
-    const N: usize = if cfg!(miri) { 200 } else { 200_000 };
+    const N: usize = if cfg!(miri) { 100 } else { 200_000 };
     cyclegc::collect();
     let old = cyclegc::threshold();
     cyclegc::set_threshold(if cfg!(miri) { 8 } else { 100 });

@@ -4,6 +4,7 @@
 //! Every test leaves nothing behind: cycles are either collected or broken by hand, so the
 //! suite passes under Miri's leak checker.
 
+#![cfg(feature = "derive")]
 // The derive must produce clean code under strict lints, and it must not make a crate that
 // forbids `unsafe` code reject the `unsafe impl` it emits.
 #![deny(

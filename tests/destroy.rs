@@ -315,7 +315,7 @@ fn cycle_owning_a_chain(n: usize, report_chain: bool) -> (usize, usize) {
 
 #[test]
 fn a_long_chain_owned_by_garbage_is_freed_without_recursion() {
-    const N: usize = if cfg!(miri) { 500 } else { 1_000_000 };
+    const N: usize = if cfg!(miri) { 100 } else { 1_000_000 };
     std::thread::Builder::new()
         .stack_size(256 * 1024)
         .spawn(|| {

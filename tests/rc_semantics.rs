@@ -222,7 +222,7 @@ fn identity_and_formatting() {
 
 #[test]
 fn long_acyclic_chain_drops_iteratively() {
-    const N: usize = if cfg!(miri) { 2_000 } else { 1_000_000 };
+    const N: usize = if cfg!(miri) { 300 } else { 1_000_000 };
     common::on_small_stack(256 * 1024, || {
         let before = drops();
         let head = Node::new(0);
