@@ -2,17 +2,20 @@
 //!
 //! ```text
 //! GcBox<T>  (#[repr(C)]: the header is at offset 0, so a `*GcBox<T>` is also a `*Header`)
-//! ┌──────────────────────────────┬──────────────────────────┬─────────────────────────────┬───────┐
-//! │ state = strong << 3 | flags  │ weak (handles + holds)   │ slot: &VTable, or scan index │ value │
-//! └──────────────────────────────┴──────────────────────────┴─────────────────────────────┴───────┘
+//! ┌──────────────┬─────────────────────────────────────┬──────────────────────────────┬───────┐
+//! │ strong       │ weak_flags = weak << 3 | flags      │ slot: &VTable, or scan index │ value │
+//! └──────────────┴─────────────────────────────────────┴──────────────────────────────┴───────┘
 //! ```
 //!
-//! * `state` packs the strong count with the three flags, so the hot paths (clone, drop, deref)
-//!   touch one word: a drop tests "reached zero" and "needs buffering" with one load.
-//! * `weak` counts `Weak` handles plus *holds*: one implicit hold while the value may still be
-//!   dropped by a strong reference (std's "strong references collectively own one weak"), one
-//!   while the header sits in the root buffer, one while the collector destroys it. The header
-//!   is freed exactly when `weak` reaches zero: one rule, in [`Header::release_hold`].
+//! * `strong` is a plain count, so clone is `Rc`'s clone to the instruction (increment, abort
+//!   on overflow) and drop is `Rc`'s decrement plus one test of the flags when the count stays
+//!   above zero.
+//! * `weak_flags` packs the three flags (`BUFFERED`, `UNTRACKED`, `DEAD`) under the weak
+//!   count, which counts `Weak` handles plus *holds*: one implicit hold while strong
+//!   references exist or the value waits in the release loop (std's "strong references
+//!   collectively own one weak"), one while the header sits in the root buffer, one while the
+//!   collector destroys it. The header is freed exactly when the weak count reaches zero: one
+//!   rule, in [`Header::release_hold`].
 //! * `slot` normally points to the type's [`VTable`]. During the detection phase of a
 //!   collection it holds the object's index in the scan instead (tagged with the low bit; a
 //!   vtable is word-aligned), which maps a header to its scan node in O(1) without a hash map.
@@ -33,8 +36,8 @@ pub(crate) const UNTRACKED: usize = 2;
 pub(crate) const DEAD: usize = 4;
 const FLAG_BITS: u32 = 3;
 const FLAGS: usize = (1 << FLAG_BITS) - 1;
-/// One strong reference, in units of `state`.
-pub(crate) const ONE: usize = 1 << FLAG_BITS;
+/// One unit of the weak count, in `weak_flags`.
+const ONE_WEAK: usize = 1 << FLAG_BITS;
 
 /// What the collector needs to know about a type it only sees through a header.
 pub(crate) struct VTable {
@@ -81,8 +84,8 @@ unsafe fn drop_value<T: Trace>(header: NonNull<Header>) {
 /// The header of a `Gc` allocation. See the module docs for the layout.
 #[repr(C)]
 pub(crate) struct Header {
-    state: Cell<usize>,
-    weak: Cell<usize>,
+    strong: Cell<usize>,
+    weak_flags: Cell<usize>,
     slot: Cell<*const VTable>,
 }
 
@@ -95,70 +98,80 @@ pub(crate) struct GcBox<T: ?Sized> {
 }
 
 impl Header {
-    /// A header for a fresh allocation with one strong reference (or none, for
-    /// `new_cyclic`, which sets it later) and the implicit hold.
+    /// A header for a fresh allocation with `strong` strong references (0 for `new_cyclic`,
+    /// which sets it later) and the implicit hold.
     pub(crate) fn new(vtable: &'static VTable, tracked: bool, strong: usize) -> Header {
         Header {
-            state: Cell::new((strong * ONE) | if tracked { 0 } else { UNTRACKED }),
-            weak: Cell::new(1),
+            strong: Cell::new(strong),
+            weak_flags: Cell::new(ONE_WEAK | if tracked { 0 } else { UNTRACKED }),
             slot: Cell::new(vtable),
         }
     }
 
     #[inline(always)]
     pub(crate) fn strong(&self) -> usize {
-        self.state.get() >> FLAG_BITS
+        self.strong.get()
+    }
+
+    /// All three flags, to test several at once.
+    #[inline(always)]
+    pub(crate) fn flags(&self) -> usize {
+        self.weak_flags.get() & FLAGS
     }
 
     #[inline(always)]
     pub(crate) fn has(&self, flag: usize) -> bool {
-        self.state.get() & flag != 0
+        self.weak_flags.get() & flag != 0
     }
 
     pub(crate) fn set_flag(&self, flag: usize) {
-        self.state.set(self.state.get() | flag);
+        self.weak_flags.set(self.weak_flags.get() | flag);
     }
 
     pub(crate) fn clear_flag(&self, flag: usize) {
-        self.state.set(self.state.get() & !flag);
+        self.weak_flags.set(self.weak_flags.get() & !flag);
     }
 
-    /// Sets the strong count, keeping the flags (for `new_cyclic` and `try_unwrap`).
+    /// Sets the strong count (for `new_cyclic` and `try_unwrap`).
     pub(crate) fn set_strong(&self, strong: usize) {
-        self.state.set((strong * ONE) | (self.state.get() & FLAGS));
+        self.strong.set(strong);
     }
 
-    /// Adds a strong reference; aborts if the count would overflow, like `Rc`.
+    /// Adds a strong reference; aborts if the count would overflow, exactly like `Rc`.
     #[inline(always)]
     pub(crate) fn inc_strong(&self) {
-        let state = self.state.get().wrapping_add(ONE);
-        self.state.set(state);
+        let strong = self.strong.get().wrapping_add(1);
+        self.strong.set(strong);
         // Only `mem::forget` in a loop can get here; continuing would allow a use after free.
-        if state < ONE {
+        if strong == 0 {
             count_overflow();
         }
     }
 
-    /// Removes a strong reference and returns the new state.
+    /// Removes a strong reference and returns the new count.
     #[inline(always)]
     pub(crate) fn dec_strong(&self) -> usize {
-        let state = self.state.get() - ONE;
-        self.state.set(state);
-        state
+        let strong = self.strong.get() - 1;
+        self.strong.set(strong);
+        strong
+    }
+
+    fn weak(&self) -> usize {
+        self.weak_flags.get() >> FLAG_BITS
     }
 
     /// The number of `Weak` handles: the weak count without the holds.
     pub(crate) fn weak_handles(&self) -> usize {
         let implicit = usize::from(self.strong() > 0);
         let buffered = usize::from(self.has(BUFFERED));
-        self.weak.get() - implicit - buffered
+        self.weak() - implicit - buffered
     }
 
     /// Adds a `Weak` handle or a hold; aborts on overflow, like `Rc`.
     pub(crate) fn take_hold(&self) {
-        let weak = self.weak.get().wrapping_add(1);
-        self.weak.set(weak);
-        if weak == 0 {
+        let (weak_flags, overflow) = self.weak_flags.get().overflowing_add(ONE_WEAK);
+        self.weak_flags.set(weak_flags);
+        if overflow {
             count_overflow();
         }
     }
@@ -172,9 +185,9 @@ impl Header {
     pub(crate) unsafe fn release_hold(this: NonNull<Header>) {
         // SAFETY: the caller guarantees the header is alive.
         let header = unsafe { this.as_ref() };
-        let weak = header.weak.get() - 1;
-        header.weak.set(weak);
-        if weak == 0 {
+        let weak_flags = header.weak_flags.get() - ONE_WEAK;
+        header.weak_flags.set(weak_flags);
+        if weak_flags < ONE_WEAK {
             debug_assert_eq!(header.strong(), 0);
             let layout = header.vtable().layout;
             // SAFETY: the last unit is gone: no handle, buffer entry or collector refers to the
@@ -238,10 +251,7 @@ mod tests {
 
     #[test]
     fn header_is_three_words() {
-        assert_eq!(
-            std::mem::size_of::<Header>(),
-            3 * std::mem::size_of::<usize>()
-        );
+        assert_eq!(std::mem::size_of::<Header>(), 3 * std::mem::size_of::<usize>());
         assert_eq!(std::mem::offset_of!(GcBox<u64>, value), 24);
     }
 }

@@ -40,8 +40,9 @@
 //!
 //! # How it works
 //!
-//! * Every allocation carries a strong count, a weak count and a pointer to its type's
-//!   vtable (three words; `Rc` has two). Clone, drop and deref touch one word, like `Rc`.
+//! * Every allocation carries a strong count, a weak count with three flags, and a pointer to
+//!   its type's vtable (three words; `Rc` has two). Clone is `Rc`'s clone; drop and deref add
+//!   one flag test.
 //! * A drop that leaves the strong count above zero may have orphaned a cycle; the object is
 //!   recorded once in a per-thread buffer of possible roots. Types that can never own a `Gc`
 //!   ([`Trace::may_contain_gc`] is `false`: `Gc<String>`, `Gc<Vec<u8>>`, most derived leaf

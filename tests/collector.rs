@@ -5,20 +5,12 @@ mod common;
 
 use std::cell::RefCell;
 
-use common::{drops, on_small_stack, Node};
+use common::{build, drops, on_small_stack, Node, Shape};
 use cyclegc::{Gc, Trace, Tracer, Weak};
 
 /// A ring of `n` nodes, each linked to the next; returns the first.
 fn ring(n: usize) -> Gc<Node> {
-    let head = Node::new(0);
-    let mut tail = head.clone();
-    for i in 1..n {
-        let next = Node::new(i);
-        Node::link(&tail, &next);
-        tail = next;
-    }
-    Node::link(&tail, &head);
-    head
+    build(Shape::Ring, n).0
 }
 
 #[test]
@@ -149,14 +141,7 @@ fn live_ring_survives_a_collection_on_a_small_stack() {
 fn doubly_linked_list_is_collected() {
     const N: usize = if cfg!(miri) { 100 } else { 100_000 };
     let before = drops();
-    let head = Node::new(0);
-    let mut tail = head.clone();
-    for i in 1..N {
-        let next = Node::new(i);
-        Node::link(&tail, &next);
-        Node::link(&next, &tail);
-        tail = next;
-    }
+    let (head, tail) = build(Shape::DoublyLinked, N);
     drop((head, tail));
     assert_eq!(cyclegc::collect(), N);
     assert_eq!(drops() - before, N);
@@ -266,14 +251,7 @@ fn automatic_collection_is_amortised_over_a_growing_live_structure() {
     let old = cyclegc::threshold();
     cyclegc::set_threshold(if cfg!(miri) { 8 } else { 100 });
     let s0 = cyclegc::stats();
-    let head = Node::new(0);
-    let mut tail = head.clone();
-    for i in 1..N {
-        let next = Node::new(i);
-        Node::link(&tail, &next);
-        Node::link(&next, &tail);
-        tail = next;
-    }
+    let (head, tail) = build(Shape::DoublyLinked, N);
     let s1 = cyclegc::stats();
     let traced = (s1.traced - s0.traced) as usize;
     assert!(s1.collections > s0.collections, "automatic collections ran");

@@ -225,13 +225,7 @@ fn long_acyclic_chain_drops_iteratively() {
     const N: usize = if cfg!(miri) { 300 } else { 1_000_000 };
     common::on_small_stack(256 * 1024, || {
         let before = drops();
-        let head = Node::new(0);
-        let mut tail = head.clone();
-        for i in 1..N {
-            let next = Node::new(i);
-            Node::link(&tail, &next);
-            tail = next;
-        }
+        let (head, tail) = common::build(common::Shape::Chain, N);
         drop(tail);
         drop(head);
         assert_eq!(drops() - before, N);

@@ -47,6 +47,34 @@ unsafe impl Trace for Node {
     }
 }
 
+/// The shapes the tests build out of `Node`s.
+pub enum Shape {
+    /// `0 -> 1 -> … -> n-1`.
+    Chain,
+    /// A chain whose last node links back to the first.
+    Ring,
+    /// A chain with a back edge from every node to its predecessor.
+    DoublyLinked,
+}
+
+/// Builds `n` nodes in `shape`; returns the first and the last.
+pub fn build(shape: Shape, n: usize) -> (Gc<Node>, Gc<Node>) {
+    let head = Node::new(0);
+    let mut tail = head.clone();
+    for i in 1..n {
+        let next = Node::new(i);
+        Node::link(&tail, &next);
+        if let Shape::DoublyLinked = shape {
+            Node::link(&next, &tail);
+        }
+        tail = next;
+    }
+    if let Shape::Ring = shape {
+        Node::link(&tail, &head);
+    }
+    (head, tail)
+}
+
 /// Runs `f` on a thread with a small stack, to prove nothing recurses on data.
 pub fn on_small_stack<F: FnOnce() + Send + 'static>(stack: usize, f: F) {
     std::thread::Builder::new()
