@@ -10,7 +10,7 @@ use std::ops::Deref;
 use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::ptr::{self, NonNull};
 
-use crate::header::{GcBox, Header, VTableFor, BUFFERED, DEAD, UNTRACKED};
+use crate::header::{GcBox, Header, VTableFor, BUFFERED, DEAD, DROPPED, UNTRACKED};
 use crate::heap;
 use crate::trace::{Trace, Tracer};
 use crate::weak::Weak;
@@ -85,6 +85,7 @@ impl<T: Trace + 'static> Gc<T> {
     /// let five = Gc::new(5);
     /// assert_eq!(*five, 5);
     /// ```
+    #[inline]
     pub fn new(value: T) -> Gc<T> {
         let tracked = T::may_contain_gc();
         if tracked {
@@ -305,7 +306,7 @@ impl<T: ?Sized> Gc<T> {
         }
     }
 
-    #[cold]
+    // Not `#[cold]`: for acyclic data the last drop is the common case (as in `Rc`).
     #[inline(never)]
     fn drop_slow(&mut self) {
         let header = self.header_ptr();
@@ -313,10 +314,13 @@ impl<T: ?Sized> Gc<T> {
         if strong > 0 {
             heap::possible_root(header);
         } else if flags & DEAD != 0 {
-            // The collector drops the value; the last strong reference gives back the
-            // implicit hold.
-            // SAFETY: we owned the last strong reference, and with it the implicit hold.
-            unsafe { Header::release_hold(header) };
+            // The collector drops the value. If it already has, the last strong reference
+            // gives back the implicit hold; if not, the collector will, after the drop.
+            if flags & DROPPED != 0 {
+                // SAFETY: the value is gone and so is the last strong reference: the implicit
+                // hold is ours to give back.
+                unsafe { Header::release_hold(header) };
+            }
         } else if flags & UNTRACKED != 0 {
             // SAFETY: the count reached zero: nobody else can reach the value. An untracked
             // value owns no `Gc`, so dropping it cannot cascade into other releases.

@@ -3,15 +3,15 @@
 //! ```text
 //! GcBox<T>  (#[repr(C)]: the header is at offset 0, so a `*GcBox<T>` is also a `*Header`)
 //! ┌──────────────┬─────────────────────────────────────┬──────────────────────────────┬───────┐
-//! │ strong       │ weak_flags = weak << 3 | flags      │ slot: &VTable, or scan index │ value │
+//! │ strong       │ weak_flags = weak << 4 | flags      │ slot: &VTable, or scan index │ value │
 //! └──────────────┴─────────────────────────────────────┴──────────────────────────────┴───────┘
 //! ```
 //!
 //! * `strong` is a plain count, so clone is `Rc`'s clone to the instruction (increment, abort
 //!   on overflow) and drop is `Rc`'s decrement plus one test of the flags when the count stays
 //!   above zero.
-//! * `weak_flags` packs the three flags (`BUFFERED`, `UNTRACKED`, `DEAD`) under the weak
-//!   count, which counts `Weak` handles plus *holds*: one implicit hold while strong
+//! * `weak_flags` packs the four flags (`BUFFERED`, `UNTRACKED`, `DEAD`, `DROPPED`) under the
+//!   weak count, which counts `Weak` handles plus *holds*: one implicit hold while strong
 //!   references exist or the value waits in the release loop (std's "strong references
 //!   collectively own one weak"), one while the header sits in the root buffer, one while the
 //!   collector destroys it. The header is freed exactly when the weak count reaches zero: one
@@ -34,7 +34,10 @@ pub(crate) const UNTRACKED: usize = 2;
 /// The cycle collector has claimed the object: its value is being or has been dropped.
 /// `Weak::upgrade` fails and dereferencing panics from the moment this is set.
 pub(crate) const DEAD: usize = 4;
-const FLAG_BITS: u32 = 3;
+/// The collector has dropped the value of a `DEAD` object. Whichever comes last — this, or
+/// the last strong reference going — gives back the implicit hold.
+pub(crate) const DROPPED: usize = 8;
+const FLAG_BITS: u32 = 4;
 const FLAGS: usize = (1 << FLAG_BITS) - 1;
 /// One unit of the weak count, in `weak_flags`.
 const ONE_WEAK: usize = 1 << FLAG_BITS;
@@ -113,7 +116,7 @@ impl Header {
         self.strong.get()
     }
 
-    /// All three flags, to test several at once.
+    /// All the flags, to test several at once.
     #[inline(always)]
     pub(crate) fn flags(&self) -> usize {
         self.weak_flags.get() & FLAGS
@@ -228,9 +231,9 @@ impl Header {
         (addr & 1 == 1).then_some(addr >> 1)
     }
 
-    /// Replaces the vtable with a scan index; returns the vtable so it can be put back.
-    pub(crate) fn enter_scan(&self, index: usize) -> *const VTable {
-        self.slot.replace(ptr::without_provenance((index << 1) | 1))
+    /// Replaces the vtable with a scan index (the caller has kept the vtable).
+    pub(crate) fn enter_scan(&self, index: usize) {
+        self.slot.set(ptr::without_provenance((index << 1) | 1));
     }
 
     /// Puts the vtable back after a scan.
@@ -251,7 +254,10 @@ mod tests {
 
     #[test]
     fn header_is_three_words() {
-        assert_eq!(std::mem::size_of::<Header>(), 3 * std::mem::size_of::<usize>());
+        assert_eq!(
+            std::mem::size_of::<Header>(),
+            3 * std::mem::size_of::<usize>()
+        );
         assert_eq!(std::mem::offset_of!(GcBox<u64>, value), 24);
     }
 }

@@ -128,16 +128,23 @@ impl Heap {
     /// up to the limit), then ends it. If a value's `Drop` panics, the rest are still dropped
     /// (by [`ReleaseGuard`]) before the panic goes on.
     fn finish_release(&self) {
-        self.depth.set(1);
-        let guard = ReleaseGuard(self);
-        // While unwinding, a second panic would abort: the guard drops the rest instead.
-        if !std::thread::panicking() {
-            while let Some(header) = self.pop_pending() {
-                // SAFETY: pending entries are alive, unclaimed, and own their value's drop.
-                unsafe { destroy(header) };
+        if !self.pending.borrow().is_empty() {
+            self.depth.set(1);
+            let guard = ReleaseGuard(self);
+            // While unwinding, a second panic would abort: the guard drops the rest instead.
+            if !std::thread::panicking() {
+                while let Some(header) = self.pop_pending() {
+                    // SAFETY: pending entries are alive, unclaimed, and own their value's drop.
+                    unsafe { destroy(header) };
+                }
             }
+            drop(guard);
         }
-        drop(guard);
+        self.depth.set(0);
+    }
+
+    pub(crate) fn pending_len(&self) -> usize {
+        self.pending.borrow().len()
     }
 
     fn pop_pending(&self) -> Option<NonNull<Header>> {
@@ -149,6 +156,7 @@ impl Heap {
             .set(self.threshold.get().max(survivors / SURVIVOR_RATIO));
     }
 
+    #[inline]
     fn should_collect(&self) -> bool {
         self.enabled.get()
             && self.threshold.get() != 0
@@ -237,55 +245,40 @@ pub(crate) const RELEASE_DEPTH_LIMIT: usize = 16;
 /// The strong count of `ptr` is zero, its value is alive and unclaimed, and the caller owns
 /// its drop.
 pub(crate) unsafe fn release<T: ?Sized>(ptr: NonNull<GcBox<T>>) {
-    enum Role {
-        Deferred,
-        Nested,
-        Outermost,
+    /// Leaves a nesting level when the drop is over, also when it panics; the outermost
+    /// level drains the pending list first.
+    struct Leave<'a> {
+        heap: &'a Heap,
+        outermost: bool,
     }
-    let header = ptr.cast::<Header>();
-    let role = HEAP.try_with(|heap| {
+    impl Drop for Leave<'_> {
+        fn drop(&mut self) {
+            if self.outermost {
+                self.heap.finish_release();
+            } else {
+                self.heap.depth.set(self.heap.depth.get() - 1);
+            }
+        }
+    }
+
+    let ran = HEAP.try_with(|heap| {
         let depth = heap.depth.get();
         if depth >= RELEASE_DEPTH_LIMIT {
-            heap.pending.borrow_mut().push(header);
-            Role::Deferred
-        } else {
-            heap.depth.set(depth + 1);
-            if depth == 0 {
-                Role::Outermost
-            } else {
-                Role::Nested
-            }
+            heap.pending.borrow_mut().push(ptr.cast());
+            return;
         }
+        heap.depth.set(depth + 1);
+        let _leave = Leave {
+            heap,
+            outermost: depth == 0,
+        };
+        // SAFETY: by the caller's contract.
+        unsafe { drop_box_value(ptr) };
     });
-    match role {
-        Ok(Role::Deferred) => {}
-        Ok(Role::Nested) => {
-            /// Leaves the nesting level, also when the drop panics.
-            struct Leave;
-            impl Drop for Leave {
-                fn drop(&mut self) {
-                    let _ = HEAP.try_with(|heap| heap.depth.set(heap.depth.get() - 1));
-                }
-            }
-            let _leave = Leave;
-            // SAFETY: by the caller's contract.
-            unsafe { drop_box_value(ptr) };
-        }
-        Ok(Role::Outermost) => {
-            /// Drains the pending list and ends the release, also when the drop panics.
-            struct Finish;
-            impl Drop for Finish {
-                fn drop(&mut self) {
-                    let _ = HEAP.try_with(Heap::finish_release);
-                }
-            }
-            let _finish = Finish;
-            // SAFETY: by the caller's contract.
-            unsafe { drop_box_value(ptr) };
-        }
+    if ran.is_err() {
         // The thread's heap is gone (thread-local teardown): drop directly.
         // SAFETY: by the caller's contract.
-        Err(_) => unsafe { drop_box_value(ptr) },
+        unsafe { drop_box_value(ptr) };
     }
 }
 

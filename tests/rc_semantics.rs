@@ -318,7 +318,7 @@ fn shallow_structures_drop_in_rc_order() {
             self.0.children.trace(tracer);
         }
     }
-    struct RcNode(Logged<Rc<RcNode>>);
+    struct RcNode(#[allow(dead_code)] Logged<Rc<RcNode>>); // held for its drop only
     let rc = drop_order(|id, children| Rc::new(RcNode(Logged { id, children })));
     let gc = drop_order(|id, children| Gc::new(GcNode(Logged { id, children })));
     assert_eq!(rc.len(), 40);

@@ -1,0 +1,15 @@
+//! Criterion, workload `clone`: Clone and drop a pointer to a live node, 10M times; all columns.
+//! The workload itself is `cyclegc_bench::workloads`; results and how to read them: BENCHMARKS.md.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+
+fn bench(c: &mut Criterion) {
+    cyclegc_bench::crit::bench_workload(c, "clone", cyclegc_bench::peers::ALL);
+}
+
+criterion_group! {
+    name = benches;
+    config = cyclegc_bench::crit::config();
+    targets = bench
+}
+criterion_main!(benches);

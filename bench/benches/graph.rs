@@ -1,0 +1,15 @@
+//! Criterion, workload `graph`: Reclaim a random graph of 100k nodes x 3 edges; all columns. The
+//! workload itself is `cyclegc_bench::workloads`; results and how to read them: BENCHMARKS.md.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+
+fn bench(c: &mut Criterion) {
+    cyclegc_bench::crit::bench_workload(c, "graph", cyclegc_bench::peers::ALL);
+}
+
+criterion_group! {
+    name = benches;
+    config = cyclegc_bench::crit::config();
+    targets = bench
+}
+criterion_main!(benches);

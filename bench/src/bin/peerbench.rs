@@ -1,0 +1,882 @@
+//! `peerbench`: runs every (column, workload) cell in its own process, so that a stack overflow
+//! (or any crash) only loses that cell, and prints markdown tables.
+//!
+//! ```text
+//! peerbench run <peer> <workload> [--reps N] [--warmup W] [--stack-kib K]
+//! peerbench table [--reps N] [--peers a,b,..] [--workloads x,y,..] [--stack-kib K]
+//!                 [--big-stack-kib K] [--no-rerun] [--check-stack-kib K] [--no-stack-check]
+//!                 [--timeout-s T]
+//! peerbench list
+//! ```
+//!
+//! `run` runs one cell on a thread with a `K` KiB stack (default 8 MiB): `W` warm-up runs
+//! (default 1), then `N` measured ones (default 5). It prints one line, starting `RESULT`,
+//! of `key=value` fields: the median/min/max of the headline in ns per op (or node), the
+//! median of every phase, the nodes still alive at the end (`leaked`), and the process's peak
+//! RSS (`VmHWM`). While it runs it writes `@phase <name>` breadcrumbs to stderr.
+//!
+//! `table` spawns `peerbench run` for every cell. A cell that overflows its stack is reported
+//! with the phase it died in and re-run on a big stack (1 GiB by default); such figures are
+//! marked †. Then the cyclegc columns' deep workloads run again on a small stack (256 KiB by
+//! default) to check that they need no deep recursion.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::Read;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use cyclegc_bench::workloads::{self, Sample, WORKLOADS};
+use cyclegc_bench::{for_peer, live, peers, proc_status_kib, Peer};
+
+const USAGE: &str = "usage:
+  peerbench run <peer> <workload> [--reps N] [--warmup W] [--stack-kib K]
+  peerbench table [--reps N] [--peers a,b,..] [--workloads x,y,..] [--stack-kib K]
+                  [--big-stack-kib K] [--no-rerun] [--check-stack-kib K] [--no-stack-check]
+                  [--timeout-s T]
+  peerbench list";
+
+const DEFAULT_STACK_KIB: u64 = 8 * 1024;
+const DEFAULT_BIG_STACK_KIB: u64 = 1024 * 1024;
+const DEFAULT_CHECK_STACK_KIB: u64 = 256;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("run") => cmd_run(&args[1..]),
+        Some("table") => cmd_table(&args[1..]),
+        Some("list") => {
+            cmd_list();
+            Ok(())
+        }
+        _ => Err(USAGE.to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("peerbench: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn cmd_list() {
+    println!("peers:");
+    for name in peers::ALL {
+        println!("  {name:16} {}", crate_of(name));
+    }
+    println!("workloads:");
+    for w in WORKLOADS {
+        println!("  {:10} [ns/{}] {}", w.name, w.unit, w.what);
+    }
+}
+
+fn crate_of(name: &str) -> &'static str {
+    macro_rules! krate {
+        ($t:ty) => {
+            <$t as Peer>::CRATE
+        };
+    }
+    for_peer!(name, krate, "?")
+}
+
+fn node_size_of(name: &str) -> usize {
+    macro_rules! size {
+        ($t:ty) => {
+            <$t as Peer>::node_size()
+        };
+    }
+    for_peer!(name, size, 0)
+}
+
+/// Command-line flags: `--name value` pairs and bare `--name` switches.
+struct Flags {
+    positional: Vec<String>,
+    values: BTreeMap<String, String>,
+    switches: Vec<String>,
+}
+
+impl Flags {
+    fn parse(args: &[String], switches: &[&str]) -> Result<Flags, String> {
+        let mut flags = Flags {
+            positional: Vec::new(),
+            values: BTreeMap::new(),
+            switches: Vec::new(),
+        };
+        let mut it = args.iter();
+        while let Some(arg) = it.next() {
+            if let Some(name) = arg.strip_prefix("--") {
+                if switches.contains(&name) {
+                    flags.switches.push(name.to_string());
+                } else {
+                    let value = it.next().ok_or(format!("--{name} needs a value"))?;
+                    flags.values.insert(name.to_string(), value.clone());
+                }
+            } else {
+                flags.positional.push(arg.clone());
+            }
+        }
+        Ok(flags)
+    }
+
+    fn num(&self, name: &str, default: u64) -> Result<u64, String> {
+        match self.values.get(name) {
+            None => Ok(default),
+            Some(v) => v
+                .parse()
+                .map_err(|_| format!("--{name}: not a number: {v}")),
+        }
+    }
+
+    fn list(&self, name: &str) -> Option<Vec<String>> {
+        self.values
+            .get(name)
+            .map(|v| v.split(',').map(|s| s.trim().to_string()).collect())
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.switches.iter().any(|s| s == name)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// `run`: one cell, in this process.
+
+fn cmd_run(args: &[String]) -> Result<(), String> {
+    let flags = Flags::parse(args, &[])?;
+    let [peer, workload] = &flags.positional[..] else {
+        return Err(USAGE.to_string());
+    };
+    let reps = flags.num("reps", 5)?.max(1);
+    let warmup = flags.num("warmup", 1)?;
+    let stack_kib = flags.num("stack-kib", DEFAULT_STACK_KIB)?;
+    let w = workloads::workload(workload).ok_or(format!("unknown workload {workload}"))?;
+    if !peers::ALL.contains(&peer.as_str()) {
+        return Err(format!("unknown peer {peer}"));
+    }
+    cyclegc_bench::enable_breadcrumbs();
+    let peer_name = peer.clone();
+    let peer = peer.clone();
+    let thread = std::thread::Builder::new()
+        .name("cell".into())
+        .stack_size(stack_kib as usize * 1024)
+        .spawn(move || {
+            macro_rules! go {
+                ($t:ty) => {
+                    run_cell::<$t>(w.name, warmup, reps)
+                };
+            }
+            for_peer!(&peer, go, unreachable!())
+        })
+        .map_err(|e| format!("cannot spawn the cell thread: {e}"))?;
+    let cell = thread.join().map_err(|_| "the cell panicked".to_string())?;
+    let mut line = format!(
+        "RESULT peer={peer_name} workload={} stack_kib={stack_kib} reps={reps} unit={} ops={}",
+        w.name,
+        w.unit.replace(' ', "_"),
+        cell.ops
+    );
+    let headline: Vec<f64> = cell.samples.iter().map(Sample::ns_per_op).collect();
+    let (median, min, max) = stats(&headline);
+    write!(
+        line,
+        " median_ns={median:.4} min_ns={min:.4} max_ns={max:.4}"
+    )
+    .unwrap();
+    write!(
+        line,
+        " leaked={} wrongly_freed={} vmhwm_kib={} rss_start_kib={}",
+        cell.leaked, cell.wrongly_freed, cell.vmhwm_kib, cell.rss_start_kib
+    )
+    .unwrap();
+    let timed: Vec<&str> = cell.samples[0]
+        .phases
+        .iter()
+        .filter(|p| p.timed)
+        .map(|p| p.name)
+        .collect();
+    write!(line, " timed={}", timed.join(",")).unwrap();
+    for (i, p) in cell.samples[0].phases.iter().enumerate() {
+        let per_op: Vec<f64> = cell
+            .samples
+            .iter()
+            .map(|s| s.phases[i].time.as_nanos() as f64 / s.ops as f64)
+            .collect();
+        write!(line, " phase.{}={:.4}", p.name, stats(&per_op).0).unwrap();
+    }
+    println!("{line}");
+    Ok(())
+}
+
+struct Cell {
+    samples: Vec<Sample>,
+    ops: u64,
+    leaked: i64,
+    wrongly_freed: i64,
+    vmhwm_kib: u64,
+    rss_start_kib: u64,
+}
+
+fn run_cell<F: Peer>(workload: &str, warmup: u64, reps: u64) -> Cell {
+    let rss_start_kib = proc_status_kib("VmRSS").unwrap_or(0);
+    F::setup();
+    let mut samples = Vec::new();
+    let mut wrongly_freed = 0;
+    for rep in 0..warmup + reps {
+        cyclegc_bench::phase(if rep < warmup { "rep:warmup" } else { "rep" });
+        let sample = workloads::run::<F>(workload).expect("known workload");
+        wrongly_freed += sample.wrongly_freed;
+        if rep >= warmup {
+            samples.push(sample);
+        }
+    }
+    // A last collection, then whatever is still alive was leaked.
+    cyclegc_bench::phase("final_collect");
+    F::collect();
+    let leaked = live();
+    let ops = samples[0].ops;
+    Cell {
+        samples,
+        ops,
+        leaked,
+        wrongly_freed,
+        vmhwm_kib: proc_status_kib("VmHWM").unwrap_or(0),
+        rss_start_kib,
+    }
+}
+
+/// Median, min, max.
+fn stats(xs: &[f64]) -> (f64, f64, f64) {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    let median = if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    };
+    (median, v[0], v[n - 1])
+}
+
+// ---------------------------------------------------------------------------------------------
+// `table`: every cell in a child process.
+
+/// What a child process reported.
+#[derive(Debug, Clone, Default)]
+struct Outcome {
+    fields: BTreeMap<String, String>,
+    /// `None` if the child printed a `RESULT`; else what went wrong.
+    failure: Option<Failure>,
+    wall: Duration,
+}
+
+#[derive(Debug, Clone)]
+enum Failure {
+    StackOverflow {
+        phase: String,
+    },
+    Crash {
+        status: String,
+        phase: String,
+        tail: String,
+    },
+    Timeout {
+        phase: String,
+    },
+}
+
+impl Failure {
+    fn short(&self) -> String {
+        match self {
+            Failure::StackOverflow { phase } => format!("stack overflow in {phase}"),
+            Failure::Crash { status, phase, .. } => format!("crash ({status}) in {phase}"),
+            Failure::Timeout { phase } => format!("timeout in {phase}"),
+        }
+    }
+
+    fn phase(&self) -> &str {
+        match self {
+            Failure::StackOverflow { phase }
+            | Failure::Crash { phase, .. }
+            | Failure::Timeout { phase } => phase,
+        }
+    }
+}
+
+impl Outcome {
+    fn num(&self, key: &str) -> Option<f64> {
+        self.fields.get(key)?.parse().ok()
+    }
+    fn median(&self) -> Option<f64> {
+        self.num("median_ns")
+    }
+}
+
+/// A cell of the table: the run on the normal stack and, if that overflowed, the re-run.
+#[derive(Debug, Clone, Default)]
+struct TableCell {
+    first: Outcome,
+    rerun: Option<Outcome>,
+}
+
+impl TableCell {
+    /// The outcome whose figures are shown, and whether it is from the big stack (†).
+    fn shown(&self) -> (&Outcome, bool) {
+        match &self.rerun {
+            Some(r) if r.failure.is_none() => (r, true),
+            _ => (&self.first, false),
+        }
+    }
+
+    fn median(&self) -> Option<f64> {
+        self.shown().0.median()
+    }
+
+    fn mark(&self) -> String {
+        match (&self.first.failure, &self.rerun) {
+            (None, _) => String::new(),
+            (Some(f), Some(r)) if r.failure.is_none() => format!(" †{}", f.phase()),
+            (Some(f), _) => f.short(),
+        }
+    }
+}
+
+fn run_child(
+    peer: &str,
+    workload: &str,
+    reps: u64,
+    stack_kib: u64,
+    timeout: Duration,
+) -> Result<Outcome, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    let mut child = Command::new(exe)
+        .args(["run", peer, workload, "--reps", &reps.to_string()])
+        .args(["--stack-kib", &stack_kib.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot spawn a child: {e}"))?;
+    let mut out = child.stdout.take().expect("piped");
+    let mut err = child.stderr.take().expect("piped");
+    let out_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            break status;
+        }
+        if start.elapsed() > timeout {
+            timed_out = true;
+            let _ = child.kill();
+            break child.wait().map_err(|e| e.to_string())?;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let wall = start.elapsed();
+    let stdout = out_reader.join().unwrap_or_default();
+    let stderr = err_reader.join().unwrap_or_default();
+    let phase = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("@phase "))
+        .rfind(|p| !p.starts_with("rep"))
+        .unwrap_or("startup")
+        .to_string();
+    let mut outcome = Outcome {
+        wall,
+        ..Outcome::default()
+    };
+    if let Some(line) = stdout.lines().find(|l| l.starts_with("RESULT ")) {
+        if status.success() && !timed_out {
+            for field in line.split_whitespace().skip(1) {
+                if let Some((k, v)) = field.split_once('=') {
+                    outcome.fields.insert(k.to_string(), v.to_string());
+                }
+            }
+            return Ok(outcome);
+        }
+    }
+    outcome.failure = Some(if timed_out {
+        Failure::Timeout { phase }
+    } else if stderr.contains("has overflowed its stack") {
+        Failure::StackOverflow { phase }
+    } else {
+        let tail: Vec<&str> = stderr
+            .lines()
+            .filter(|l| !l.starts_with("@phase"))
+            .collect();
+        let tail = tail[tail.len().saturating_sub(3)..].join(" / ");
+        Failure::Crash {
+            status: status.to_string(),
+            phase,
+            tail,
+        }
+    });
+    Ok(outcome)
+}
+
+fn cmd_table(args: &[String]) -> Result<(), String> {
+    let flags = Flags::parse(args, &["no-rerun", "no-stack-check"])?;
+    let reps = flags.num("reps", 5)?.max(1);
+    let stack_kib = flags.num("stack-kib", DEFAULT_STACK_KIB)?;
+    let big_stack_kib = flags.num("big-stack-kib", DEFAULT_BIG_STACK_KIB)?;
+    let check_stack_kib = flags.num("check-stack-kib", DEFAULT_CHECK_STACK_KIB)?;
+    let timeout = Duration::from_secs(flags.num("timeout-s", 900)?);
+    let peer_names: Vec<String> = flags
+        .list("peers")
+        .unwrap_or_else(|| peers::ALL.iter().map(|s| s.to_string()).collect());
+    for p in &peer_names {
+        if !peers::ALL.contains(&p.as_str()) {
+            return Err(format!("unknown peer {p}"));
+        }
+    }
+    let wl: Vec<&'static workloads::Workload> = match flags.list("workloads") {
+        None => WORKLOADS.iter().collect(),
+        Some(names) => names
+            .iter()
+            .map(|n| workloads::workload(n).ok_or(format!("unknown workload {n}")))
+            .collect::<Result<_, _>>()?,
+    };
+    let started = Instant::now();
+    let load_start = loadavg();
+    let mut cells: BTreeMap<(String, &'static str), TableCell> = BTreeMap::new();
+    for w in &wl {
+        for p in &peer_names {
+            eprint!("{:>16} {:10} ", p, w.name);
+            let first = run_child(p, w.name, reps, stack_kib, timeout)?;
+            let mut cell = TableCell { first, rerun: None };
+            match &cell.first.failure {
+                None => eprintln!(
+                    "{:>10.3} ns/{}  ({:.1} s)",
+                    cell.first.median().unwrap_or(f64::NAN),
+                    w.unit,
+                    cell.first.wall.as_secs_f64()
+                ),
+                Some(f) => {
+                    eprintln!("{}  ({:.1} s)", f.short(), cell.first.wall.as_secs_f64());
+                    if matches!(f, Failure::StackOverflow { .. }) && !flags.has("no-rerun") {
+                        eprint!("{:>16} {:10} ", "", "† re-run");
+                        let rerun = run_child(p, w.name, reps, big_stack_kib, timeout)?;
+                        match &rerun.failure {
+                            None => eprintln!(
+                                "{:>10.3} ns/{}  ({:.1} s, {} KiB stack)",
+                                rerun.median().unwrap_or(f64::NAN),
+                                w.unit,
+                                rerun.wall.as_secs_f64(),
+                                big_stack_kib
+                            ),
+                            Some(f) => eprintln!("{}", f.short()),
+                        }
+                        cell.rerun = Some(rerun);
+                    }
+                }
+            }
+            cells.insert((p.clone(), w.name), cell);
+        }
+    }
+    let mut checks: Vec<(String, &'static str, Outcome)> = Vec::new();
+    if !flags.has("no-stack-check") {
+        for p in peer_names.iter().filter(|p| p.starts_with("cyclegc")) {
+            for w in wl.iter().filter(|w| w.deep || w.name == "tree") {
+                eprint!("{:>16} {:10} ", p, w.name);
+                let o = run_child(p, w.name, reps, check_stack_kib, timeout)?;
+                match &o.failure {
+                    None => eprintln!(
+                        "{:>10.3} ns/{}  ({check_stack_kib} KiB stack)",
+                        o.median().unwrap_or(f64::NAN),
+                        w.unit
+                    ),
+                    Some(f) => eprintln!("{}  ({check_stack_kib} KiB stack)", f.short()),
+                }
+                checks.push((p.clone(), w.name, o));
+            }
+        }
+    }
+    let total = started.elapsed();
+    let load = format!("{load_start} at the start, {} at the end", loadavg());
+    print_report(&Report {
+        peers: &peer_names,
+        workloads: &wl,
+        cells: &cells,
+        checks: &checks,
+        reps,
+        stack_kib,
+        big_stack_kib,
+        check_stack_kib,
+        total,
+        load,
+    });
+    Ok(())
+}
+
+struct Report<'a> {
+    peers: &'a [String],
+    workloads: &'a [&'static workloads::Workload],
+    cells: &'a BTreeMap<(String, &'static str), TableCell>,
+    checks: &'a [(String, &'static str, Outcome)],
+    reps: u64,
+    stack_kib: u64,
+    big_stack_kib: u64,
+    check_stack_kib: u64,
+    total: Duration,
+    load: String,
+}
+
+/// The 1-minute load average, to tell a quiet run from a busy one.
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
+
+fn fmt_ns(x: f64) -> String {
+    if x >= 1000.0 {
+        format!("{x:.0}")
+    } else if x >= 100.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+fn fmt_stack(kib: u64) -> String {
+    if kib >= 1024 * 1024 && kib % (1024 * 1024) == 0 {
+        format!("{} GiB", kib / (1024 * 1024))
+    } else if kib >= 1024 && kib % 1024 == 0 {
+        format!("{} MiB", kib / 1024)
+    } else {
+        format!("{kib} KiB")
+    }
+}
+
+fn header(r: &Report, first: &str) -> String {
+    let mut s = format!("| {first} |");
+    for p in r.peers {
+        write!(s, " {p} |").unwrap();
+    }
+    s.push_str("\n|---|");
+    for _ in r.peers {
+        s.push_str("---:|");
+    }
+    s.push('\n');
+    s
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, m)| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "?".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let rustc = Command::new("rustc")
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "?".into());
+    format!("{cores} cores, {cpu}; {rustc}")
+}
+
+fn print_report(r: &Report) {
+    let mut out = String::new();
+    let o = &mut out;
+    writeln!(o, "## peerbench results\n").unwrap();
+    writeln!(
+        o,
+        "Machine: {}. {} measured reps + 1 warm-up per cell, each cell in its own process on a \
+         {} stack. Total time {:.0} s. Load average (1 min): {}.\n",
+        machine(),
+        r.reps,
+        fmt_stack(r.stack_kib),
+        r.total.as_secs_f64(),
+        r.load
+    )
+    .unwrap();
+    writeln!(o, "Columns:").unwrap();
+    for p in r.peers {
+        writeln!(o, "* `{p}`: {}", crate_of(p)).unwrap();
+    }
+    writeln!(o).unwrap();
+
+    // Medians.
+    writeln!(
+        o,
+        "### Median ns per op (lower is better)\n\n† = overflowed the {} stack in the named \
+         phase; the figure is from a re-run on a {} stack.\n",
+        fmt_stack(r.stack_kib),
+        fmt_stack(r.big_stack_kib)
+    )
+    .unwrap();
+    o.push_str(&header(r, "workload [unit]"));
+    for w in r.workloads {
+        write!(o, "| {} [ns/{}] |", w.name, w.unit).unwrap();
+        for p in r.peers {
+            let cell = &r.cells[&(p.clone(), w.name)];
+            match cell.median() {
+                Some(m) => write!(o, " {}{} |", fmt_ns(m), cell.mark()).unwrap(),
+                None => write!(o, " {} |", cell.mark()).unwrap(),
+            }
+        }
+        o.push('\n');
+    }
+
+    // Ratios.
+    writeln!(
+        o,
+        "\n### Ratio to `rc` (same run; `live_ring` has no `rc` figure: its collect is a no-op)\n"
+    )
+    .unwrap();
+    o.push_str(&header(r, "workload"));
+    for w in r.workloads {
+        write!(o, "| {} |", w.name).unwrap();
+        let floor = r
+            .cells
+            .get(&("rc".to_string(), w.name))
+            .and_then(TableCell::median)
+            .filter(|_| w.name != "live_ring");
+        for p in r.peers {
+            let cell = &r.cells[&(p.clone(), w.name)];
+            match (cell.median(), floor) {
+                (Some(m), Some(f)) if f > 0.0 => {
+                    let dagger = if cell.shown().1 { "†" } else { "" };
+                    write!(o, " {:.2}x{dagger} |", m / f).unwrap()
+                }
+                (None, _) => write!(o, " ✗ |").unwrap(),
+                _ => write!(o, " – |").unwrap(),
+            }
+        }
+        o.push('\n');
+    }
+
+    // Spread.
+    writeln!(
+        o,
+        "\n### Spread: min – max ns per op over the measured reps\n"
+    )
+    .unwrap();
+    o.push_str(&header(r, "workload"));
+    for w in r.workloads {
+        write!(o, "| {} |", w.name).unwrap();
+        for p in r.peers {
+            let (shown, _) = r.cells[&(p.clone(), w.name)].shown();
+            match (shown.num("min_ns"), shown.num("max_ns")) {
+                (Some(a), Some(b)) => write!(o, " {}–{} |", fmt_ns(a), fmt_ns(b)).unwrap(),
+                _ => write!(o, " ✗ |").unwrap(),
+            }
+        }
+        o.push('\n');
+    }
+
+    // Phases.
+    writeln!(
+        o,
+        "\n### Phase medians, ns per op (timed phases in bold; B = build, D = drop, C = collect, \
+         T = touch, CL = collect while alive)\n"
+    )
+    .unwrap();
+    o.push_str(&header(r, "workload"));
+    for w in r.workloads {
+        write!(o, "| {} |", w.name).unwrap();
+        for p in r.peers {
+            let (shown, _) = r.cells[&(p.clone(), w.name)].shown();
+            if shown.failure.is_some() {
+                write!(o, " ✗ |").unwrap();
+                continue;
+            }
+            let timed: Vec<&str> = shown
+                .fields
+                .get("timed")
+                .map(|t| t.split(',').collect())
+                .unwrap_or_default();
+            let mut parts = Vec::new();
+            for (k, v) in &shown.fields {
+                let Some(name) = k.strip_prefix("phase.") else {
+                    continue;
+                };
+                let Ok(v) = v.parse::<f64>() else { continue };
+                let short = match name {
+                    "build" => "B",
+                    "drop" => "D",
+                    "collect" => "C",
+                    "touch" => "T",
+                    "collect_live" => "CL",
+                    "clone_drop" => "cd",
+                    "deref" => "r",
+                    "ops" => "ops",
+                    other => other,
+                };
+                let order = ["B", "T", "cd", "r", "ops", "CL", "D", "C"]
+                    .iter()
+                    .position(|s| *s == short)
+                    .unwrap_or(99);
+                let text = if timed.contains(&name) {
+                    format!("**{short}={}**", fmt_ns(v))
+                } else {
+                    format!("{short}={}", fmt_ns(v))
+                };
+                parts.push((order, text));
+            }
+            parts.sort();
+            let parts: Vec<String> = parts.into_iter().map(|(_, t)| t).collect();
+            write!(o, " {} |", parts.join(" ")).unwrap();
+        }
+        o.push('\n');
+    }
+
+    // Memory.
+    writeln!(
+        o,
+        "\n### Peak RSS of the cell process (VmHWM), MiB\n\nIncludes the process baseline \
+         (about 2–3 MiB) and, for † cells, the deep recursion's stack pages.\n"
+    )
+    .unwrap();
+    o.push_str(&header(r, "workload"));
+    for w in r.workloads {
+        write!(o, "| {} |", w.name).unwrap();
+        for p in r.peers {
+            let (shown, dagger) = r.cells[&(p.clone(), w.name)].shown();
+            match shown.num("vmhwm_kib") {
+                Some(k) => {
+                    write!(o, " {:.1}{} |", k / 1024.0, if dagger { "†" } else { "" }).unwrap()
+                }
+                None => write!(o, " ✗ |").unwrap(),
+            }
+        }
+        o.push('\n');
+    }
+    if r.workloads.iter().any(|w| w.name == "alloc") {
+        writeln!(
+            o,
+            "\n### Memory per node (from `alloc`: (VmHWM − RSS at start − the 8 MB `Vec`) / 1M \
+             nodes; the node value itself is the size shown)\n"
+        )
+        .unwrap();
+        o.push_str(&header(r, "what"));
+        write!(o, "| bytes per live node |").unwrap();
+        for p in r.peers {
+            let (shown, _) = r.cells[&(p.clone(), "alloc")].shown();
+            match (shown.num("vmhwm_kib"), shown.num("rss_start_kib")) {
+                (Some(h), Some(s)) => {
+                    let bytes = ((h - s) * 1024.0 - 8.0 * workloads::ALLOC_NODES as f64)
+                        / workloads::ALLOC_NODES as f64;
+                    write!(o, " {bytes:.1} |").unwrap()
+                }
+                _ => write!(o, " ✗ |").unwrap(),
+            }
+        }
+        write!(o, "\n| node value size, bytes |").unwrap();
+        for p in r.peers {
+            write!(o, " {} |", node_size_of(p)).unwrap();
+        }
+        o.push('\n');
+    }
+
+    // Failures, leaks.
+    writeln!(o, "\n### Stack overflows, crashes, leaks\n").unwrap();
+    let mut notes = 0;
+    for w in r.workloads {
+        for p in r.peers {
+            let cell = &r.cells[&(p.clone(), w.name)];
+            if let Some(f) = &cell.first.failure {
+                notes += 1;
+                let rerun = match &cell.rerun {
+                    Some(o) => match &o.failure {
+                        None => format!(
+                            "; on a {} stack it completes (figure marked †)",
+                            fmt_stack(r.big_stack_kib)
+                        ),
+                        Some(f2) => format!(
+                            "; on a {} stack: {}",
+                            fmt_stack(r.big_stack_kib),
+                            f2.short()
+                        ),
+                    },
+                    None => String::new(),
+                };
+                let tail = match f {
+                    Failure::Crash { tail, .. } if !tail.is_empty() => format!(" (`{tail}`)"),
+                    _ => String::new(),
+                };
+                writeln!(
+                    o,
+                    "* `{p}` / `{}`: {} on the {} stack{tail}{rerun}.",
+                    w.name,
+                    f.short(),
+                    fmt_stack(r.stack_kib)
+                )
+                .unwrap();
+            }
+            let (shown, _) = cell.shown();
+            if let Some(l) = shown.num("leaked").filter(|l| *l != 0.0) {
+                notes += 1;
+                writeln!(
+                    o,
+                    "* `{p}` / `{}`: LEAK: {l} nodes still alive after {} runs and a final collect.",
+                    w.name,
+                    r.reps + 1
+                )
+                .unwrap();
+            }
+            if let Some(l) = shown.num("wrongly_freed").filter(|l| *l != 0.0) {
+                notes += 1;
+                writeln!(
+                    o,
+                    "* `{p}` / `{}`: BUG: the collection freed {l} live nodes.",
+                    w.name
+                )
+                .unwrap();
+            }
+        }
+    }
+    if notes == 0 {
+        writeln!(o, "None.").unwrap();
+    }
+
+    if !r.checks.is_empty() {
+        writeln!(
+            o,
+            "\n### cyclegc on a {} stack (no deep recursion allowed)\n",
+            fmt_stack(r.check_stack_kib)
+        )
+        .unwrap();
+        writeln!(
+            o,
+            "| column | workload | result | median ns/op | ratio to rc |"
+        )
+        .unwrap();
+        writeln!(o, "|---|---|---|---:|---:|").unwrap();
+        for (p, w, outcome) in r.checks {
+            let floor = r
+                .cells
+                .get(&("rc".to_string(), *w))
+                .and_then(TableCell::median)
+                .filter(|_| *w != "live_ring");
+            let (result, median, ratio) = match (&outcome.failure, outcome.median()) {
+                (None, Some(m)) => (
+                    "ok".to_string(),
+                    fmt_ns(m),
+                    floor.map_or("–".into(), |f| format!("{:.2}x", m / f)),
+                ),
+                (Some(f), _) => (f.short(), "–".into(), "–".into()),
+                (None, None) => ("?".into(), "–".into(), "–".into()),
+            };
+            writeln!(o, "| {p} | {w} | {result} | {median} | {ratio} |").unwrap();
+        }
+    }
+    print!("{out}");
+}

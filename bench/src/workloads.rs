@@ -1,0 +1,446 @@
+//! The workloads, generic over [`Peer`]. Each returns a [`Sample`]: its phases, which of them
+//! are timed (the headline), and the number of operations (or nodes) to divide by.
+//!
+//! Builds are written so that they make as few *possible cycle roots* as the structure allows
+//! (edges are moved in, not cloned and dropped), so that a reclaim workload measures the
+//! reclaim, not leftovers of the build. Every workload ends with the structure dropped and a
+//! collection, so a node still alive afterwards is a leak.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use crate::{phase, Edge, Peer, XorShift};
+
+/// Pointers cloned and dropped by [`clone_drop`].
+pub const CLONE_OPS: u64 = 10_000_000;
+/// Pointers read by [`deref`] (1024 pointers, read round-robin).
+pub const DEREF_PTRS: usize = 1024;
+/// Rounds over the [`DEREF_PTRS`] pointers in [`deref`]: about 10M reads.
+pub const DEREF_ROUNDS: u64 = 10_000_000 / DEREF_PTRS as u64;
+/// Nodes allocated by [`alloc_drop`].
+pub const ALLOC_NODES: u64 = 1_000_000;
+/// Two-node cycles built by [`cycles`].
+pub const CYCLES: u64 = 100_000;
+/// Length of the chain, ring and live ring.
+pub const DEEP_NODES: u64 = 1_000_000;
+/// Depth of the complete binary tree: 2^20 - 1 = 1,048,575 nodes.
+pub const TREE_DEPTH: u32 = 20;
+/// Nodes of the random graph (each with 3 random back edges).
+pub const GRAPH_NODES: u64 = 100_000;
+/// Random operations of the churn workload.
+pub const CHURN_OPS: u64 = 1_000_000;
+/// Root slots of the churn workload.
+pub const CHURN_ROOTS: usize = 50;
+/// The seed of every random workload.
+pub const SEED: u64 = 0x5eed_c1c1_e6c0_ffee;
+
+/// One phase of a workload run.
+#[derive(Debug, Clone)]
+pub struct Phase {
+    /// `build`, `drop`, `collect`, ...
+    pub name: &'static str,
+    /// Wall time of the phase.
+    pub time: Duration,
+    /// Whether the phase is part of the headline figure.
+    pub timed: bool,
+}
+
+/// The result of one workload run.
+#[derive(Debug, Clone, Default)]
+pub struct Sample {
+    /// Every phase, in order.
+    pub phases: Vec<Phase>,
+    /// What the headline is divided by (operations or nodes).
+    pub ops: u64,
+    /// Live nodes freed by a collection that must free nothing (`live_ring`): a bug if not 0.
+    pub wrongly_freed: i64,
+}
+
+impl Sample {
+    /// The headline: the sum of the timed phases.
+    pub fn timed(&self) -> Duration {
+        self.phases.iter().filter(|p| p.timed).map(|p| p.time).sum()
+    }
+
+    /// The headline in nanoseconds per operation (or node).
+    pub fn ns_per_op(&self) -> f64 {
+        self.timed().as_nanos() as f64 / self.ops as f64
+    }
+}
+
+/// Records the phases of one run.
+struct Rec(Sample);
+
+impl Rec {
+    fn new(ops: u64) -> Rec {
+        Rec(Sample {
+            ops,
+            ..Sample::default()
+        })
+    }
+
+    /// Runs `f` as phase `name`, part of the headline.
+    fn timed<R>(&mut self, name: &'static str, f: impl FnOnce() -> R) -> R {
+        phase(name);
+        let start = Instant::now();
+        let r = timed_phase(f);
+        self.push(name, start, true);
+        r
+    }
+
+    /// Runs `f` as phase `name`, not part of the headline.
+    fn untimed<R>(&mut self, name: &'static str, f: impl FnOnce() -> R) -> R {
+        phase(name);
+        let start = Instant::now();
+        let r = untimed_phase(f);
+        self.push(name, start, false);
+        r
+    }
+
+    fn push(&mut self, name: &'static str, start: Instant, timed: bool) {
+        let time = start.elapsed();
+        self.0.phases.push(Phase { name, time, timed });
+    }
+
+    fn finish(self) -> Sample {
+        self.0
+    }
+}
+
+/// Runs a phase that counts in the headline. Never inlined, so that a profiler can restrict
+/// itself to the timed code: `valgrind --tool=callgrind --collect-atstart=no
+/// --toggle-collect='cyclegc_bench::workloads::timed_phase*' peerbench run ...`. Each closure
+/// goes through only one of `timed_phase` and `untimed_phase`, so that rustc's merging of
+/// identical functions cannot make one the alias of the other.
+#[inline(never)]
+pub fn timed_phase<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
+/// Runs a phase that is not timed (builds, clean-up). Never inlined, like [`timed_phase`].
+/// (The `black_box` keeps its body different from `timed_phase`'s.)
+#[inline(never)]
+pub fn untimed_phase<R>(f: impl FnOnce() -> R) -> R {
+    black_box(0u8);
+    f()
+}
+
+/// A workload: its id, what it does, what its figure is per, and whether it is deep (recurses
+/// a million levels in some implementations).
+#[derive(Debug, Clone, Copy)]
+pub struct Workload {
+    /// The id on the command line.
+    pub name: &'static str,
+    /// What is built and what is timed.
+    pub what: &'static str,
+    /// What the headline is per.
+    pub unit: &'static str,
+    /// A 1M-deep structure: the peers' recursion may overflow the stack.
+    pub deep: bool,
+}
+
+/// Every workload, in table order.
+pub const WORKLOADS: &[Workload] = &[
+    Workload {
+        name: "clone",
+        what: "clone + drop of a live pointer, 10M times",
+        unit: "op",
+        deep: false,
+    },
+    Workload {
+        name: "deref",
+        what: "read the payload through one of 1024 pointers, 10M times",
+        unit: "read",
+        deep: false,
+    },
+    Workload {
+        name: "alloc",
+        what: "allocate 1M acyclic nodes into a Vec, drop them, collect (all timed)",
+        unit: "node",
+        deep: false,
+    },
+    Workload {
+        name: "cycles",
+        what: "100k two-node cycles (A->B strong, B->A back); timed: drop + collect",
+        unit: "node",
+        deep: false,
+    },
+    Workload {
+        name: "chain",
+        what: "1M-node acyclic chain (strong next); timed: drop head + collect",
+        unit: "node",
+        deep: true,
+    },
+    Workload {
+        name: "ring",
+        what: "1M-node doubly-linked ring (next strong, prev and closing edge back); timed: drop + collect",
+        unit: "node",
+        deep: true,
+    },
+    Workload {
+        name: "live_ring",
+        what: "the same ring kept alive, every node made a possible root; timed: collect only (frees nothing)",
+        unit: "live node",
+        deep: true,
+    },
+    Workload {
+        name: "tree",
+        what: "complete binary tree, 2^20-1 nodes, parent back edges; timed: drop root + collect",
+        unit: "node",
+        deep: false,
+    },
+    Workload {
+        name: "graph",
+        what: "100k nodes x 3 random back edges (xorshift, fixed seed), owner Vec; timed: drop all + collect",
+        unit: "node",
+        deep: false,
+    },
+    Workload {
+        name: "churn",
+        what: "50 root slots, 1M random new/link/unlink/drop ops (fixed seed), then drop all + collect (all timed)",
+        unit: "op",
+        deep: false,
+    },
+];
+
+/// Looks a workload up by id.
+pub fn workload(name: &str) -> Option<&'static Workload> {
+    WORKLOADS.iter().find(|w| w.name == name)
+}
+
+/// Runs workload `name` once for column `F`; `None` for an unknown name.
+pub fn run<F: Peer>(name: &str) -> Option<Sample> {
+    Some(match name {
+        "clone" => clone_drop::<F>(CLONE_OPS),
+        "deref" => deref::<F>(DEREF_ROUNDS),
+        "alloc" => alloc_drop::<F>(ALLOC_NODES),
+        "cycles" => cycles::<F>(CYCLES),
+        "chain" => chain::<F>(DEEP_NODES),
+        "ring" => ring::<F>(DEEP_NODES),
+        "live_ring" => live_ring::<F>(DEEP_NODES),
+        "tree" => tree::<F>(TREE_DEPTH),
+        "graph" => graph::<F>(GRAPH_NODES),
+        "churn" => churn::<F>(CHURN_OPS),
+        _ => return None,
+    })
+}
+
+/// Clone and drop a pointer to a live node `n` times. Timed: the loop.
+pub fn clone_drop<F: Peer>(n: u64) -> Sample {
+    let mut rec = Rec::new(n);
+    let p = rec.untimed("build", || F::new(1));
+    rec.timed("clone_drop", || {
+        for _ in 0..n {
+            let q = black_box(p.clone());
+            drop(q);
+        }
+    });
+    rec.untimed("drop", move || drop(p));
+    rec.untimed("collect", F::collect);
+    rec.finish()
+}
+
+/// Read the payload through each of [`DEREF_PTRS`] pointers, `rounds` times. Timed: the reads.
+pub fn deref<F: Peer>(rounds: u64) -> Sample {
+    let mut rec = Rec::new(rounds * DEREF_PTRS as u64);
+    let ptrs: Vec<F::P> = rec.untimed("build", || {
+        (0..DEREF_PTRS as u64).map(|i| F::new(i)).collect()
+    });
+    rec.timed("deref", || {
+        let mut sum = 0u64;
+        for _ in 0..rounds {
+            for p in black_box(&ptrs[..]) {
+                sum = sum.wrapping_add(F::val(p));
+            }
+        }
+        black_box(sum);
+    });
+    rec.untimed("drop", move || drop(ptrs));
+    rec.untimed("collect", F::collect);
+    rec.finish()
+}
+
+/// Allocate `n` nodes into a `Vec`, drop it, collect. Timed: all three.
+pub fn alloc_drop<F: Peer>(n: u64) -> Sample {
+    let mut rec = Rec::new(n);
+    let mut nodes = Vec::with_capacity(n as usize);
+    rec.timed("build", || {
+        for i in 0..n {
+            nodes.push(F::new(i));
+        }
+    });
+    rec.timed("drop", move || drop(nodes));
+    rec.timed("collect", F::collect);
+    rec.finish()
+}
+
+/// `n` two-node cycles: A owns B (strong), B points back to A (back edge); the `Vec` owns every
+/// A. Timed: dropping the `Vec` and the collection (per node: 2n nodes).
+pub fn cycles<F: Peer>(n: u64) -> Sample {
+    let mut rec = Rec::new(2 * n);
+    let mut owners = Vec::with_capacity(n as usize);
+    rec.untimed("build", || {
+        for i in 0..n {
+            let a = F::new(2 * i);
+            let b = F::new(2 * i + 1);
+            F::link(&b, 0, &a, Edge::Back);
+            F::set_edge(&a, 0, b, Edge::Strong);
+            owners.push(a);
+        }
+    });
+    rec.timed("drop", move || drop(owners));
+    rec.timed("collect", F::collect);
+    rec.finish()
+}
+
+/// Builds an `n`-node chain tail-first by moving each pointer into its predecessor (no
+/// decrements, so no possible roots). Returns the head.
+fn build_chain<F: Peer>(n: u64) -> F::P {
+    let mut head = F::new(n - 1);
+    for i in (0..n - 1).rev() {
+        let node = F::new(i);
+        F::set_edge(&node, 0, head, Edge::Strong);
+        head = node;
+    }
+    head
+}
+
+/// An `n`-node acyclic chain held by its head. Timed: dropping the head, and the collection.
+pub fn chain<F: Peer>(n: u64) -> Sample {
+    let mut rec = Rec::new(n);
+    let head = rec.untimed("build", || build_chain::<F>(n));
+    rec.timed("drop", move || drop(head));
+    rec.timed("collect", F::collect);
+    rec.finish()
+}
+
+/// Builds an `n`-node doubly-linked ring: `next` (slot 0) strong, `prev` (slot 1) back, and the
+/// closing `tail.next = head` a back edge (so that the `Rc` floor does not leak it). Built
+/// tail-first by moves; only clones are stored, nothing is decremented. Returns the head.
+fn build_ring<F: Peer>(n: u64) -> F::P {
+    let tail = F::new(n - 1);
+    let mut head = tail.clone();
+    for i in (0..n - 1).rev() {
+        let node = F::new(i);
+        F::link(&head, 1, &node, Edge::Back);
+        F::set_edge(&node, 0, head, Edge::Strong);
+        head = node;
+    }
+    F::link(&tail, 0, &head, Edge::Back);
+    F::set_edge(&head, 1, tail, Edge::Back);
+    head
+}
+
+/// An `n`-node ring held by its head. Timed: dropping the head, and the collection.
+pub fn ring<F: Peer>(n: u64) -> Sample {
+    let mut rec = Rec::new(n);
+    let head = rec.untimed("build", || build_ring::<F>(n));
+    rec.timed("drop", move || drop(head));
+    rec.timed("collect", F::collect);
+    rec.finish()
+}
+
+/// The ring of [`ring`], kept alive. Every node is then made a possible root (a clone and a
+/// drop of a pointer to it, walking `next`), and a collection runs: it must free nothing.
+/// Timed: that collection only (per live node). Then the ring is dropped and collected.
+pub fn live_ring<F: Peer>(n: u64) -> Sample {
+    let mut rec = Rec::new(n);
+    let head = rec.untimed("build", || build_ring::<F>(n));
+    rec.untimed("touch", || {
+        let mut cur = head.clone();
+        for _ in 0..n {
+            let next = F::edge(&cur, 0).expect("the ring is closed");
+            cur = next;
+        }
+    });
+    let before = crate::live();
+    rec.timed("collect_live", F::collect);
+    rec.0.wrongly_freed = before - crate::live();
+    rec.untimed("drop", move || drop(head));
+    rec.untimed("collect", F::collect);
+    rec.finish()
+}
+
+fn build_tree<F: Peer>(depth: u32, parent: Option<&F::P>, next_val: &mut u64) -> F::P {
+    let node = F::new(*next_val);
+    *next_val += 1;
+    if let Some(parent) = parent {
+        F::link(&node, 2, parent, Edge::Back);
+    }
+    if depth > 1 {
+        let left = build_tree::<F>(depth - 1, Some(&node), next_val);
+        F::set_edge(&node, 0, left, Edge::Strong);
+        let right = build_tree::<F>(depth - 1, Some(&node), next_val);
+        F::set_edge(&node, 1, right, Edge::Strong);
+    }
+    node
+}
+
+/// A complete binary tree of the given depth (2^depth - 1 nodes), children strong (slots 0,
+/// 1), parent a back edge (slot 2), held by its root. Timed: dropping the root, and the
+/// collection.
+pub fn tree<F: Peer>(depth: u32) -> Sample {
+    let n = (1u64 << depth) - 1;
+    let mut rec = Rec::new(n);
+    let root = rec.untimed("build", || build_tree::<F>(depth, None, &mut 0));
+    rec.timed("drop", move || drop(root));
+    rec.timed("collect", F::collect);
+    rec.finish()
+}
+
+/// `n` nodes, each with 3 back edges to random nodes (fixed-seed xorshift), all owned by a
+/// `Vec`. Timed: dropping the `Vec`, and the collection.
+pub fn graph<F: Peer>(n: u64) -> Sample {
+    let mut rec = Rec::new(n);
+    let owners: Vec<F::P> = rec.untimed("build", || {
+        let nodes: Vec<F::P> = (0..n).map(|i| F::new(i)).collect();
+        let mut rng = XorShift::new(SEED);
+        for node in &nodes {
+            for slot in 0..crate::SLOTS {
+                let to = &nodes[rng.below(nodes.len())];
+                F::link(node, slot, to, Edge::Back);
+            }
+        }
+        nodes
+    });
+    rec.timed("drop", move || drop(owners));
+    rec.timed("collect", F::collect);
+    rec.finish()
+}
+
+/// dumpster's "multiref churn" shape on the common node: [`CHURN_ROOTS`] root slots, then
+/// `ops` operations drawn uniformly from: allocate a node into a random slot (dropping what was
+/// there), link a random slot's node to another's (a back edge, in a random edge slot), clear
+/// a random edge slot, empty a random root slot. Then drop everything and collect. Timed: all.
+pub fn churn<F: Peer>(ops: u64) -> Sample {
+    let mut rec = Rec::new(ops);
+    let mut roots: Vec<Option<F::P>> = rec.untimed("build", || {
+        (0..CHURN_ROOTS as u64).map(|i| Some(F::new(i))).collect()
+    });
+    let mut rng = XorShift::new(SEED);
+    rec.timed("ops", || {
+        for i in 0..ops {
+            let r = rng.next_u64();
+            let a = ((r >> 8) & 0xffff) as usize % CHURN_ROOTS;
+            let b = ((r >> 24) & 0xffff) as usize % CHURN_ROOTS;
+            let slot = ((r >> 40) & 0xff) as usize % crate::SLOTS;
+            match r & 3 {
+                0 => roots[a] = Some(F::new(i)),
+                1 => {
+                    if let (Some(x), Some(y)) = (&roots[a], &roots[b]) {
+                        F::link(x, slot, y, Edge::Back);
+                    }
+                }
+                2 => {
+                    if let Some(x) = &roots[a] {
+                        F::clear_edge(x, slot);
+                    }
+                }
+                _ => roots[a] = None,
+            }
+        }
+    });
+    rec.timed("drop", move || drop(roots));
+    rec.timed("collect", F::collect);
+    rec.finish()
+}
