@@ -1,26 +1,30 @@
 //! The cycle collector: synchronous trial deletion (Bacon & Rajan 2001) over the subgraph
 //! reachable from the buffered possible roots, computed CPython-style on side counters.
 //!
-//! 1. **Snapshot and subtract.** Starting from the roots (whose buffer holds are given back
-//!    at once), every reachable tracked object becomes a scan node (its header's `slot` then
-//!    holds the node index). Each node is traced exactly once, breadth first; its edges are
-//!    stored as node indices, and each edge at once takes one from its target's `refs`, which
-//!    starts as the real strong count (never written). What is left counts references from
-//!    outside the snapshot. A `refs` that would go below zero proves a `Trace` impl reported
-//!    more references than exist: the collection is abandoned.
-//! 2. **Scan.** Nodes with `refs > 0`, and everything reachable from them, are live.
-//! 3. **Claim.** One pass over the nodes puts every vtable back and marks every garbage
-//!    object `DEAD` (so `Weak::upgrade` fails and dereferencing panics from now on). A garbage
-//!    node whose strong count has meanwhile reached zero (a misbehaving `Trace` dropped its
-//!    last handle) is left to the release loop, which owns it now.
-//! 4. **Destroy.** Drop each value (catching panics) and mark it `DROPPED`. The implicit hold
-//!    is given back by whichever comes last — the value's drop or its last strong reference —
-//!    so each header is freed as soon as nothing points to it, in the same pass.
+//! 1. **Snapshot.** Starting from the roots (whose buffer holds are given back at once), every
+//!    reachable tracked object becomes a scan node: its header's `slot` holds the node index,
+//!    and it is *tentatively* `DEAD`. Each node is traced exactly once, depth first, first
+//!    child first (trees and lists are usually allocated in that order, so the later passes
+//!    walk memory forwards); its edges are stored as node indices in one flat array.
+//! 2. **Subtract.** `refs` starts as the real strong count (never written); every edge takes one
+//!    from its target's. What is left counts references from outside the snapshot. A `refs`
+//!    that would go below zero proves a `Trace` impl reported more references than exist: the
+//!    collection is abandoned and every node revived.
+//! 3. **Scan and claim** (skipped when every `refs` is zero and no `Trace` impl released
+//!    anything, the usual case when collecting garbage): nodes with `refs > 0`, and everything
+//!    reachable from them, are live and revived (vtable back, `DEAD` cleared). A garbage node
+//!    whose last strong reference a misbehaving `Trace` dropped is revived too: the release
+//!    loop owns it now. The rest stays claimed.
+//! 4. **Destroy.** In tracing order: put the vtable back, drop the value (catching panics),
+//!    mark it `DROPPED`. The implicit hold is given back by whichever comes last — the value's
+//!    drop or its last strong reference — so each header is freed as soon as nothing points to
+//!    it, in the same pass.
+//!
+//! A garbage header is thus written twice (snapshot, destroy); each phase after the snapshot
+//! reads only the side arrays it needs.
 //!
 //! Every phase runs on explicit work lists, so depth is bounded by type nesting, never by the
-//! data: a million-node ring is collected on a 256 KiB stack. Each object's header is touched
-//! in three passes (snapshot, claim, destroy) and its node in one more (scan), which is what a
-//! collection costs per object beyond tracing and dropping it.
+//! data: a million-node ring is collected on a 256 KiB stack.
 
 use std::mem;
 use std::panic::{self, AssertUnwindSafe};
@@ -282,6 +286,7 @@ struct EndCollection<'a> {
 
 impl Drop for EndCollection<'_> {
     fn drop(&mut self) {
+        self.heap.scanning.set(false);
         self.heap.collecting.set(false);
         self.heap.end_deferral(self.saved_depth);
     }
@@ -303,7 +308,9 @@ pub(crate) fn collect(heap: &Heap) -> usize {
     let roots = mem::take(&mut *heap.roots.borrow_mut());
     let mut scan = Scan::new();
     let pending_before = heap.pending_len();
+    heap.scanning.set(true);
     scan.snapshot(roots);
+    heap.scanning.set(false);
     // Only a `Trace` impl can have released anything during the snapshot.
     let trace_released = heap.pending_len() != pending_before;
     let all_garbage = scan.subtract();

@@ -320,6 +320,8 @@ impl<T: ?Sized> Gc<T> {
                 // SAFETY: the value is gone and so is the last strong reference: the implicit
                 // hold is ours to give back.
                 unsafe { Header::release_hold(header) };
+            } else {
+                heap::dead_released(header);
             }
         } else if flags & UNTRACKED != 0 {
             // SAFETY: the count reached zero: nobody else can reach the value. An untracked

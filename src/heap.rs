@@ -42,8 +42,7 @@ pub struct Stats {
     /// Objects examined (traced) by those collections, garbage and survivors alike.
     pub traced: u64,
     /// Collections given up because the object graph did not add up: a `Trace` impl reported
-    /// more references to an object than it has, or changed the graph while being traced.
-    /// Nothing is freed by such a collection.
+    /// more references to an object than it has. Nothing is freed by such a collection.
     pub aborted: u64,
 }
 
@@ -60,6 +59,9 @@ pub(crate) struct Heap {
     depth: Cell<usize>,
     /// A collection is running on this thread.
     pub(crate) collecting: Cell<bool>,
+    /// A collection is tracing (the only time its tentatively `DEAD` objects are not yet
+    /// really claimed).
+    pub(crate) scanning: Cell<bool>,
     enabled: Cell<bool>,
     threshold: Cell<usize>,
     /// Buffered roots needed before the next automatic collection (≥ `threshold`).
@@ -81,6 +83,7 @@ impl Heap {
             pending: RefCell::new(Vec::new()),
             depth: Cell::new(0),
             collecting: Cell::new(false),
+            scanning: Cell::new(false),
             enabled: Cell::new(true),
             threshold: Cell::new(DEFAULT_THRESHOLD),
             trigger: Cell::new(DEFAULT_THRESHOLD),
@@ -293,6 +296,20 @@ pub(crate) unsafe fn drop_box_value<T: ?Sized>(ptr: NonNull<GcBox<T>>) {
             ptr::drop_in_place(ptr::addr_of_mut!((*ptr.as_ptr()).value))
         })
     }
+}
+
+/// The last strong reference to a `DEAD` object whose value the collector has not dropped
+/// went. During a destruction that is normal (the collector drops the value, then gives back
+/// the implicit hold). During a snapshot the object is only tentatively dead — a misbehaving
+/// `Trace` impl dropped its last reference — so it is released like any other: into the
+/// pending list, which the collector notices and then revives the object.
+#[cold]
+pub(crate) fn dead_released(header: NonNull<Header>) {
+    let _ = HEAP.try_with(|heap| {
+        if heap.scanning.get() {
+            heap.pending.borrow_mut().push(header);
+        }
+    });
 }
 
 /// Called by `Gc::new` for tracked types: runs an automatic collection if one is due.

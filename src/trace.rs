@@ -29,8 +29,9 @@ pub const MAY_CONTAIN_GC_DEPTH_LIMIT: usize = 16;
 ///    elsewhere, a `Gc` behind a `&'static`), makes the collector believe a live object is only
 ///    referenced from inside a cycle. The collector checks the counts it can check and gives up
 ///    on a collection whose numbers do not add up, but it cannot see every lie.
-/// 2. **Not create, clone, drop or move `Gc`s** reachable from the object graph, and not
-///    dereference `Gc`s other than to reach the fields it reports. It is only a report.
+/// 2. **Not create, clone, drop, move or dereference `Gc`s.** It is only a report: `trace`
+///    on a `Gc` field records the edge without looking inside. (Objects being scanned count
+///    as dead until the collector decides, so dereferencing one from `trace` panics.)
 /// 3. **Report only `Gc`s owned by this value.** Leaving one out is allowed: the object it
 ///    points to is then treated as referenced from outside, so a cycle through it is never
 ///    collected (a leak, never unsoundness). That is what `#[trace(skip)]` does.

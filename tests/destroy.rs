@@ -329,3 +329,90 @@ fn a_long_chain_owned_by_garbage_is_freed_without_recursion() {
         .join()
         .unwrap();
 }
+
+/// A `Gc` slot shared between nodes, outside the collector's view.
+type Stash = std::rc::Rc<RefCell<Option<Gc<Thief>>>>;
+
+/// A node whose `trace` breaks the contract: it reports what is in its `loot` stash, and
+/// empties the stash it was given to `steal` from (dropping a `Gc`) while tracing.
+struct Thief {
+    next: RefCell<Option<Gc<Thief>>>,
+    loot: Stash,
+    steal: Option<Stash>,
+}
+
+impl Drop for Thief {
+    fn drop(&mut self) {
+        DROPS.with(|d| d.set(d.get() + 1));
+    }
+}
+
+// SAFETY: deliberately broken (it drops a `Gc` while tracing); the collector must stay sound.
+unsafe impl Trace for Thief {
+    fn trace(&self, tracer: &mut Tracer) {
+        self.next.trace(tracer);
+        self.loot.borrow().trace(tracer);
+        if let Some(stash) = &self.steal {
+            drop(stash.borrow_mut().take());
+        }
+    }
+}
+
+fn thief(loot: Option<Gc<Thief>>, steal: Option<Stash>) -> Gc<Thief> {
+    Gc::new(Thief {
+        next: RefCell::new(None),
+        loot: std::rc::Rc::new(RefCell::new(loot)),
+        steal,
+    })
+}
+
+#[test]
+fn a_trace_that_drops_the_last_reference_to_a_scanned_object_causes_no_double_drop() {
+    let before = drops();
+    // a -> b -> a is garbage, and so is a's loot c (c -> a). Tracing a adds b and c; tracing
+    // b then drops c's only reference (through the stash), while c is already in the scan.
+    let c = thief(None, None);
+    let a = thief(Some(c.clone()), None);
+    *c.next.borrow_mut() = Some(a.clone());
+    drop(c);
+    let b = thief(None, Some(a.loot.clone()));
+    *b.next.borrow_mut() = Some(a.clone());
+    *a.next.borrow_mut() = Some(b);
+    drop(a); // the only root
+    let freed = cyclegc::collect();
+    assert_eq!(
+        freed, 2,
+        "a and b; c, released while tracing, went through the release loop"
+    );
+    assert_eq!(drops() - before, 3, "each value dropped exactly once");
+    assert_eq!(cyclegc::collect(), 0);
+}
+
+#[test]
+fn a_trace_that_drops_what_it_reported_aborts_the_collection() {
+    let before = drops();
+    // b reports its loot c, then drops c's only reference: the edge it reported is gone
+    // before the collector counts it, so the counts cannot add up.
+    let a = thief(None, None);
+    let stash: Stash = std::rc::Rc::new(RefCell::new(Some(thief(None, None))));
+    let b = Gc::new(Thief {
+        next: RefCell::new(Some(a.clone())),
+        loot: stash.clone(),
+        steal: Some(stash),
+    });
+    *a.next.borrow_mut() = Some(b);
+    let wa = Gc::downgrade(&a);
+    drop(a);
+    let result = std::panic::catch_unwind(cyclegc::collect);
+    assert_eq!(
+        result.is_err(),
+        cfg!(debug_assertions),
+        "debug builds panic"
+    );
+    assert_eq!(drops() - before, 1, "only c, released by the thief");
+    // The collector is usable: a and b are a plain cycle now.
+    let a = wa.upgrade().expect("a survived the abandoned collection");
+    drop(a);
+    assert_eq!(cyclegc::collect(), 2);
+    assert_eq!(drops() - before, 3);
+}
