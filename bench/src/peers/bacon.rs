@@ -5,7 +5,7 @@ use std::cell::RefCell;
 
 use bacon_rajan_cc::{Cc, Trace, Tracer};
 
-use crate::{Edge, Payload, Peer, SLOTS};
+use crate::{Payload, SLOTS};
 
 /// The node.
 pub struct Node {
@@ -26,47 +26,11 @@ impl Trace for Node {
 /// bacon_rajan_cc (manual collection only).
 pub struct Bacon;
 
-impl Peer for Bacon {
-    const NAME: &'static str = "bacon_rajan_cc";
-    const CRATE: &'static str = "bacon_rajan_cc 0.4.0";
-    const AUTO: bool = false;
-    type P = Cc<Node>;
-
-    #[inline]
-    fn new(val: u64) -> Cc<Node> {
-        Cc::new(Node {
-            val: Payload::new(val),
-            edges: RefCell::new([None, None, None]),
-        })
-    }
-
-    #[inline]
-    fn val(p: &Cc<Node>) -> u64 {
-        p.val.0
-    }
-
-    #[inline]
-    fn set_edge(p: &Cc<Node>, slot: usize, to: Cc<Node>, _kind: Edge) {
-        let old = p.edges.borrow_mut()[slot].replace(to);
-        drop(old);
-    }
-
-    #[inline]
-    fn clear_edge(p: &Cc<Node>, slot: usize) {
-        let old = p.edges.borrow_mut()[slot].take();
-        drop(old);
-    }
-
-    #[inline]
-    fn edge(p: &Cc<Node>, slot: usize) -> Option<Cc<Node>> {
-        p.edges.borrow()[slot].clone()
-    }
-
-    fn collect() {
-        bacon_rajan_cc::collect_cycles();
-    }
-
-    fn node_size() -> usize {
-        std::mem::size_of::<Node>()
-    }
-}
+refcell_peer!(
+    Bacon,
+    name: "bacon_rajan_cc",
+    krate: "bacon_rajan_cc 0.4.0",
+    auto: false,
+    ptr: Cc,
+    collect: bacon_rajan_cc::collect_cycles(),
+);

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 
 use cyclegc::{Gc, Trace, Tracer};
 
-use crate::{Edge, Payload, Peer, SLOTS};
+use crate::{Payload, SLOTS};
 
 /// The node.
 pub struct Node {
@@ -24,68 +24,28 @@ unsafe impl Trace for Node {
     }
 }
 
-fn new(val: u64) -> Gc<Node> {
-    Gc::new(Node {
-        val: Payload::new(val),
-        edges: RefCell::new([None, None, None]),
-    })
-}
-
 /// cyclegc with default settings: automatic collection on.
 pub struct Cyclegc;
 
 /// cyclegc with automatic collection disabled; the workloads call `collect()` explicitly.
 pub struct CyclegcManual;
 
-macro_rules! impl_peer {
-    ($ty:ty, $name:expr, $auto:expr, $setup:expr) => {
-        impl Peer for $ty {
-            const NAME: &'static str = $name;
-            const CRATE: &'static str = concat!("cyclegc ", env!("CARGO_PKG_VERSION"));
-            const AUTO: bool = $auto;
-            type P = Gc<Node>;
+refcell_peer!(
+    Cyclegc,
+    name: "cyclegc",
+    krate: concat!("cyclegc ", env!("CARGO_PKG_VERSION")),
+    auto: true,
+    ptr: Gc,
+    collect: cyclegc::collect(),
+    setup: cyclegc::enable(),
+);
 
-            fn setup() {
-                $setup;
-            }
-
-            #[inline]
-            fn new(val: u64) -> Gc<Node> {
-                new(val)
-            }
-
-            #[inline]
-            fn val(p: &Gc<Node>) -> u64 {
-                p.val.0
-            }
-
-            #[inline]
-            fn set_edge(p: &Gc<Node>, slot: usize, to: Gc<Node>, _kind: Edge) {
-                let old = p.edges.borrow_mut()[slot].replace(to);
-                drop(old);
-            }
-
-            #[inline]
-            fn clear_edge(p: &Gc<Node>, slot: usize) {
-                let old = p.edges.borrow_mut()[slot].take();
-                drop(old);
-            }
-
-            #[inline]
-            fn edge(p: &Gc<Node>, slot: usize) -> Option<Gc<Node>> {
-                p.edges.borrow()[slot].clone()
-            }
-
-            fn collect() {
-                cyclegc::collect();
-            }
-
-            fn node_size() -> usize {
-                std::mem::size_of::<Node>()
-            }
-        }
-    };
-}
-
-impl_peer!(Cyclegc, "cyclegc", true, cyclegc::enable());
-impl_peer!(CyclegcManual, "cyclegc-manual", false, cyclegc::disable());
+refcell_peer!(
+    CyclegcManual,
+    name: "cyclegc-manual",
+    krate: concat!("cyclegc ", env!("CARGO_PKG_VERSION")),
+    auto: false,
+    ptr: Gc,
+    collect: cyclegc::collect(),
+    setup: cyclegc::disable(),
+);

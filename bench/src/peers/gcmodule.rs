@@ -6,7 +6,7 @@ use std::cell::RefCell;
 
 use gcmodule::{Cc, Trace, Tracer};
 
-use crate::{Edge, Payload, Peer, SLOTS};
+use crate::{Payload, SLOTS};
 
 /// The node.
 pub struct Node {
@@ -31,47 +31,11 @@ impl Trace for Node {
 /// gcmodule (manual collection only).
 pub struct Gcmodule;
 
-impl Peer for Gcmodule {
-    const NAME: &'static str = "gcmodule";
-    const CRATE: &'static str = "gcmodule 0.3.3";
-    const AUTO: bool = false;
-    type P = Cc<Node>;
-
-    #[inline]
-    fn new(val: u64) -> Cc<Node> {
-        Cc::new(Node {
-            val: Payload::new(val),
-            edges: RefCell::new([None, None, None]),
-        })
-    }
-
-    #[inline]
-    fn val(p: &Cc<Node>) -> u64 {
-        p.val.0
-    }
-
-    #[inline]
-    fn set_edge(p: &Cc<Node>, slot: usize, to: Cc<Node>, _kind: Edge) {
-        let old = p.edges.borrow_mut()[slot].replace(to);
-        drop(old);
-    }
-
-    #[inline]
-    fn clear_edge(p: &Cc<Node>, slot: usize) {
-        let old = p.edges.borrow_mut()[slot].take();
-        drop(old);
-    }
-
-    #[inline]
-    fn edge(p: &Cc<Node>, slot: usize) -> Option<Cc<Node>> {
-        p.edges.borrow()[slot].clone()
-    }
-
-    fn collect() {
-        gcmodule::collect_thread_cycles();
-    }
-
-    fn node_size() -> usize {
-        std::mem::size_of::<Node>()
-    }
-}
+refcell_peer!(
+    Gcmodule,
+    name: "gcmodule",
+    krate: "gcmodule 0.3.3",
+    auto: false,
+    ptr: Cc,
+    collect: gcmodule::collect_thread_cycles(),
+);

@@ -4,6 +4,65 @@
 //! cyclegc derive is not used, gcmodule's derive overflows on recursive types, bacon_rajan_cc
 //! has none.
 
+/// The `Peer` impl shared by every column whose node is `{ val: Payload, edges:
+/// RefCell<[Option<$ptr>; SLOTS]> }` (all but `rc` and `gc`): only the names, the pointer
+/// type's constructor and the collect call differ.
+macro_rules! refcell_peer {
+    (
+        $peer:ty, name: $name:expr, krate: $krate:expr, auto: $auto:expr,
+        ptr: $ptr:ident, collect: $collect:expr $(, setup: $setup:expr)? $(,)?
+    ) => {
+        impl $crate::Peer for $peer {
+            const NAME: &'static str = $name;
+            const CRATE: &'static str = $krate;
+            const AUTO: bool = $auto;
+            type P = $ptr<Node>;
+
+            $(fn setup() {
+                $setup;
+            })?
+
+            #[inline]
+            fn new(val: u64) -> $ptr<Node> {
+                $ptr::new(Node {
+                    val: $crate::Payload::new(val),
+                    edges: ::std::cell::RefCell::new([None, None, None]),
+                })
+            }
+
+            #[inline]
+            fn val(p: &$ptr<Node>) -> u64 {
+                p.val.0
+            }
+
+            #[inline]
+            fn set_edge(p: &$ptr<Node>, slot: usize, to: $ptr<Node>, _kind: $crate::Edge) {
+                let old = p.edges.borrow_mut()[slot].replace(to);
+                drop(old);
+            }
+
+            #[inline]
+            fn clear_edge(p: &$ptr<Node>, slot: usize) {
+                let old = p.edges.borrow_mut()[slot].take();
+                drop(old);
+            }
+
+            #[inline]
+            fn edge(p: &$ptr<Node>, slot: usize) -> Option<$ptr<Node>> {
+                p.edges.borrow()[slot].clone()
+            }
+
+            fn collect() {
+                $collect;
+            }
+
+            fn node_size() -> usize {
+                ::std::mem::size_of::<Node>()
+            }
+        }
+    };
+}
+
 pub mod bacon;
 pub mod cyclegc;
 pub mod dumpster;

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 
 use rust_cc::{Cc, Context, Finalize, Trace};
 
-use crate::{Edge, Payload, Peer, SLOTS};
+use crate::{Payload, SLOTS};
 
 /// The node.
 pub struct Node {
@@ -30,47 +30,11 @@ unsafe impl Trace for Node {
 /// rust-cc with its default configuration.
 pub struct RustCc;
 
-impl Peer for RustCc {
-    const NAME: &'static str = "rust-cc";
-    const CRATE: &'static str = "rust-cc 0.6.2";
-    const AUTO: bool = true;
-    type P = Cc<Node>;
-
-    #[inline]
-    fn new(val: u64) -> Cc<Node> {
-        Cc::new(Node {
-            val: Payload::new(val),
-            edges: RefCell::new([None, None, None]),
-        })
-    }
-
-    #[inline]
-    fn val(p: &Cc<Node>) -> u64 {
-        p.val.0
-    }
-
-    #[inline]
-    fn set_edge(p: &Cc<Node>, slot: usize, to: Cc<Node>, _kind: Edge) {
-        let old = p.edges.borrow_mut()[slot].replace(to);
-        drop(old);
-    }
-
-    #[inline]
-    fn clear_edge(p: &Cc<Node>, slot: usize) {
-        let old = p.edges.borrow_mut()[slot].take();
-        drop(old);
-    }
-
-    #[inline]
-    fn edge(p: &Cc<Node>, slot: usize) -> Option<Cc<Node>> {
-        p.edges.borrow()[slot].clone()
-    }
-
-    fn collect() {
-        rust_cc::collect_cycles();
-    }
-
-    fn node_size() -> usize {
-        std::mem::size_of::<Node>()
-    }
-}
+refcell_peer!(
+    RustCc,
+    name: "rust-cc",
+    krate: "rust-cc 0.6.2",
+    auto: true,
+    ptr: Cc,
+    collect: rust_cc::collect_cycles(),
+);
