@@ -572,6 +572,25 @@ fn header(r: &Report, first: &str) -> String {
     s
 }
 
+/// A table with one row per workload and one column per peer: `label` names the row, `cell`
+/// renders the cell of (workload, peer).
+fn workload_table(
+    o: &mut String,
+    r: &Report,
+    first: &str,
+    label: impl Fn(&workloads::Workload) -> String,
+    cell: impl Fn(&workloads::Workload, &TableCell) -> String,
+) {
+    o.push_str(&header(r, first));
+    for w in r.workloads {
+        write!(o, "| {} |", label(w)).unwrap();
+        for p in r.peers {
+            write!(o, " {} |", cell(w, &r.cells[&(p.clone(), w.name)])).unwrap();
+        }
+        o.push('\n');
+    }
+}
+
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -622,18 +641,16 @@ fn print_report(r: &Report) {
         fmt_stack(r.big_stack_kib)
     )
     .unwrap();
-    o.push_str(&header(r, "workload [unit]"));
-    for w in r.workloads {
-        write!(o, "| {} [ns/{}] |", w.name, w.unit).unwrap();
-        for p in r.peers {
-            let cell = &r.cells[&(p.clone(), w.name)];
-            match cell.median() {
-                Some(m) => write!(o, " {}{} |", fmt_ns(m), cell.mark()).unwrap(),
-                None => write!(o, " {} |", cell.mark()).unwrap(),
-            }
-        }
-        o.push('\n');
-    }
+    workload_table(
+        o,
+        r,
+        "workload [unit]",
+        |w| format!("{} [ns/{}]", w.name, w.unit),
+        |_, cell| match cell.median() {
+            Some(m) => format!("{}{}", fmt_ns(m), cell.mark()),
+            None => cell.mark(),
+        },
+    );
 
     // Ratios.
     writeln!(
@@ -641,27 +658,26 @@ fn print_report(r: &Report) {
         "\n### Ratio to `rc` (same run; `live_ring` has no `rc` figure: its collect is a no-op)\n"
     )
     .unwrap();
-    o.push_str(&header(r, "workload"));
-    for w in r.workloads {
-        write!(o, "| {} |", w.name).unwrap();
-        let floor = r
-            .cells
+    let floor = |w: &workloads::Workload| {
+        r.cells
             .get(&("rc".to_string(), w.name))
             .and_then(TableCell::median)
-            .filter(|_| w.name != "live_ring");
-        for p in r.peers {
-            let cell = &r.cells[&(p.clone(), w.name)];
-            match (cell.median(), floor) {
-                (Some(m), Some(f)) if f > 0.0 => {
-                    let dagger = if cell.shown().1 { "†" } else { "" };
-                    write!(o, " {:.2}x{dagger} |", m / f).unwrap()
-                }
-                (None, _) => write!(o, " ✗ |").unwrap(),
-                _ => write!(o, " – |").unwrap(),
+            .filter(|_| w.name != "live_ring")
+    };
+    workload_table(
+        o,
+        r,
+        "workload",
+        |w| w.name.to_string(),
+        |w, cell| match (cell.median(), floor(w)) {
+            (Some(m), Some(f)) if f > 0.0 => {
+                let dagger = if cell.shown().1 { "†" } else { "" };
+                format!("{:.2}x{dagger}", m / f)
             }
-        }
-        o.push('\n');
-    }
+            (None, _) => "✗".to_string(),
+            _ => "–".to_string(),
+        },
+    );
 
     // Spread.
     writeln!(
@@ -669,18 +685,19 @@ fn print_report(r: &Report) {
         "\n### Spread: min – max ns per op over the measured reps\n"
     )
     .unwrap();
-    o.push_str(&header(r, "workload"));
-    for w in r.workloads {
-        write!(o, "| {} |", w.name).unwrap();
-        for p in r.peers {
-            let (shown, _) = r.cells[&(p.clone(), w.name)].shown();
+    workload_table(
+        o,
+        r,
+        "workload",
+        |w| w.name.to_string(),
+        |_, cell| {
+            let (shown, _) = cell.shown();
             match (shown.num("min_ns"), shown.num("max_ns")) {
-                (Some(a), Some(b)) => write!(o, " {}–{} |", fmt_ns(a), fmt_ns(b)).unwrap(),
-                _ => write!(o, " ✗ |").unwrap(),
+                (Some(a), Some(b)) => format!("{}–{}", fmt_ns(a), fmt_ns(b)),
+                _ => "✗".to_string(),
             }
-        }
-        o.push('\n');
-    }
+        },
+    );
 
     // Phases.
     writeln!(
@@ -689,14 +706,15 @@ fn print_report(r: &Report) {
          T = touch, CL = collect while alive)\n"
     )
     .unwrap();
-    o.push_str(&header(r, "workload"));
-    for w in r.workloads {
-        write!(o, "| {} |", w.name).unwrap();
-        for p in r.peers {
-            let (shown, _) = r.cells[&(p.clone(), w.name)].shown();
+    workload_table(
+        o,
+        r,
+        "workload",
+        |w| w.name.to_string(),
+        |_, cell| {
+            let (shown, _) = cell.shown();
             if shown.failure.is_some() {
-                write!(o, " ✗ |").unwrap();
-                continue;
+                return "✗".to_string();
             }
             let timed: Vec<&str> = shown
                 .fields
@@ -733,10 +751,9 @@ fn print_report(r: &Report) {
             }
             parts.sort();
             let parts: Vec<String> = parts.into_iter().map(|(_, t)| t).collect();
-            write!(o, " {} |", parts.join(" ")).unwrap();
-        }
-        o.push('\n');
-    }
+            parts.join(" ")
+        },
+    );
 
     // Memory.
     writeln!(
@@ -745,20 +762,19 @@ fn print_report(r: &Report) {
          (about 2–3 MiB) and, for † cells, the deep recursion's stack pages.\n"
     )
     .unwrap();
-    o.push_str(&header(r, "workload"));
-    for w in r.workloads {
-        write!(o, "| {} |", w.name).unwrap();
-        for p in r.peers {
-            let (shown, dagger) = r.cells[&(p.clone(), w.name)].shown();
+    workload_table(
+        o,
+        r,
+        "workload",
+        |w| w.name.to_string(),
+        |_, cell| {
+            let (shown, dagger) = cell.shown();
             match shown.num("vmhwm_kib") {
-                Some(k) => {
-                    write!(o, " {:.1}{} |", k / 1024.0, if dagger { "†" } else { "" }).unwrap()
-                }
-                None => write!(o, " ✗ |").unwrap(),
+                Some(k) => format!("{:.1}{}", k / 1024.0, if dagger { "†" } else { "" }),
+                None => "✗".to_string(),
             }
-        }
-        o.push('\n');
-    }
+        },
+    );
     if r.workloads.iter().any(|w| w.name == "alloc") {
         writeln!(
             o,
