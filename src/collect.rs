@@ -203,7 +203,7 @@ impl Scan {
 
     /// Phase 4: revive the survivors (restore the vtable, clear the tentative `DEAD`); the
     /// garbage stays claimed, in tracing order.
-    fn claim(&mut self, live: &[bool]) -> Verdict {
+    fn claim(&self, live: &[bool]) -> Verdict {
         let mut verdict = Verdict {
             garbage: Vec::new(),
             retry: Vec::new(),
