@@ -103,6 +103,7 @@ pub(crate) struct GcBox<T: ?Sized> {
 impl Header {
     /// A header for a fresh allocation with `strong` strong references (0 for `new_cyclic`,
     /// which sets it later) and the implicit hold.
+    #[inline]
     pub(crate) fn new(vtable: &'static VTable, tracked: bool, strong: usize) -> Header {
         Header {
             strong: Cell::new(strong),
@@ -127,10 +128,12 @@ impl Header {
         self.weak_flags.get() & flag != 0
     }
 
+    #[inline]
     pub(crate) fn set_flag(&self, flag: usize) {
         self.weak_flags.set(self.weak_flags.get() | flag);
     }
 
+    #[inline]
     pub(crate) fn clear_flag(&self, flag: usize) {
         self.weak_flags.set(self.weak_flags.get() & !flag);
     }
@@ -171,6 +174,7 @@ impl Header {
     }
 
     /// Adds a `Weak` handle or a hold; aborts on overflow, like `Rc`.
+    #[inline]
     pub(crate) fn take_hold(&self) {
         let (weak_flags, overflow) = self.weak_flags.get().overflowing_add(ONE_WEAK);
         self.weak_flags.set(weak_flags);
@@ -185,6 +189,7 @@ impl Header {
     /// `this` must point to a live header whose `slot` holds its vtable (not a scan index),
     /// and the caller must own the unit it gives back. If this frees the header, nothing may
     /// use `this` afterwards.
+    #[inline]
     pub(crate) unsafe fn release_hold(this: NonNull<Header>) {
         // SAFETY: the caller guarantees the header is alive.
         let header = unsafe { this.as_ref() };
@@ -208,6 +213,7 @@ impl Header {
     pub(crate) unsafe fn drop_value_then_release(this: NonNull<Header>, drop: impl FnOnce()) {
         struct Release(NonNull<Header>);
         impl Drop for Release {
+            #[inline]
             fn drop(&mut self) {
                 // SAFETY: the caller of `drop_value_then_release` owns this unit.
                 unsafe { Header::release_hold(self.0) }
@@ -218,6 +224,7 @@ impl Header {
     }
 
     /// The type's vtable.
+    #[inline]
     pub(crate) fn vtable(&self) -> &'static VTable {
         let slot = self.slot.get();
         debug_assert!(slot.addr() & 1 == 0, "vtable read during a scan");

@@ -8,6 +8,7 @@ use std::cell::{Cell, RefCell};
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr::{self, NonNull};
 
+use crate::collect::Scan;
 use crate::header::{GcBox, Header, BUFFERED};
 
 /// The automatic-collection threshold a thread starts with: a collection runs when this many
@@ -54,9 +55,6 @@ pub(crate) struct Heap {
     /// long chains never recurse deeper than the limit. Each entry holds the implicit hold of
     /// its header.
     pending: RefCell<Vec<NonNull<Header>>>,
-    /// How many releases are running on this thread, nested in each other; a collection sets
-    /// it to the limit so that every release is deferred while it runs.
-    depth: Cell<usize>,
     /// A collection is running on this thread.
     pub(crate) collecting: Cell<bool>,
     /// A collection is tracing (the only time its tentatively `DEAD` objects are not yet
@@ -69,10 +67,33 @@ pub(crate) struct Heap {
     pub(crate) stats: RefCell<Stats>,
     /// The thread-exit collector has been registered.
     exit_registered: Cell<bool>,
+    /// The work arrays of the last collection, emptied, for the next one.
+    pub(crate) spare_scan: Cell<Option<Scan>>,
+}
+
+/// The state that `Gc::new` and the last-reference drop read every time, kept apart from
+/// [`Heap`] in a thread-local without a destructor: such a thread-local needs no lazy
+/// registration and never becomes inaccessible, so reading it is a single load.
+struct Hot {
+    /// How many releases are running on this thread, nested in each other; a collection sets
+    /// it to the limit so that every release is deferred while it runs.
+    depth: Cell<usize>,
+    /// The pending list may be non-empty: the outermost release must drain it.
+    pending: Cell<bool>,
+    /// How many more possible roots may be buffered before an automatic collection is due
+    /// (`trigger - roots.len()`, or `usize::MAX` while automatic collection is off).
+    room: Cell<usize>,
 }
 
 thread_local! {
     static HEAP: Heap = const { Heap::new() };
+    static HOT: Hot = const {
+        Hot {
+            depth: Cell::new(0),
+            pending: Cell::new(false),
+            room: Cell::new(DEFAULT_THRESHOLD),
+        }
+    };
     static EXIT: ExitCollector = const { ExitCollector };
 }
 
@@ -81,7 +102,6 @@ impl Heap {
         Heap {
             roots: RefCell::new(Vec::new()),
             pending: RefCell::new(Vec::new()),
-            depth: Cell::new(0),
             collecting: Cell::new(false),
             scanning: Cell::new(false),
             enabled: Cell::new(true),
@@ -94,6 +114,7 @@ impl Heap {
                 aborted: 0,
             }),
             exit_registered: Cell::new(false),
+            spare_scan: Cell::new(None),
         }
     }
 
@@ -103,6 +124,7 @@ impl Heap {
         h.set_flag(BUFFERED);
         h.take_hold();
         self.roots.borrow_mut().push(header);
+        HOT.with(|hot| hot.room.set(hot.room.get().saturating_sub(1)));
         if !self.exit_registered.get() {
             self.exit_registered.set(true);
             // Registering after `HEAP` means the exit collection runs while `HEAP` is alive
@@ -114,7 +136,7 @@ impl Heap {
     /// Defers every release until [`Heap::end_deferral`]: a collection must not free headers
     /// under its scan, and destroying garbage must not recurse.
     pub(crate) fn begin_deferral(&self) -> usize {
-        self.depth.replace(RELEASE_DEPTH_LIMIT)
+        HOT.with(|hot| hot.depth.replace(RELEASE_DEPTH_LIMIT))
     }
 
     /// Ends a deferral begun with `saved` as the previous depth. If no release was running
@@ -123,7 +145,7 @@ impl Heap {
         if saved == 0 {
             self.finish_release();
         } else {
-            self.depth.set(saved);
+            HOT.with(|hot| hot.depth.set(saved));
         }
     }
 
@@ -131,8 +153,8 @@ impl Heap {
     /// up to the limit), then ends it. If a value's `Drop` panics, the rest are still dropped
     /// (by [`ReleaseGuard`]) before the panic goes on.
     fn finish_release(&self) {
-        if !self.pending.borrow().is_empty() {
-            self.depth.set(1);
+        if HOT.with(|hot| hot.pending.get()) {
+            HOT.with(|hot| hot.depth.set(1));
             let guard = ReleaseGuard(self);
             // While unwinding, a second panic would abort: the guard drops the rest instead.
             if !std::thread::panicking() {
@@ -143,7 +165,13 @@ impl Heap {
             }
             drop(guard);
         }
-        self.depth.set(0);
+        HOT.with(|hot| hot.depth.set(0));
+    }
+
+    /// Defers the drop of a value whose strong count reached zero to the outermost release.
+    fn defer(&self, header: NonNull<Header>) {
+        self.pending.borrow_mut().push(header);
+        HOT.with(|hot| hot.pending.set(true));
     }
 
     pub(crate) fn pending_len(&self) -> usize {
@@ -151,20 +179,27 @@ impl Heap {
     }
 
     fn pop_pending(&self) -> Option<NonNull<Header>> {
-        self.pending.borrow_mut().pop()
+        let popped = self.pending.borrow_mut().pop();
+        if popped.is_none() {
+            HOT.with(|hot| hot.pending.set(false));
+        }
+        popped
     }
 
     pub(crate) fn set_trigger_after(&self, survivors: usize) {
         self.trigger
             .set(self.threshold.get().max(survivors / SURVIVOR_RATIO));
+        self.update_room();
     }
 
-    #[inline]
-    fn should_collect(&self) -> bool {
-        self.enabled.get()
-            && self.threshold.get() != 0
-            && self.depth.get() == 0
-            && self.roots.borrow().len() >= self.trigger.get()
+    /// Recomputes [`Hot::room`] after the buffer, the trigger or the settings changed.
+    pub(crate) fn update_room(&self) {
+        let room = if self.enabled.get() && self.threshold.get() != 0 {
+            self.trigger.get().saturating_sub(self.roots.borrow().len())
+        } else {
+            usize::MAX
+        };
+        HOT.with(|hot| hot.room.set(room));
     }
 }
 
@@ -194,7 +229,7 @@ impl Drop for ReleaseGuard<'_> {
             // SAFETY: as in `finish_release`.
             let _ = panic::catch_unwind(AssertUnwindSafe(|| unsafe { destroy(header) }));
         }
-        heap.depth.set(0);
+        HOT.with(|hot| hot.depth.set(0));
     }
 }
 
@@ -247,41 +282,67 @@ pub(crate) const RELEASE_DEPTH_LIMIT: usize = 16;
 /// # Safety
 /// The strong count of `ptr` is zero, its value is alive and unclaimed, and the caller owns
 /// its drop.
+#[inline]
 pub(crate) unsafe fn release<T: ?Sized>(ptr: NonNull<GcBox<T>>) {
     /// Leaves a nesting level when the drop is over, also when it panics; the outermost
     /// level drains the pending list first.
-    struct Leave<'a> {
-        heap: &'a Heap,
-        outermost: bool,
+    struct Leave {
+        depth: usize,
     }
-    impl Drop for Leave<'_> {
+    impl Drop for Leave {
+        #[inline]
         fn drop(&mut self) {
-            if self.outermost {
-                self.heap.finish_release();
-            } else {
-                self.heap.depth.set(self.heap.depth.get() - 1);
+            let drain = HOT.with(|hot| {
+                let drain = self.depth == 0 && hot.pending.get();
+                if !drain {
+                    hot.depth.set(self.depth);
+                }
+                drain
+            });
+            if drain {
+                finish_release();
             }
         }
     }
 
-    let ran = HEAP.try_with(|heap| {
-        let depth = heap.depth.get();
-        if depth >= RELEASE_DEPTH_LIMIT {
-            heap.pending.borrow_mut().push(ptr.cast());
-            return;
+    // The thread-local closures stay tiny so that they inline to a single access.
+    let depth = HOT.with(|hot| {
+        let depth = hot.depth.get();
+        if depth < RELEASE_DEPTH_LIMIT {
+            hot.depth.set(depth + 1);
         }
-        heap.depth.set(depth + 1);
-        let _leave = Leave {
-            heap,
-            outermost: depth == 0,
-        };
-        // SAFETY: by the caller's contract.
-        unsafe { drop_box_value(ptr) };
+        depth
     });
-    if ran.is_err() {
-        // The thread's heap is gone (thread-local teardown): drop directly.
+    if depth >= RELEASE_DEPTH_LIMIT {
         // SAFETY: by the caller's contract.
-        unsafe { drop_box_value(ptr) };
+        return unsafe { defer(ptr.cast()) };
+    }
+    let _leave = Leave { depth };
+    // SAFETY: by the caller's contract.
+    unsafe { drop_box_value(ptr) };
+}
+
+/// The outermost release is over and the pending list is not empty: drop what is in it.
+#[cold]
+#[inline(never)]
+fn finish_release() {
+    if HEAP.try_with(Heap::finish_release).is_err() {
+        HOT.with(|hot| hot.depth.set(0));
+    }
+}
+
+/// Joins a value whose strong count reached zero to the pending list; without a heap
+/// (thread-local teardown), drops it at once.
+///
+/// # Safety
+/// As for [`release`].
+#[cold]
+#[inline(never)]
+unsafe fn defer(header: NonNull<Header>) {
+    if HEAP.try_with(|heap| heap.defer(header)).is_err() {
+        // The thread's heap is gone: nothing can drain a pending list any more.
+        // SAFETY: by the caller's contract.
+        unsafe { destroy(header) };
     }
 }
 
@@ -307,7 +368,7 @@ pub(crate) unsafe fn drop_box_value<T: ?Sized>(ptr: NonNull<GcBox<T>>) {
 pub(crate) fn dead_released(header: NonNull<Header>) {
     let _ = HEAP.try_with(|heap| {
         if heap.scanning.get() {
-            heap.pending.borrow_mut().push(header);
+            heap.defer(header);
         }
     });
 }
@@ -315,7 +376,7 @@ pub(crate) fn dead_released(header: NonNull<Header>) {
 /// Called by `Gc::new` for tracked types: runs an automatic collection if one is due.
 #[inline]
 pub(crate) fn before_alloc() {
-    if HEAP.try_with(Heap::should_collect).unwrap_or(false) {
+    if HOT.with(|hot| hot.room.get() == 0 && hot.depth.get() == 0) {
         collect_now();
     }
 }
@@ -371,7 +432,10 @@ pub fn collect() -> usize {
 /// assert!(cyclegc::is_enabled());
 /// ```
 pub fn enable() {
-    let _ = HEAP.try_with(|heap| heap.enabled.set(true));
+    let _ = HEAP.try_with(|heap| {
+        heap.enabled.set(true);
+        heap.update_room();
+    });
 }
 
 /// Turns automatic collection off for this thread; [`collect`] still works. Python's
@@ -385,7 +449,10 @@ pub fn enable() {
 /// cyclegc::enable();
 /// ```
 pub fn disable() {
-    let _ = HEAP.try_with(|heap| heap.enabled.set(false));
+    let _ = HEAP.try_with(|heap| {
+        heap.enabled.set(false);
+        heap.update_room();
+    });
 }
 
 /// Whether automatic collection is on for this thread. Python's `gc.isenabled()`.
@@ -428,6 +495,7 @@ pub fn set_threshold(threshold: usize) {
     let _ = HEAP.try_with(|heap| {
         heap.threshold.set(threshold);
         heap.trigger.set(threshold);
+        heap.update_room();
     });
 }
 

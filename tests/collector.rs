@@ -179,6 +179,42 @@ fn automatic_collection_frees_cycles_without_collect() {
 }
 
 #[test]
+fn automatic_collection_runs_when_the_buffer_reaches_the_threshold() {
+    cyclegc::collect();
+    let old = cyclegc::threshold();
+    cyclegc::set_threshold(10);
+    let start = cyclegc::stats().collections;
+    for i in 0..10 {
+        let a = Node::new(i);
+        Node::link(&a, &a);
+        drop(a);
+        assert_eq!(cyclegc::count(), i as usize + 1);
+    }
+    assert_eq!(
+        cyclegc::stats().collections,
+        start,
+        "not before the threshold"
+    );
+    // The next allocation of a tracked type finds 10 buffered roots: it collects them first.
+    let a = Node::new(10);
+    assert_eq!(cyclegc::stats().collections, start + 1);
+    assert_eq!(cyclegc::count(), 0);
+    drop(a);
+    // Turning automatic collection off and on again keeps the count of buffered roots.
+    cyclegc::disable();
+    for i in 0..10 {
+        let a = Node::new(i);
+        Node::link(&a, &a);
+    }
+    assert_eq!(cyclegc::count(), 10);
+    cyclegc::enable();
+    assert_eq!(cyclegc::stats().collections, start + 1);
+    drop(Node::new(0));
+    assert_eq!(cyclegc::stats().collections, start + 2);
+    cyclegc::set_threshold(old);
+}
+
+#[test]
 fn disable_stops_automatic_collection_and_threshold_zero_too() {
     cyclegc::collect();
     let old = cyclegc::threshold();

@@ -255,6 +255,54 @@ fn panicking_trace_abandons_the_collection_and_keeps_everything() {
 }
 
 #[test]
+fn an_automatic_collection_whose_trace_panics_leaves_automatic_collection_working() {
+    cyclegc::collect();
+    let old = cyclegc::threshold();
+    cyclegc::set_threshold(2);
+    let before = drops();
+    let a = Gc::new(Fragile {
+        next: RefCell::new(None),
+        explode: Cell::new(true),
+    });
+    *a.next.borrow_mut() = Some(a.clone());
+    let b = Gc::new(Fragile {
+        next: RefCell::new(None),
+        explode: Cell::new(false),
+    });
+    *b.next.borrow_mut() = Some(b.clone());
+    let (wa, wb) = (Gc::downgrade(&a), Gc::downgrade(&b));
+    drop((a, b));
+    assert_eq!(cyclegc::count(), 2);
+    let start = cyclegc::stats().collections;
+    // The threshold is reached: this allocation collects, and the panic comes out of `new`.
+    let err = catch_unwind(|| {
+        drop(Gc::new(Fragile {
+            next: RefCell::new(None),
+            explode: Cell::new(false),
+        }))
+    })
+    .unwrap_err();
+    assert_eq!(*err.downcast_ref::<&str>().unwrap(), "trace exploded");
+    assert_eq!(cyclegc::stats().collections, start + 1);
+    // Nothing was freed; only the value that was to be allocated was dropped by the unwind.
+    assert_eq!((cyclegc::count(), drops() - before), (0, 1));
+    // The buffer is empty again, so allocating does not collect (nor panic) any more...
+    drop(Gc::new(Fragile {
+        next: RefCell::new(None),
+        explode: Cell::new(false),
+    }));
+    assert_eq!(cyclegc::stats().collections, start + 1);
+    assert_eq!(drops() - before, 2);
+    // ...and once the trace is fixed, the next decrements buffer both cycles again.
+    wa.upgrade().unwrap().explode.set(false);
+    drop(wb.upgrade());
+    assert_eq!(cyclegc::count(), 2);
+    cyclegc::set_threshold(old);
+    assert_eq!(cyclegc::collect(), 2);
+    assert_eq!(drops() - before, 4);
+}
+
+#[test]
 fn collect_from_drop_is_a_no_op() {
     ring_of(&[OnDrop::Collect, OnDrop::Nothing]);
     assert_eq!(cyclegc::collect(), 2);
