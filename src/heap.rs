@@ -376,15 +376,19 @@ pub(crate) fn dead_released(header: NonNull<Header>) {
 /// Called by `Gc::new` for tracked types: runs an automatic collection if one is due.
 #[inline]
 pub(crate) fn before_alloc() {
-    if HOT.with(|hot| hot.room.get() == 0 && hot.depth.get() == 0) {
-        collect_now();
+    if HOT.with(|hot| hot.room.get() == 0) {
+        collect_due();
     }
 }
 
+/// Enough possible roots are buffered: collect, unless this allocation happens inside a
+/// release or a collection (a `Drop` impl allocating), where collecting is not safe.
 #[cold]
 #[inline(never)]
-fn collect_now() {
-    collect();
+fn collect_due() {
+    if HOT.with(|hot| hot.depth.get()) == 0 {
+        collect();
+    }
 }
 
 /// Runs a full collection on the current thread and returns the number of objects it freed.

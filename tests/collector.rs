@@ -188,7 +188,7 @@ fn automatic_collection_runs_when_the_buffer_reaches_the_threshold() {
         let a = Node::new(i);
         Node::link(&a, &a);
         drop(a);
-        assert_eq!(cyclegc::count(), i as usize + 1);
+        assert_eq!(cyclegc::count(), i + 1);
     }
     assert_eq!(
         cyclegc::stats().collections,
