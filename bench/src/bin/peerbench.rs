@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! peerbench run <peer> <workload> [--reps N] [--warmup W] [--stack-kib K]
-//! peerbench table [--reps N] [--peers a,b,..] [--workloads x,y,..] [--stack-kib K]
+//! peerbench table [--reps N] [--rounds R] [--peers a,b,..] [--workloads x,y,..] [--stack-kib K]
 //!                 [--big-stack-kib K] [--no-rerun] [--check-stack-kib K] [--no-stack-check]
 //!                 [--timeout-s T]
 //! peerbench list
@@ -19,6 +19,14 @@
 //! with the phase it died in and re-run on a big stack (1 GiB by default); such figures are
 //! marked †. Then the cyclegc columns' deep workloads run again on a small stack (256 KiB by
 //! default) to check that they need no deep recursion.
+//!
+//! `--rounds R` (default 1) runs the whole table R times, round after round; within a round the
+//! order is still "for each workload, for each peer", so a workload's columns run back to back.
+//! On a noisy machine the same cell can differ 2–3x between processes started seconds apart, so
+//! one process per cell gives unreliable figures; with rounds, the report shows the median over
+//! rounds of each round's median, and the ratio to `rc` is the median of same-round ratios. A
+//! cell that overflowed in round 1 runs directly on the big stack in later rounds; one that gave
+//! no figure in round 1 is not run again. The small-stack check runs once, after all rounds.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -31,7 +39,7 @@ use cyclegc_bench::{for_peer, live, peers, proc_status_kib, Peer};
 
 const USAGE: &str = "usage:
   peerbench run <peer> <workload> [--reps N] [--warmup W] [--stack-kib K]
-  peerbench table [--reps N] [--peers a,b,..] [--workloads x,y,..] [--stack-kib K]
+  peerbench table [--reps N] [--rounds R] [--peers a,b,..] [--workloads x,y,..] [--stack-kib K]
                   [--big-stack-kib K] [--no-rerun] [--check-stack-kib K] [--no-stack-check]
                   [--timeout-s T]
   peerbench list";
@@ -258,6 +266,11 @@ fn stats(xs: &[f64]) -> (f64, f64, f64) {
     (median, v[0], v[n - 1])
 }
 
+/// Median, min, max, or `None` if there is nothing to summarise.
+fn stats_of(xs: &[f64]) -> Option<(f64, f64, f64)> {
+    (!xs.is_empty()).then(|| stats(xs))
+}
+
 // ---------------------------------------------------------------------------------------------
 // `table`: every cell in a child process.
 
@@ -294,6 +307,14 @@ impl Failure {
         }
     }
 
+    /// For a crash, its last lines of stderr as a note to append; else nothing.
+    fn tail_note(&self) -> String {
+        match self {
+            Failure::Crash { tail, .. } if !tail.is_empty() => format!(" (`{tail}`)"),
+            _ => String::new(),
+        }
+    }
+
     fn phase(&self) -> &str {
         match self {
             Failure::StackOverflow { phase }
@@ -312,31 +333,141 @@ impl Outcome {
     }
 }
 
-/// A cell of the table: the run on the normal stack and, if that overflowed, the re-run.
+/// A cell of the table, over all its rounds.
+///
+/// This machine is a noisy shared VM: the same cell differs by 2–3x between processes started
+/// seconds apart, so one process per cell gives unreliable figures, and a ratio of two such
+/// figures is worse. `--rounds R` runs every cell in R processes, and the figures the report
+/// shows are aggregated over the rounds here, one method per rule.
+///
+/// Round 1 runs on the normal stack and, if that overflows, again on the big stack (†). Later
+/// rounds do not repeat a known overflow (see [`TableCell::later_stack`]).
 #[derive(Debug, Clone, Default)]
 struct TableCell {
+    /// Round 1 on the normal stack. Its failure, if any, is the one the report describes.
     first: Outcome,
+    /// Round 1's re-run on the big stack, if `first` overflowed (and re-runs are on).
     rerun: Option<Outcome>,
+    /// Rounds 2, 3, ..., one run each, in order.
+    later: Vec<Outcome>,
 }
 
 impl TableCell {
-    /// The outcome whose figures are shown, and whether it is from the big stack (†).
-    fn shown(&self) -> (&Outcome, bool) {
-        match &self.rerun {
-            Some(r) if r.failure.is_none() => (r, true),
-            _ => (&self.first, false),
+    /// Round 1's re-run on the big stack, if there was one and it gave figures.
+    fn good_rerun(&self) -> Option<&Outcome> {
+        self.rerun.as_ref().filter(|r| r.failure.is_none())
+    }
+
+    /// Whether the figures are from the big stack (†).
+    fn big_stack(&self) -> bool {
+        self.good_rerun().is_some()
+    }
+
+    /// The stack (KiB) for the cell's run in a round after the first: the big stack if round 1
+    /// needed it (running the normal stack again would only overflow again), else the normal
+    /// one; `None` (skip the cell) if round 1 gave no figure at all, as repeating a known
+    /// failure costs time (up to the timeout) and adds nothing to aggregate.
+    fn later_stack(&self, stack_kib: u64, big_stack_kib: u64) -> Option<u64> {
+        if self.big_stack() {
+            Some(big_stack_kib)
+        } else if self.first.failure.is_none() {
+            Some(stack_kib)
+        } else {
+            None
         }
     }
 
+    /// The outcome that counts in each round, round 1 first. A failed round's has no fields.
+    fn rounds(&self) -> impl Iterator<Item = &Outcome> {
+        let first = self.good_rerun().unwrap_or(&self.first);
+        std::iter::once(first).chain(&self.later)
+    }
+
+    /// `f` of every round that has it (failed rounds have nothing).
+    fn values(&self, f: impl Fn(&Outcome) -> Option<f64>) -> Vec<f64> {
+        self.rounds().filter_map(f).collect()
+    }
+
+    /// Each round's median ns per op, `None` where the round failed.
+    fn round_medians(&self) -> Vec<Option<f64>> {
+        self.rounds().map(Outcome::median).collect()
+    }
+
+    /// The headline figure: the median over rounds of each round's median.
     fn median(&self) -> Option<f64> {
-        self.shown().0.median()
+        stats_of(&self.values(Outcome::median)).map(|s| s.0)
+    }
+
+    /// Min and max: with one round, over its reps; with more, over the rounds' medians, as the
+    /// spread between processes is the larger one here.
+    fn spread(&self, rounds: u64) -> Option<(f64, f64)> {
+        if rounds == 1 {
+            let o = self.rounds().next()?;
+            Some((o.num("min_ns")?, o.num("max_ns")?))
+        } else {
+            stats_of(&self.values(Outcome::median)).map(|(_, lo, hi)| (lo, hi))
+        }
+    }
+
+    /// Per round, this cell's median over `base`'s median in the same round (`None` where
+    /// either failed). The two ran seconds apart, so they saw much the same machine; a ratio
+    /// of medians taken over all rounds would mix different rounds' noise.
+    fn round_ratios(&self, base: &TableCell) -> Vec<Option<f64>> {
+        self.round_medians()
+            .into_iter()
+            .zip(base.round_medians())
+            .map(|(m, b)| Some(m? / b.filter(|b| *b > 0.0)?))
+            .collect()
+    }
+
+    /// The median of the same-round ratios to `base`.
+    fn ratio_to(&self, base: &TableCell) -> Option<f64> {
+        let ratios: Vec<f64> = self.round_ratios(base).into_iter().flatten().collect();
+        stats_of(&ratios).map(|s| s.0)
+    }
+
+    /// The maximum over rounds of `f` (for memory: the worst round is the honest figure).
+    fn max_of(&self, f: impl Fn(&Outcome) -> Option<f64>) -> Option<f64> {
+        self.values(f).into_iter().reduce(f64::max)
+    }
+
+    /// Every phase's median over rounds of the round's phase median, by phase name.
+    fn phase_medians(&self) -> BTreeMap<&str, f64> {
+        let mut per_phase: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+        for o in self.rounds() {
+            for (k, v) in &o.fields {
+                if let (Some(name), Ok(v)) = (k.strip_prefix("phase."), v.parse::<f64>()) {
+                    per_phase.entry(name).or_default().push(v);
+                }
+            }
+        }
+        per_phase
+            .into_iter()
+            .map(|(name, vs)| (name, stats(&vs).0))
+            .collect()
+    }
+
+    /// The names of the timed phases (the same in every round).
+    fn timed(&self) -> Vec<&str> {
+        self.rounds()
+            .find_map(|o| o.fields.get("timed"))
+            .map(|t| t.split(',').collect())
+            .unwrap_or_default()
+    }
+
+    /// The rounds (numbered from 1) whose `key` is non-zero, with its value.
+    fn nonzero(&self, key: &str) -> Vec<(usize, f64)> {
+        self.rounds()
+            .enumerate()
+            .filter_map(|(i, o)| Some((i + 1, o.num(key).filter(|v| *v != 0.0)?)))
+            .collect()
     }
 
     fn mark(&self) -> String {
-        match (&self.first.failure, &self.rerun) {
-            (None, _) => String::new(),
-            (Some(f), Some(r)) if r.failure.is_none() => format!(" †{}", f.phase()),
-            (Some(f), _) => f.short(),
+        match &self.first.failure {
+            None => String::new(),
+            Some(f) if self.big_stack() => format!(" †{}", f.phase()),
+            Some(f) => f.short(),
         }
     }
 }
@@ -424,9 +555,23 @@ fn run_child(
     Ok(outcome)
 }
 
+/// Ends a progress line on stderr: the cell's median, or what went wrong; `note` goes after the
+/// wall time.
+fn progress(o: &Outcome, unit: &str, note: &str) {
+    let wall = o.wall.as_secs_f64();
+    match &o.failure {
+        None => eprintln!(
+            "{:>10.3} ns/{unit}  ({wall:.1} s{note})",
+            o.median().unwrap_or(f64::NAN)
+        ),
+        Some(f) => eprintln!("{}  ({wall:.1} s{note})", f.short()),
+    }
+}
+
 fn cmd_table(args: &[String]) -> Result<(), String> {
     let flags = Flags::parse(args, &["no-rerun", "no-stack-check"])?;
     let reps = flags.num("reps", 5)?.max(1);
+    let rounds = flags.num("rounds", 1)?.max(1);
     let stack_kib = flags.num("stack-kib", DEFAULT_STACK_KIB)?;
     let big_stack_kib = flags.num("big-stack-kib", DEFAULT_BIG_STACK_KIB)?;
     let check_stack_kib = flags.num("check-stack-kib", DEFAULT_CHECK_STACK_KIB)?;
@@ -449,38 +594,51 @@ fn cmd_table(args: &[String]) -> Result<(), String> {
     let started = Instant::now();
     let load_start = loadavg();
     let mut cells: BTreeMap<(String, &'static str), TableCell> = BTreeMap::new();
-    for w in &wl {
-        for p in &peer_names {
-            eprint!("{:>16} {:10} ", p, w.name);
-            let first = run_child(p, w.name, reps, stack_kib, timeout)?;
-            let mut cell = TableCell { first, rerun: None };
-            match &cell.first.failure {
-                None => eprintln!(
-                    "{:>10.3} ns/{}  ({:.1} s)",
-                    cell.first.median().unwrap_or(f64::NAN),
-                    w.unit,
-                    cell.first.wall.as_secs_f64()
-                ),
-                Some(f) => {
-                    eprintln!("{}  ({:.1} s)", f.short(), cell.first.wall.as_secs_f64());
-                    if matches!(f, Failure::StackOverflow { .. }) && !flags.has("no-rerun") {
-                        eprint!("{:>16} {:10} ", "", "† re-run");
+    // Rounds outermost, so that a workload's columns (`rc` among them) run back to back within
+    // each round and their same-round ratio compares runs that saw much the same machine.
+    for round in 1..=rounds {
+        let tag = if rounds > 1 {
+            format!("[round {round}/{rounds}] ")
+        } else {
+            String::new()
+        };
+        for w in &wl {
+            for p in &peer_names {
+                eprint!("{tag}{:>16} {:10} ", p, w.name);
+                let key = (p.clone(), w.name);
+                if round == 1 {
+                    let first = run_child(p, w.name, reps, stack_kib, timeout)?;
+                    progress(&first, w.unit, "");
+                    let overflowed = matches!(first.failure, Some(Failure::StackOverflow { .. }));
+                    let mut cell = TableCell {
+                        first,
+                        ..TableCell::default()
+                    };
+                    if overflowed && !flags.has("no-rerun") {
+                        let pad = " ".repeat(tag.len());
+                        eprint!("{pad}{:>16} {:10} ", "", "† re-run");
                         let rerun = run_child(p, w.name, reps, big_stack_kib, timeout)?;
-                        match &rerun.failure {
-                            None => eprintln!(
-                                "{:>10.3} ns/{}  ({:.1} s, {} KiB stack)",
-                                rerun.median().unwrap_or(f64::NAN),
-                                w.unit,
-                                rerun.wall.as_secs_f64(),
-                                big_stack_kib
-                            ),
-                            Some(f) => eprintln!("{}", f.short()),
-                        }
+                        progress(&rerun, w.unit, &format!(", {big_stack_kib} KiB stack"));
                         cell.rerun = Some(rerun);
+                    }
+                    cells.insert(key, cell);
+                } else {
+                    let cell = cells.get_mut(&key).expect("round 1 ran every cell");
+                    match cell.later_stack(stack_kib, big_stack_kib) {
+                        None => eprintln!("skipped: no figure in round 1"),
+                        Some(kib) => {
+                            let o = run_child(p, w.name, reps, kib, timeout)?;
+                            let note = if cell.big_stack() {
+                                format!(", {kib} KiB stack †")
+                            } else {
+                                String::new()
+                            };
+                            progress(&o, w.unit, &note);
+                            cell.later.push(o);
+                        }
                     }
                 }
             }
-            cells.insert((p.clone(), w.name), cell);
         }
     }
     let mut checks: Vec<(String, &'static str, Outcome)> = Vec::new();
@@ -489,14 +647,7 @@ fn cmd_table(args: &[String]) -> Result<(), String> {
             for w in wl.iter().filter(|w| w.deep || w.name == "tree") {
                 eprint!("{:>16} {:10} ", p, w.name);
                 let o = run_child(p, w.name, reps, check_stack_kib, timeout)?;
-                match &o.failure {
-                    None => eprintln!(
-                        "{:>10.3} ns/{}  ({check_stack_kib} KiB stack)",
-                        o.median().unwrap_or(f64::NAN),
-                        w.unit
-                    ),
-                    Some(f) => eprintln!("{}  ({check_stack_kib} KiB stack)", f.short()),
-                }
+                progress(&o, w.unit, &format!(", {check_stack_kib} KiB stack"));
                 checks.push((p.clone(), w.name, o));
             }
         }
@@ -509,6 +660,7 @@ fn cmd_table(args: &[String]) -> Result<(), String> {
         cells: &cells,
         checks: &checks,
         reps,
+        rounds,
         stack_kib,
         big_stack_kib,
         check_stack_kib,
@@ -524,6 +676,8 @@ struct Report<'a> {
     cells: &'a BTreeMap<(String, &'static str), TableCell>,
     checks: &'a [(String, &'static str, Outcome)],
     reps: u64,
+    /// `--rounds`: how many times every cell ran, each time in a new process.
+    rounds: u64,
     stack_kib: u64,
     big_stack_kib: u64,
     check_stack_kib: u64,
@@ -559,32 +713,33 @@ fn fmt_stack(kib: u64) -> String {
     }
 }
 
-fn header(r: &Report, first: &str) -> String {
+fn header(first: &str, columns: &[String]) -> String {
     let mut s = format!("| {first} |");
-    for p in r.peers {
+    for p in columns {
         write!(s, " {p} |").unwrap();
     }
     s.push_str("\n|---|");
-    for _ in r.peers {
+    for _ in columns {
         s.push_str("---:|");
     }
     s.push('\n');
     s
 }
 
-/// A table with one row per workload and one column per peer: `label` names the row, `cell`
-/// renders the cell of (workload, peer).
+/// A table with one row per workload and one column per peer in `columns`: `label` names the
+/// row, `cell` renders the cell of (workload, peer).
 fn workload_table(
     o: &mut String,
     r: &Report,
+    columns: &[String],
     first: &str,
     label: impl Fn(&workloads::Workload) -> String,
     cell: impl Fn(&workloads::Workload, &TableCell) -> String,
 ) {
-    o.push_str(&header(r, first));
+    o.push_str(&header(first, columns));
     for w in r.workloads {
         write!(o, "| {} |", label(w)).unwrap();
-        for p in r.peers {
+        for p in columns {
             write!(o, " {} |", cell(w, &r.cells[&(p.clone(), w.name)])).unwrap();
         }
         o.push('\n');
@@ -611,14 +766,58 @@ fn machine() -> String {
     format!("{cores} cores, {cpu}; {rustc}")
 }
 
+impl Report<'_> {
+    /// The `rc` cell a workload's ratios are to; none for `live_ring`, whose `rc` collect is a
+    /// no-op.
+    fn rc_base(&self, workload: &'static str) -> Option<&TableCell> {
+        if workload == "live_ring" {
+            return None;
+        }
+        self.cells.get(&("rc".to_string(), workload))
+    }
+
+    /// "round 2" or "rounds 2–R": the rounds after the first, for notes.
+    fn later_rounds(&self) -> String {
+        match self.rounds {
+            2 => "round 2".to_string(),
+            n => format!("rounds 2–{n}"),
+        }
+    }
+
+    /// For a note on rounds that reported something ([`TableCell::nonzero`]): the values, and
+    /// which rounds (nothing with one round).
+    fn per_round(&self, hits: &[(usize, f64)]) -> (String, String) {
+        let values: Vec<String> = hits.iter().map(|(_, v)| v.to_string()).collect();
+        let which = if self.rounds > 1 {
+            let rounds: Vec<String> = hits.iter().map(|(i, _)| i.to_string()).collect();
+            let s = if hits.len() > 1 { "s" } else { "" };
+            format!(" (in round{s} {} of {})", rounds.join(", "), self.rounds)
+        } else {
+            String::new()
+        };
+        (values.join(", "), which)
+    }
+}
+
 fn print_report(r: &Report) {
     let mut out = String::new();
     let o = &mut out;
+    let n = r.rounds;
+    let many = n > 1;
     writeln!(o, "## peerbench results\n").unwrap();
+    let rounds = if many {
+        format!(
+            "; {n} rounds: the whole table ran {n} times, round after round, and the figures \
+             below are aggregated over the rounds as each heading says, because one process per \
+             cell is too noisy here"
+        )
+    } else {
+        String::new()
+    };
     writeln!(
         o,
         "Machine: {}. {} measured reps + 1 warm-up per cell, each cell in its own process on a \
-         {} stack. Total time {:.0} s. Load average (1 min): {}.\n",
+         {} stack{rounds}. Total time {:.0} s. Load average (1 min): {}.\n",
         machine(),
         r.reps,
         fmt_stack(r.stack_kib),
@@ -633,9 +832,14 @@ fn print_report(r: &Report) {
     writeln!(o).unwrap();
 
     // Medians.
+    let how = if many {
+        format!("; median over {n} rounds of each round's median")
+    } else {
+        String::new()
+    };
     writeln!(
         o,
-        "### Median ns per op (lower is better)\n\n† = overflowed the {} stack in the named \
+        "### Median ns per op (lower is better{how})\n\n† = overflowed the {} stack in the named \
          phase; the figure is from a re-run on a {} stack.\n",
         fmt_stack(r.stack_kib),
         fmt_stack(r.big_stack_kib)
@@ -644,6 +848,7 @@ fn print_report(r: &Report) {
     workload_table(
         o,
         r,
+        r.peers,
         "workload [unit]",
         |w| format!("{} [ns/{}]", w.name, w.unit),
         |_, cell| match cell.median() {
@@ -653,80 +858,117 @@ fn print_report(r: &Report) {
     );
 
     // Ratios.
+    let how = if many {
+        format!(
+            "median over {n} rounds of same-round ratios, each a cell's median over `rc`'s \
+             median in the same round"
+        )
+    } else {
+        "same run".to_string()
+    };
     writeln!(
         o,
-        "\n### Ratio to `rc` (same run; `live_ring` has no `rc` figure: its collect is a no-op)\n"
+        "\n### Ratio to `rc` ({how}; `live_ring` has no `rc` figure: its collect is a no-op)\n"
     )
     .unwrap();
-    let floor = |w: &workloads::Workload| {
-        r.cells
-            .get(&("rc".to_string(), w.name))
-            .and_then(TableCell::median)
-            .filter(|_| w.name != "live_ring")
-    };
+    let dagger = |cell: &TableCell| if cell.big_stack() { "†" } else { "" };
     workload_table(
         o,
         r,
+        r.peers,
         "workload",
         |w| w.name.to_string(),
-        |w, cell| match (cell.median(), floor(w)) {
-            (Some(m), Some(f)) if f > 0.0 => {
-                let dagger = if cell.shown().1 { "†" } else { "" };
-                format!("{:.2}x{dagger}", m / f)
-            }
+        |w, cell| match (
+            cell.median(),
+            r.rc_base(w.name).and_then(|b| cell.ratio_to(b)),
+        ) {
             (None, _) => "✗".to_string(),
-            _ => "–".to_string(),
+            (Some(_), Some(x)) => format!("{x:.2}x{}", dagger(cell)),
+            (Some(_), None) => "–".to_string(),
         },
     );
+    let cyclegc: Vec<String> = r
+        .peers
+        .iter()
+        .filter(|p| p.starts_with("cyclegc"))
+        .cloned()
+        .collect();
+    if many && !cyclegc.is_empty() {
+        writeln!(
+            o,
+            "\n### Ratio to `rc`, round by round\n\nRound 1 first; – = no figure in that round. \
+             The median is the one in the table above.\n"
+        )
+        .unwrap();
+        workload_table(
+            o,
+            r,
+            &cyclegc,
+            "workload",
+            |w| w.name.to_string(),
+            |w, cell| {
+                if cell.median().is_none() {
+                    return "✗".to_string();
+                }
+                let Some((base, median)) =
+                    r.rc_base(w.name).and_then(|b| Some((b, cell.ratio_to(b)?)))
+                else {
+                    return "–".to_string();
+                };
+                let each: Vec<String> = cell
+                    .round_ratios(base)
+                    .into_iter()
+                    .map(|x| x.map_or("–".to_string(), |x| format!("{x:.2}")))
+                    .collect();
+                format!("{} (median {median:.2}){}", each.join(", "), dagger(cell))
+            },
+        );
+    }
 
     // Spread.
-    writeln!(
-        o,
-        "\n### Spread: min – max ns per op over the measured reps\n"
-    )
-    .unwrap();
+    let how = if many {
+        format!("over the {n} rounds of each round's median ns per op")
+    } else {
+        "ns per op over the measured reps".to_string()
+    };
+    writeln!(o, "\n### Spread: min – max {how}\n").unwrap();
     workload_table(
         o,
         r,
+        r.peers,
         "workload",
         |w| w.name.to_string(),
-        |_, cell| {
-            let (shown, _) = cell.shown();
-            match (shown.num("min_ns"), shown.num("max_ns")) {
-                (Some(a), Some(b)) => format!("{}–{}", fmt_ns(a), fmt_ns(b)),
-                _ => "✗".to_string(),
-            }
+        |_, cell| match cell.spread(n) {
+            Some((a, b)) => format!("{}–{}", fmt_ns(a), fmt_ns(b)),
+            None => "✗".to_string(),
         },
     );
 
     // Phases.
+    let how = if many {
+        format!(", median over {n} rounds")
+    } else {
+        String::new()
+    };
     writeln!(
         o,
-        "\n### Phase medians, ns per op (timed phases in bold; B = build, D = drop, C = collect, \
-         T = touch, CL = collect while alive)\n"
+        "\n### Phase medians, ns per op{how} (timed phases in bold; B = build, D = drop, \
+         C = collect, T = touch, CL = collect while alive)\n"
     )
     .unwrap();
     workload_table(
         o,
         r,
+        r.peers,
         "workload",
         |w| w.name.to_string(),
         |_, cell| {
-            let (shown, _) = cell.shown();
-            if shown.failure.is_some() {
+            if cell.median().is_none() {
                 return "✗".to_string();
             }
-            let timed: Vec<&str> = shown
-                .fields
-                .get("timed")
-                .map(|t| t.split(',').collect())
-                .unwrap_or_default();
+            let timed = cell.timed();
             let mut parts = Vec::new();
-            for (k, v) in &shown.fields {
-                let Some(name) = k.strip_prefix("phase.") else {
-                    continue;
-                };
-                let Ok(v) = v.parse::<f64>() else { continue };
+            for (name, v) in cell.phase_medians() {
                 let short = match name {
                     "build" => "B",
                     "drop" => "D",
@@ -755,44 +997,47 @@ fn print_report(r: &Report) {
         },
     );
 
-    // Memory.
+    // Memory: the worst round, as memory use is not what the machine's noise inflates.
+    let how = if many {
+        format!(", maximum over {n} rounds")
+    } else {
+        String::new()
+    };
     writeln!(
         o,
-        "\n### Peak RSS of the cell process (VmHWM), MiB\n\nIncludes the process baseline \
+        "\n### Peak RSS of the cell process (VmHWM), MiB{how}\n\nIncludes the process baseline \
          (about 2–3 MiB) and, for † cells, the deep recursion's stack pages.\n"
     )
     .unwrap();
     workload_table(
         o,
         r,
+        r.peers,
         "workload",
         |w| w.name.to_string(),
-        |_, cell| {
-            let (shown, dagger) = cell.shown();
-            match shown.num("vmhwm_kib") {
-                Some(k) => format!("{:.1}{}", k / 1024.0, if dagger { "†" } else { "" }),
-                None => "✗".to_string(),
-            }
+        |_, cell| match cell.max_of(|o| o.num("vmhwm_kib")) {
+            Some(k) => format!("{:.1}{}", k / 1024.0, dagger(cell)),
+            None => "✗".to_string(),
         },
     );
     if r.workloads.iter().any(|w| w.name == "alloc") {
         writeln!(
             o,
             "\n### Memory per node (from `alloc`: (VmHWM − RSS at start − the 8 MB `Vec`) / 1M \
-             nodes; the node value itself is the size shown)\n"
+             nodes{how}; the node value itself is the size shown)\n"
         )
         .unwrap();
-        o.push_str(&header(r, "what"));
+        o.push_str(&header("what", r.peers));
         write!(o, "| bytes per live node |").unwrap();
+        let nodes = workloads::ALLOC_NODES as f64;
         for p in r.peers {
-            let (shown, _) = r.cells[&(p.clone(), "alloc")].shown();
-            match (shown.num("vmhwm_kib"), shown.num("rss_start_kib")) {
-                (Some(h), Some(s)) => {
-                    let bytes = ((h - s) * 1024.0 - 8.0 * workloads::ALLOC_NODES as f64)
-                        / workloads::ALLOC_NODES as f64;
-                    write!(o, " {bytes:.1} |").unwrap()
-                }
-                _ => write!(o, " ✗ |").unwrap(),
+            let bytes = r.cells[&(p.clone(), "alloc")].max_of(|o| {
+                let (h, s) = (o.num("vmhwm_kib")?, o.num("rss_start_kib")?);
+                Some(((h - s) * 1024.0 - 8.0 * nodes) / nodes)
+            });
+            match bytes {
+                Some(bytes) => write!(o, " {bytes:.1} |").unwrap(),
+                None => write!(o, " ✗ |").unwrap(),
             }
         }
         write!(o, "\n| node value size, bytes |").unwrap();
@@ -808,6 +1053,7 @@ fn print_report(r: &Report) {
     for w in r.workloads {
         for p in r.peers {
             let cell = &r.cells[&(p.clone(), w.name)];
+            let later_stack = cell.later_stack(r.stack_kib, r.big_stack_kib);
             if let Some(f) = &cell.first.failure {
                 notes += 1;
                 let rerun = match &cell.rerun {
@@ -824,35 +1070,59 @@ fn print_report(r: &Report) {
                     },
                     None => String::new(),
                 };
-                let tail = match f {
-                    Failure::Crash { tail, .. } if !tail.is_empty() => format!(" (`{tail}`)"),
-                    _ => String::new(),
+                let later = match later_stack {
+                    _ if !many => String::new(),
+                    Some(kib) => {
+                        format!("; {} ran on the {} stack", r.later_rounds(), fmt_stack(kib))
+                    }
+                    None => format!("; not run again in {}", r.later_rounds()),
                 };
                 writeln!(
                     o,
-                    "* `{p}` / `{}`: {} on the {} stack{tail}{rerun}.",
+                    "* `{p}` / `{}`: {} on the {} stack{}{rerun}{later}.",
                     w.name,
                     f.short(),
-                    fmt_stack(r.stack_kib)
+                    fmt_stack(r.stack_kib),
+                    f.tail_note()
                 )
                 .unwrap();
             }
-            let (shown, _) = cell.shown();
-            if let Some(l) = shown.num("leaked").filter(|l| *l != 0.0) {
+            for (i, later) in cell.later.iter().enumerate() {
+                if let Some(f) = &later.failure {
+                    notes += 1;
+                    writeln!(
+                        o,
+                        "* `{p}` / `{}`: round {}: {} on the {} stack{}; the figures are from \
+                         the other rounds.",
+                        w.name,
+                        i + 2,
+                        f.short(),
+                        fmt_stack(later_stack.unwrap_or(r.stack_kib)),
+                        f.tail_note()
+                    )
+                    .unwrap();
+                }
+            }
+            let leaks = cell.nonzero("leaked");
+            if !leaks.is_empty() {
                 notes += 1;
+                let (l, rounds) = r.per_round(&leaks);
                 writeln!(
                     o,
-                    "* `{p}` / `{}`: LEAK: {l} nodes still alive after {} runs and a final collect.",
+                    "* `{p}` / `{}`: LEAK: {l} nodes still alive after {} runs and a final \
+                     collect{rounds}.",
                     w.name,
                     r.reps + 1
                 )
                 .unwrap();
             }
-            if let Some(l) = shown.num("wrongly_freed").filter(|l| *l != 0.0) {
+            let freed = cell.nonzero("wrongly_freed");
+            if !freed.is_empty() {
                 notes += 1;
+                let (l, rounds) = r.per_round(&freed);
                 writeln!(
                     o,
-                    "* `{p}` / `{}`: BUG: the collection freed {l} live nodes.",
+                    "* `{p}` / `{}`: BUG: the collection freed {l} live nodes{rounds}.",
                     w.name
                 )
                 .unwrap();
@@ -877,11 +1147,8 @@ fn print_report(r: &Report) {
         .unwrap();
         writeln!(o, "|---|---|---|---:|---:|").unwrap();
         for (p, w, outcome) in r.checks {
-            let floor = r
-                .cells
-                .get(&("rc".to_string(), *w))
-                .and_then(TableCell::median)
-                .filter(|_| *w != "live_ring");
+            // One run, after all rounds: compared with `rc`'s aggregated (median) figure.
+            let floor = r.rc_base(w).and_then(TableCell::median);
             let (result, median, ratio) = match (&outcome.failure, outcome.median()) {
                 (None, Some(m)) => (
                     "ok".to_string(),
