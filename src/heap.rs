@@ -398,6 +398,10 @@ fn collect_due() {
 /// nothing outside references are destroyed. Called while a collection is already running
 /// (from a `Drop` impl of a garbage object, say), it does nothing and returns 0.
 ///
+/// The collector keeps the work arrays of a collection (about 40 bytes per object traced, plus
+/// 8 per reference) for the next one on the same thread; they are freed when a later
+/// collection needs less than an eighth of them, and when the thread exits.
+///
 /// # Panics
 ///
 /// If a `Drop` impl of a garbage object panics, the rest of the garbage is still destroyed
