@@ -32,6 +32,7 @@ use std::ptr::NonNull;
 
 use crate::header::{Header, VTable, BUFFERED, DEAD, DROPPED, UNTRACKED};
 use crate::heap::Heap;
+use crate::release;
 use crate::trace::Tracer;
 
 /// The snapshot, in a few arrays grouped by the passes that read them: `nodes` (destroy),
@@ -398,7 +399,7 @@ impl Drop for EndCollection<'_> {
         self.heap.collecting.set(false);
         // The buffer was emptied (a `Trace` panic skips `set_trigger_after`).
         self.heap.update_room();
-        self.heap.end_deferral(self.saved_depth);
+        release::end_deferral(self.saved_depth);
     }
 }
 
@@ -411,21 +412,24 @@ pub(crate) fn collect(heap: &Heap) -> usize {
     // freed under it, and drops of garbage never recurse.
     let _end = EndCollection {
         heap,
-        saved_depth: heap.begin_deferral(),
+        saved_depth: release::begin_deferral(),
     };
     heap.stats.borrow_mut().collections += 1;
 
+    // Declared after `_end`, so dropped before it on every path: the scan revives (or hands
+    // back) its nodes before `end_deferral` drains the pending list, which may hold objects
+    // a misbehaving `Trace` released during the snapshot.
     let mut scan = heap.spare_scan.take().unwrap_or_else(Scan::new);
     let roots = mem::replace(
         &mut *heap.roots.borrow_mut(),
         mem::take(&mut scan.spare_roots),
     );
-    let pending_before = heap.pending_len();
+    let pending_before = release::pending_len();
     heap.scanning.set(true);
     scan.snapshot(roots);
     heap.scanning.set(false);
     // Only a `Trace` impl can have released anything during the snapshot.
-    let trace_released = heap.pending_len() != pending_before;
+    let trace_released = release::pending_len() != pending_before;
     let all_garbage = scan.subtract();
     let Ok(all_garbage) = all_garbage else {
         let traced = scan.len();

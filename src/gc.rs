@@ -12,6 +12,7 @@ use std::ptr::{self, NonNull};
 
 use crate::header::{GcBox, Header, VTableFor, BUFFERED, DEAD, DROPPED, UNTRACKED};
 use crate::heap;
+use crate::release;
 use crate::trace::{Trace, Tracer};
 use crate::weak::Weak;
 
@@ -326,10 +327,10 @@ impl<T: ?Sized> Gc<T> {
         } else if flags & UNTRACKED != 0 {
             // SAFETY: the count reached zero: nobody else can reach the value. An untracked
             // value owns no `Gc`, so dropping it cannot cascade into other releases.
-            unsafe { heap::drop_box_value(self.ptr) };
+            unsafe { release::drop_box_value(self.ptr) };
         } else {
             // SAFETY: the count reached zero and the value is alive; `release` drops it once.
-            unsafe { heap::release(self.ptr) };
+            unsafe { release::release(self.ptr) };
         }
     }
 }

@@ -210,6 +210,7 @@ impl Header {
     ///
     /// # Safety
     /// As for [`Header::release_hold`]; `drop` must drop the value exactly once.
+    #[inline(always)]
     pub(crate) unsafe fn drop_value_then_release(this: NonNull<Header>, drop: impl FnOnce()) {
         struct Release(NonNull<Header>);
         impl Drop for Release {

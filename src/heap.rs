@@ -1,15 +1,15 @@
-//! The per-thread heap: the root buffer, the release "trashcan", the collector's settings and
-//! statistics, and the Python-style functions that control them.
+//! The per-thread heap: the root buffer, the collector's settings and statistics, and the
+//! Python-style functions that control them. (The release loop is in `release.rs`.)
 //!
 //! No borrow of this state is ever held while user code (a `Drop`, a `Trace`) runs: every
 //! `RefCell` borrow here is a few instructions long.
 
 use std::cell::{Cell, RefCell};
-use std::panic::{self, AssertUnwindSafe};
-use std::ptr::{self, NonNull};
+use std::ptr::NonNull;
 
 use crate::collect::Scan;
-use crate::header::{GcBox, Header, BUFFERED};
+use crate::header::{Header, BUFFERED};
+use crate::release;
 
 /// The automatic-collection threshold a thread starts with: a collection runs when this many
 /// possible cycle roots have been buffered since the last one. CPython's first-generation
@@ -50,11 +50,6 @@ pub struct Stats {
 pub(crate) struct Heap {
     /// Possible cycle roots (B–R's "purple" buffer). Each entry holds a unit of its weak count.
     pub(crate) roots: RefCell<Vec<NonNull<Header>>>,
-    /// Values whose last strong reference was dropped while [`RELEASE_DEPTH_LIMIT`] releases
-    /// were already running (or during a collection): the outermost release drops them, so
-    /// long chains never recurse deeper than the limit. Each entry holds the implicit hold of
-    /// its header.
-    pending: RefCell<Vec<NonNull<Header>>>,
     /// A collection is running on this thread.
     pub(crate) collecting: Cell<bool>,
     /// A collection is tracing (the only time its tentatively `DEAD` objects are not yet
@@ -71,29 +66,16 @@ pub(crate) struct Heap {
     pub(crate) spare_scan: Cell<Option<Scan>>,
 }
 
-/// The state that `Gc::new` and the last-reference drop read every time, kept apart from
-/// [`Heap`] in a thread-local without a destructor: such a thread-local needs no lazy
-/// registration and never becomes inaccessible, so reading it is a single load.
-struct Hot {
-    /// How many releases are running on this thread, nested in each other; a collection sets
-    /// it to the limit so that every release is deferred while it runs.
-    depth: Cell<usize>,
-    /// The pending list may be non-empty: the outermost release must drain it.
-    pending: Cell<bool>,
-    /// How many more possible roots may be buffered before an automatic collection is due
-    /// (`trigger - roots.len()`, or `usize::MAX` while automatic collection is off).
-    room: Cell<usize>,
-}
-
 thread_local! {
     static HEAP: Heap = const { Heap::new() };
-    static HOT: Hot = const {
-        Hot {
-            depth: Cell::new(0),
-            pending: Cell::new(false),
-            room: Cell::new(DEFAULT_THRESHOLD),
-        }
-    };
+    /// How many more possible roots may be buffered before an automatic collection is due:
+    /// `trigger - roots.len()`, or `usize::MAX` while automatic collection is off (buffering
+    /// counts it down, but no program buffers `usize::MAX` roots). `Gc::new`
+    /// reads it every time, so it lives apart from [`Heap`], in a thread-local without a
+    /// destructor (one load, no lazy registration). It starts at 0, so that a thread's first
+    /// tracked allocation goes to [`collect_due`], which initializes it from the heap — and
+    /// thereby registers the heap's destructor early, before most other thread-locals.
+    static ROOM: Cell<usize> = const { Cell::new(0) };
     static EXIT: ExitCollector = const { ExitCollector };
 }
 
@@ -101,7 +83,6 @@ impl Heap {
     const fn new() -> Heap {
         Heap {
             roots: RefCell::new(Vec::new()),
-            pending: RefCell::new(Vec::new()),
             collecting: Cell::new(false),
             scanning: Cell::new(false),
             enabled: Cell::new(true),
@@ -124,7 +105,7 @@ impl Heap {
         h.set_flag(BUFFERED);
         h.take_hold();
         self.roots.borrow_mut().push(header);
-        HOT.with(|hot| hot.room.set(hot.room.get().saturating_sub(1)));
+        ROOM.with(|room| room.set(room.get().saturating_sub(1)));
         if !self.exit_registered.get() {
             self.exit_registered.set(true);
             // Registering after `HEAP` means the exit collection runs while `HEAP` is alive
@@ -133,73 +114,20 @@ impl Heap {
         }
     }
 
-    /// Defers every release until [`Heap::end_deferral`]: a collection must not free headers
-    /// under its scan, and destroying garbage must not recurse.
-    pub(crate) fn begin_deferral(&self) -> usize {
-        HOT.with(|hot| hot.depth.replace(RELEASE_DEPTH_LIMIT))
-    }
-
-    /// Ends a deferral begun with `saved` as the previous depth. If no release was running
-    /// before, the caller owns the pending list and drops it now.
-    pub(crate) fn end_deferral(&self, saved: usize) {
-        if saved == 0 {
-            self.finish_release();
-        } else {
-            HOT.with(|hot| hot.depth.set(saved));
-        }
-    }
-
-    /// Drops everything pending as the outermost release (nested releases may recurse again
-    /// up to the limit), then ends it. If a value's `Drop` panics, the rest are still dropped
-    /// (by [`ReleaseGuard`]) before the panic goes on.
-    fn finish_release(&self) {
-        if HOT.with(|hot| hot.pending.get()) {
-            HOT.with(|hot| hot.depth.set(1));
-            let guard = ReleaseGuard(self);
-            // While unwinding, a second panic would abort: the guard drops the rest instead.
-            if !std::thread::panicking() {
-                while let Some(header) = self.pop_pending() {
-                    // SAFETY: pending entries are alive, unclaimed, and own their value's drop.
-                    unsafe { destroy(header) };
-                }
-            }
-            drop(guard);
-        }
-        HOT.with(|hot| hot.depth.set(0));
-    }
-
-    /// Defers the drop of a value whose strong count reached zero to the outermost release.
-    fn defer(&self, header: NonNull<Header>) {
-        self.pending.borrow_mut().push(header);
-        HOT.with(|hot| hot.pending.set(true));
-    }
-
-    pub(crate) fn pending_len(&self) -> usize {
-        self.pending.borrow().len()
-    }
-
-    fn pop_pending(&self) -> Option<NonNull<Header>> {
-        let popped = self.pending.borrow_mut().pop();
-        if popped.is_none() {
-            HOT.with(|hot| hot.pending.set(false));
-        }
-        popped
-    }
-
     pub(crate) fn set_trigger_after(&self, survivors: usize) {
         self.trigger
             .set(self.threshold.get().max(survivors / SURVIVOR_RATIO));
         self.update_room();
     }
 
-    /// Recomputes [`Hot::room`] after the buffer, the trigger or the settings changed.
+    /// Recomputes [`ROOM`] after the buffer, the trigger or the settings changed.
     pub(crate) fn update_room(&self) {
         let room = if self.enabled.get() && self.threshold.get() != 0 {
             self.trigger.get().saturating_sub(self.roots.borrow().len())
         } else {
             usize::MAX
         };
-        HOT.with(|hot| hot.room.set(room));
+        ROOM.with(|r| r.set(room));
     }
 }
 
@@ -214,34 +142,6 @@ impl Drop for Heap {
                 Header::release_hold(header);
             }
         }
-    }
-}
-
-/// Ends a release, dropping whatever is still pending, also when a `Drop` panicked.
-struct ReleaseGuard<'a>(&'a Heap);
-
-impl Drop for ReleaseGuard<'_> {
-    fn drop(&mut self) {
-        let heap = self.0;
-        // Only reached with entries left while a `Drop` panic unwinds: drop the rest,
-        // swallowing further panics (the first one is already on its way).
-        while let Some(header) = heap.pop_pending() {
-            // SAFETY: as in `finish_release`.
-            let _ = panic::catch_unwind(AssertUnwindSafe(|| unsafe { destroy(header) }));
-        }
-        HOT.with(|hot| hot.depth.set(0));
-    }
-}
-
-/// Drops the value behind `header` and gives back its implicit hold.
-///
-/// # Safety
-/// The strong count is zero, the value is alive and unclaimed, and the caller owns its drop.
-unsafe fn destroy(header: NonNull<Header>) {
-    // SAFETY: by the caller's contract; the header is alive until the hold is given back.
-    unsafe {
-        let drop_value = header.as_ref().vtable().drop_value;
-        Header::drop_value_then_release(header, || drop_value(header));
     }
 }
 
@@ -269,96 +169,6 @@ pub(crate) fn possible_root(header: NonNull<Header>) {
     let _ = HEAP.try_with(|heap| heap.buffer(header));
 }
 
-/// How deep releases may nest before they are deferred to the pending list. Below it, drops
-/// happen in exactly `Rc`'s order; beyond it a chain is dropped iteratively, so stack use is
-/// bounded whatever the data (CPython's trashcan nests 50 deep). Small, because debug builds
-/// use a few KiB of stack per level.
-pub(crate) const RELEASE_DEPTH_LIMIT: usize = 16;
-
-/// Drops the value of a box whose strong count reached zero. Releases nest like `Rc`'s drops
-/// up to [`RELEASE_DEPTH_LIMIT`]; deeper ones (and all of them during a collection) join the
-/// pending list, which the outermost release drains.
-///
-/// # Safety
-/// The strong count of `ptr` is zero, its value is alive and unclaimed, and the caller owns
-/// its drop.
-#[inline]
-pub(crate) unsafe fn release<T: ?Sized>(ptr: NonNull<GcBox<T>>) {
-    /// Leaves a nesting level when the drop is over, also when it panics; the outermost
-    /// level drains the pending list first.
-    struct Leave {
-        depth: usize,
-    }
-    impl Drop for Leave {
-        #[inline]
-        fn drop(&mut self) {
-            let drain = HOT.with(|hot| {
-                let drain = self.depth == 0 && hot.pending.get();
-                if !drain {
-                    hot.depth.set(self.depth);
-                }
-                drain
-            });
-            if drain {
-                finish_release();
-            }
-        }
-    }
-
-    // The thread-local closures stay tiny so that they inline to a single access.
-    let depth = HOT.with(|hot| {
-        let depth = hot.depth.get();
-        if depth < RELEASE_DEPTH_LIMIT {
-            hot.depth.set(depth + 1);
-        }
-        depth
-    });
-    if depth >= RELEASE_DEPTH_LIMIT {
-        // SAFETY: by the caller's contract.
-        return unsafe { defer(ptr.cast()) };
-    }
-    let _leave = Leave { depth };
-    // SAFETY: by the caller's contract.
-    unsafe { drop_box_value(ptr) };
-}
-
-/// The outermost release is over and the pending list is not empty: drop what is in it.
-#[cold]
-#[inline(never)]
-fn finish_release() {
-    if HEAP.try_with(Heap::finish_release).is_err() {
-        HOT.with(|hot| hot.depth.set(0));
-    }
-}
-
-/// Joins a value whose strong count reached zero to the pending list; without a heap
-/// (thread-local teardown), drops it at once.
-///
-/// # Safety
-/// As for [`release`].
-#[cold]
-#[inline(never)]
-unsafe fn defer(header: NonNull<Header>) {
-    if HEAP.try_with(|heap| heap.defer(header)).is_err() {
-        // The thread's heap is gone: nothing can drain a pending list any more.
-        // SAFETY: by the caller's contract.
-        unsafe { destroy(header) };
-    }
-}
-
-/// Drops the value of `ptr` in place and gives back its implicit hold.
-///
-/// # Safety
-/// The strong count is zero, the value is alive and unclaimed, and the caller owns its drop.
-pub(crate) unsafe fn drop_box_value<T: ?Sized>(ptr: NonNull<GcBox<T>>) {
-    // SAFETY: by the caller's contract.
-    unsafe {
-        Header::drop_value_then_release(ptr.cast(), || {
-            ptr::drop_in_place(ptr::addr_of_mut!((*ptr.as_ptr()).value))
-        })
-    }
-}
-
 /// The last strong reference to a `DEAD` object whose value the collector has not dropped
 /// went. During a destruction that is normal (the collector drops the value, then gives back
 /// the implicit hold). During a snapshot the object is only tentatively dead — a misbehaving
@@ -368,7 +178,7 @@ pub(crate) unsafe fn drop_box_value<T: ?Sized>(ptr: NonNull<GcBox<T>>) {
 pub(crate) fn dead_released(header: NonNull<Header>) {
     let _ = HEAP.try_with(|heap| {
         if heap.scanning.get() {
-            heap.defer(header);
+            release::defer(header);
         }
     });
 }
@@ -376,17 +186,24 @@ pub(crate) fn dead_released(header: NonNull<Header>) {
 /// Called by `Gc::new` for tracked types: runs an automatic collection if one is due.
 #[inline]
 pub(crate) fn before_alloc() {
-    if HOT.with(|hot| hot.room.get() == 0) {
+    if ROOM.with(Cell::get) == 0 {
         collect_due();
     }
 }
 
-/// Enough possible roots are buffered: collect, unless this allocation happens inside a
-/// release or a collection (a `Drop` impl allocating), where collecting is not safe.
+/// [`ROOM`] is 0: enough possible roots are buffered (or this is the thread's first tracked
+/// allocation). Collect, unless this allocation happens inside a release or a collection (a
+/// `Drop` impl allocating), where collecting is not safe.
 #[cold]
 #[inline(never)]
 fn collect_due() {
-    if HOT.with(|hot| hot.depth.get()) == 0 {
+    let due = HEAP
+        .try_with(|heap| {
+            heap.update_room();
+            ROOM.with(Cell::get) == 0
+        })
+        .unwrap_or(false);
+    if due && !release::releasing() {
         collect();
     }
 }
@@ -398,9 +215,10 @@ fn collect_due() {
 /// nothing outside references are destroyed. Called while a collection is already running
 /// (from a `Drop` impl of a garbage object, say), it does nothing and returns 0.
 ///
-/// The collector keeps the work arrays of a collection (about 40 bytes per object traced, plus
-/// 8 per reference) for the next one on the same thread; they are freed when a later
-/// collection needs less than an eighth of them, and when the thread exits.
+/// The collector keeps the work arrays of a collection (about 48 bytes per object traced,
+/// plus 8 per reference) for the next one on the same thread. They are freed after a
+/// collection that needed less than an eighth of them (if they hold more than 4096 objects'
+/// worth), after a collection that ended in a panic, and when the thread exits.
 ///
 /// # Panics
 ///

@@ -105,3 +105,37 @@ fn handles_dropped_after_the_collector_is_gone_are_safe() {
         "only the garbage cycle is reclaimed"
     );
 }
+
+thread_local! {
+    /// A thread-local first used before the collector, so torn down after it.
+    static CHAIN: RefCell<Option<Gc<Node>>> = const { RefCell::new(None) };
+}
+
+/// The release loop does not depend on the collector's heap: a long chain dropped by a
+/// thread-local destructor after the heap is gone is still dropped iteratively, on a small
+/// stack, and completely.
+#[test]
+#[cfg(target_os = "linux")]
+fn a_long_chain_dropped_after_the_collector_is_gone_is_dropped_iteratively() {
+    const N: usize = if cfg!(miri) { 500 } else { 200_000 };
+    let drops = Arc::new(AtomicUsize::new(0));
+    let d = drops.clone();
+    std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(move || {
+            CHAIN.with(|c| assert!(c.borrow().is_none()));
+            let mut head = None;
+            for _ in 0..N {
+                head = Some(Gc::new(Node {
+                    next: RefCell::new(head.take()),
+                    drops: d.clone(),
+                }));
+            }
+            CHAIN.with(|c| *c.borrow_mut() = head);
+            assert_eq!(cyclegc::collect(), 0);
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(drops.load(Ordering::SeqCst), N);
+}
