@@ -92,11 +92,17 @@ impl<T: Trace + 'static> Gc<T> {
         if tracked {
             heap::before_alloc();
         }
-        let boxed = Box::new(GcBox {
-            header: Header::new(VTableFor::<T>::VTABLE, tracked, 1),
-            value,
-        });
-        Gc::from_box(NonNull::from(Box::leak(boxed)))
+        // Allocate first and write header and value in place: building the `GcBox` on the
+        // stack and moving it into the allocation copies the value twice.
+        let mut uninit = Box::<GcBox<T>>::new_uninit();
+        let ptr = uninit.as_mut_ptr();
+        // SAFETY: `ptr` points to an allocation sized and aligned for a `GcBox<T>`; each field
+        // is written exactly once, through raw pointers, before anything reads the box.
+        unsafe {
+            ptr::addr_of_mut!((*ptr).header).write(Header::new(VTableFor::<T>::VTABLE, tracked, 1));
+            ptr::addr_of_mut!((*ptr).value).write(value);
+        }
+        Gc::from_box(NonNull::from(Box::leak(uninit)).cast())
     }
 
     /// Builds a value that holds a [`Weak`] pointer to itself.
