@@ -324,50 +324,77 @@ impl Scan {
     fn destroy(&mut self, all_garbage: bool) -> usize {
         // Every node is either revived by `claim` or restored below: nothing to undo on drop.
         self.parked = false;
-        let nodes = &self.nodes;
+        let count = if all_garbage {
+            self.visits.len()
+        } else {
+            self.garbage.len()
+        };
+        let member = |k: usize| {
+            let index = if all_garbage {
+                self.visits[k].node
+            } else {
+                self.garbage[k]
+            };
+            self.nodes[index]
+        };
+        let mut next = 0;
         let mut first_panic = None;
-        let mut destroy = |index: usize| {
-            let ScanNode {
-                header: member,
-                vtable,
-            } = nodes[index];
-            // SAFETY: the member is DEAD, so nothing else drops its value, and it holds the
-            // implicit hold until `DROPPED` is set: its header is alive.
-            let h = unsafe { member.as_ref() };
-            h.leave_scan(vtable);
-            // SAFETY: as above; the value is alive and dropped exactly once, here.
-            let result = panic::catch_unwind(AssertUnwindSafe(|| unsafe {
-                (h.vtable().drop_value)(member)
+        while next < count {
+            // One `catch_unwind` for the whole pass, entered again after a panicking `Drop`,
+            // rather than one per object.
+            let result = panic::catch_unwind(AssertUnwindSafe(|| {
+                while next < count {
+                    let k = next;
+                    next += 1;
+                    // Scattered garbage (a random graph) defeats the hardware prefetcher.
+                    if k + PREFETCH_AHEAD < count {
+                        prefetch(member(k + PREFETCH_AHEAD).header);
+                    }
+                    // SAFETY: `member(k)` is claimed garbage, destroyed once: `k` only grows.
+                    unsafe { destroy_member(member(k)) };
+                }
             }));
             if let Err(payload) = result {
                 first_panic.get_or_insert(payload);
             }
+        }
+        if let Some(payload) = first_panic {
+            panic::resume_unwind(payload);
+        }
+        count
+    }
+}
+
+/// Drops the value of a claimed garbage object, then marks it `DROPPED` and, if its last
+/// strong reference is already gone, gives back the implicit hold — also when the value's
+/// `Drop` panics.
+///
+/// # Safety
+/// `node` is a member of the garbage the collector has claimed (`DEAD`, its vtable parked in
+/// `node`), not destroyed before: nothing else drops its value, and it holds the implicit
+/// hold until `DROPPED` is set, so its header is alive.
+unsafe fn destroy_member(node: ScanNode) {
+    /// Finishes the member after its drop, also while a panic from the drop unwinds.
+    struct Finish(NonNull<Header>);
+    impl Drop for Finish {
+        fn drop(&mut self) {
+            // SAFETY: the header holds the implicit hold until `DROPPED` is set below.
+            let h = unsafe { self.0.as_ref() };
             h.set_flag(DROPPED);
             if h.strong() == 0 {
                 // The last strong reference went before the value: it left the implicit hold
                 // to us.
                 // SAFETY: the hold is ours; nothing uses `h` afterwards.
-                unsafe { Header::release_hold(member) };
+                unsafe { Header::release_hold(self.0) };
             }
-        };
-        let destroyed = if all_garbage {
-            for (k, visit) in self.visits.iter().enumerate() {
-                // Scattered garbage (a random graph) defeats the hardware prefetcher.
-                if let Some(ahead) = self.visits.get(k + PREFETCH_AHEAD) {
-                    prefetch(nodes[ahead.node].header);
-                }
-                destroy(visit.node);
-            }
-            self.visits.len()
-        } else {
-            self.garbage.iter().for_each(|&index| destroy(index));
-            self.garbage.len()
-        };
-        if let Some(payload) = first_panic {
-            panic::resume_unwind(payload);
         }
-        destroyed
     }
+    // SAFETY: by the caller's contract.
+    let h = unsafe { node.header.as_ref() };
+    h.leave_scan(node.vtable);
+    let _finish = Finish(node.header);
+    // SAFETY: the value is alive and dropped exactly once, here (by the caller's contract).
+    unsafe { (h.vtable().drop_value)(node.header) };
 }
 
 impl Drop for Scan {
