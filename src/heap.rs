@@ -70,11 +70,11 @@ thread_local! {
     static HEAP: Heap = const { Heap::new() };
     /// How many more possible roots may be buffered before an automatic collection is due:
     /// `trigger - roots.len()`, or `usize::MAX` while automatic collection is off (buffering
-    /// counts it down, but no program buffers `usize::MAX` roots). `Gc::new`
-    /// reads it every time, so it lives apart from [`Heap`], in a thread-local without a
-    /// destructor (one load, no lazy registration). It starts at 0, so that a thread's first
-    /// tracked allocation goes to [`collect_due`], which initializes it from the heap — and
-    /// thereby registers the heap's destructor early, before most other thread-locals.
+    /// counts it down, but no program buffers `usize::MAX` roots). `Gc::new` reads it every
+    /// time, so it lives apart from [`Heap`], in a thread-local without a destructor (one
+    /// load, no lazy registration). It starts at 0, so that a thread's first tracked
+    /// allocation goes to [`collect_due`], which initializes it from the heap — and thereby
+    /// registers the heap's destructor early, before most other thread-locals.
     static ROOM: Cell<usize> = const { Cell::new(0) };
     static EXIT: ExitCollector = const { ExitCollector };
 }
