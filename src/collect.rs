@@ -60,9 +60,9 @@ pub(crate) struct Scan {
     edges: Vec<usize>,
     /// The snapshot's depth-first work list, then the scan's.
     stack: Vec<usize>,
-    /// Per node (scan and claim only): its edges in `edges`, then whether it is reachable
-    /// from outside the snapshot.
+    /// Per node, its edges in `edges` (scan and claim only, rebuilt from `visits`).
     ranges: Vec<(usize, usize)>,
+    /// Per node, whether it is reachable from outside the snapshot (scan and claim only).
     live: Vec<bool>,
     /// Indices of the unreachable objects, claimed (`DEAD`), to destroy — unless every node
     /// is garbage, when `visits` is the list.
