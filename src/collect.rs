@@ -1,15 +1,17 @@
 //! The cycle collector: synchronous trial deletion (Bacon & Rajan 2001) over the subgraph
 //! reachable from the buffered possible roots, computed CPython-style on side counters.
 //!
-//! 1. **Snapshot.** Starting from the roots (whose buffer holds are given back at once), every
-//!    reachable tracked object becomes a scan node: its header's `slot` holds the node index,
-//!    and it is *tentatively* `DEAD`. Each node is traced exactly once, depth first, first
-//!    child first (trees and lists are usually allocated in that order, so the later passes
-//!    walk memory forwards); its edges are stored as node indices in one flat array.
+//! 1. **Snapshot.** Starting from the roots (whose buffer holds are given back at once; entries
+//!    withdrawn by `Gc::get_mut` are skipped), every reachable tracked object becomes a scan
+//!    node: its header's `slot` holds the node index, and it is *tentatively* `DEAD`. Each
+//!    node is traced exactly once, depth first, first child first (trees and lists are
+//!    usually allocated in that order, so the later passes walk memory forwards); its edges
+//!    are stored as node indices in one flat array. A `trace` that panics keeps the edges it
+//!    reported; the snapshot goes on.
 //! 2. **Subtract.** `refs` starts as the real strong count (never written); every edge takes one
 //!    from its target's. What is left counts references from outside the snapshot. A `refs`
-//!    that would go below zero proves a `Trace` impl reported more references than exist: the
-//!    collection is abandoned and every node revived.
+//!    that would go below zero proves a `Trace` impl reported more references than exist:
+//!    every node connected to that one is kept alive, the rest judged as usual.
 //! 3. **Scan and claim** (skipped when every `refs` is zero and no `Trace` impl released
 //!    anything, the usual case when collecting garbage): nodes with `refs > 0`, and everything
 //!    reachable from them, are live and revived (vtable back, `DEAD` cleared). A garbage node
@@ -20,6 +22,11 @@
 //!    drop or its last strong reference — so each header is freed as soon as nothing points to
 //!    it, in the same pass.
 //!
+//! No panic leaves a collection before it is complete: the first panic of a `Trace` or `Drop`
+//! impl is kept and resumed at the end, later ones (and panicking payloads) are dropped under
+//! `catch_unwind`. Should anything else unwind, dropping the [`Scan`] still leaves no header
+//! in a scan state ([`Stage`]).
+//!
 //! A garbage header is thus written twice (snapshot, destroy); each phase after the snapshot
 //! reads only the side arrays it needs.
 //!
@@ -27,18 +34,18 @@
 //! data: a million-node ring is collected on a 256 KiB stack.
 
 use std::mem;
-use std::panic::{self, AssertUnwindSafe};
 use std::ptr::NonNull;
 
-use crate::header::{Header, VTable, BUFFERED, DEAD, DROPPED, UNTRACKED};
+use crate::header::{Header, VTable, BUFFERED, DEAD, DROPPED, IN_BUFFER, UNTRACKED};
 use crate::heap::Heap;
+use crate::panics::FirstPanic;
 use crate::release;
 use crate::trace::Tracer;
 
 /// The snapshot, in a few arrays grouped by the passes that read them: `nodes` (destroy),
 /// `refs` (subtract), `visits` and `edges` (scan and claim). Node `i` is the `i`-th object
-/// found. Dropping a `Scan` that still has nodes parked (normally, or while a `Trace` panic
-/// unwinds) revives them, which must happen before any user `Drop` runs.
+/// found. Dropping a `Scan` before it is done leaves no header behind in a scan state (see
+/// [`Stage`]).
 ///
 /// The heap keeps the arrays of the last collection for the next one ([`Scan::recycle`]):
 /// allocating them afresh each time costs a page fault per 4 KiB touched, and freeing them —
@@ -69,10 +76,28 @@ pub(crate) struct Scan {
     garbage: Vec<usize>,
     /// Survivors that could not be traced completely, to examine again next time.
     retry: Vec<NonNull<Header>>,
+    /// Nodes whose `refs` a `Trace` impl took below zero (it reported references that do not
+    /// exist).
+    tainted: Vec<usize>,
     /// An empty root buffer with the capacity of the last one, swapped in for the next.
     spare_roots: Vec<NonNull<Header>>,
-    /// Whether `Drop` must revive the nodes (until `destroy` takes over).
-    parked: bool,
+    /// The node whose `trace` is running (to finish its visit if the `trace` panics).
+    tracing: usize,
+    /// Members of the garbage destroyed so far.
+    destroyed: usize,
+    stage: Stage,
+}
+
+/// What dropping a [`Scan`] must undo (DESIGN.md §2.8: every exit restores every header).
+#[derive(Clone, Copy, PartialEq)]
+enum Stage {
+    /// Nodes may hold a scan index and a tentative `DEAD`: revive them all.
+    Scanning,
+    /// The garbage is claimed and being destroyed (every node if `all_garbage`, else the
+    /// `garbage` list): destroy the members not destroyed yet.
+    Destroying { all_garbage: bool },
+    /// Every header is restored or destroyed: nothing to undo.
+    Done,
 }
 
 /// An object in the snapshot, with the vtable parked here while its `slot` holds the index.
@@ -132,10 +157,6 @@ fn prefetch(header: NonNull<Header>) {
     let _ = header;
 }
 
-/// The references counted in a snapshot do not add up: a `Trace` impl reported more
-/// references to an object than it has. Nothing can be freed.
-struct Inconsistent;
-
 impl Scan {
     pub(crate) const fn new() -> Scan {
         Scan {
@@ -148,14 +169,18 @@ impl Scan {
             live: Vec::new(),
             garbage: Vec::new(),
             retry: Vec::new(),
+            tainted: Vec::new(),
             spare_roots: Vec::new(),
-            parked: true,
+            tracing: 0,
+            destroyed: 0,
+            stage: Stage::Scanning,
         }
     }
 
     /// Empties the arrays of a finished collection that traced `traced` objects and returns
     /// them for the next one, unless they are much larger than it needed.
     fn recycle(mut self, traced: usize) -> Option<Scan> {
+        debug_assert!(self.stage == Stage::Done);
         let keep = RETAIN_SLACK * traced.max(RETAIN_FLOOR);
         if self.nodes.capacity() > keep || self.edges.capacity() > 2 * keep {
             return None;
@@ -169,7 +194,9 @@ impl Scan {
         self.live.clear();
         self.garbage.clear();
         self.retry.clear();
-        self.parked = true;
+        self.tainted.clear();
+        self.destroyed = 0;
+        self.stage = Stage::Scanning;
         Some(self)
     }
 
@@ -200,7 +227,11 @@ impl Scan {
 
     /// Phase 1: trace every node once, depth first (which follows the order most structures
     /// were allocated in), adding what it reaches and recording the edges.
-    fn snapshot(&mut self, mut roots: Vec<NonNull<Header>>) {
+    ///
+    /// A `trace` that panics does not end the snapshot: the edges it reported before the
+    /// panic are real and kept; the ones it did not report count as references from outside,
+    /// which can only keep objects alive. The first panic is recorded in `panics`.
+    fn snapshot(&mut self, mut roots: Vec<NonNull<Header>>, panics: &mut FirstPanic) {
         // Most roots lead to a few objects: start the arrays at a size that spares the first
         // few doublings.
         let guess = 4 * roots.len();
@@ -213,73 +244,136 @@ impl Scan {
             // SAFETY: a buffer entry holds a unit of its header's weak count; it is given back
             // only after the last use of `h`.
             let h = unsafe { root.as_ref() };
-            let wanted = h.strong() > 0 && !h.has(DEAD) && h.scan_index().is_none();
+            // A withdrawn entry (`Gc::get_mut`) is skipped: its value may be borrowed mutably.
+            let wanted =
+                h.has(BUFFERED) && h.strong() > 0 && !h.has(DEAD) && h.scan_index().is_none();
             if wanted {
                 self.add(root);
             }
-            h.clear_flag(BUFFERED);
+            h.clear_flag(IN_BUFFER);
             // SAFETY: gives back the buffer's unit. A root still wanted has strong references
             // (and so the implicit hold): this cannot free it. `slot` holds a scan index only
             // for wanted roots, and then the header is not freed, so the vtable is not read.
             unsafe { Header::release_hold(root) };
         }
         self.spare_roots = roots;
+        self.stack.extend((0..self.len()).rev());
         let mut tracer = Tracer::new();
-        let mut stack = mem::take(&mut self.stack);
-        stack.extend((0..self.len()).rev());
-        while let Some(next) = stack.pop() {
+        while !self.stack.is_empty() {
+            if !panics.catch(|| self.trace_stack(&mut tracer)) {
+                tracer.abandon_work();
+                self.visit(self.tracing, &mut tracer, false);
+            }
+        }
+    }
+
+    /// Traces the nodes on the stack until it is empty (or a `trace` panics).
+    fn trace_stack(&mut self, tracer: &mut Tracer) {
+        while let Some(next) = self.stack.pop() {
+            self.tracing = next;
             let ScanNode { header, vtable } = self.nodes[next];
             // SAFETY: the node's value is alive (strong > 0, not DEAD before this scan) and
             // its vtable is the one it was created with. `trace` does not read `slot`.
-            unsafe { ((*vtable).trace)(header, &mut tracer) };
-            // Start every child's cache miss at once rather than one per loop iteration.
-            for &child in tracer.edges() {
-                prefetch(child);
-            }
-            // Children are pushed last first, so that the first is traced next.
-            for &child in tracer.edges().iter().rev() {
-                // SAFETY: `trace` reported a `Gc` the value owns: its header is alive.
-                let c = unsafe { child.as_ref() };
-                let index = match c.scan_index() {
-                    Some(index) => index,
-                    // Untracked objects own no `Gc` and so are never on a cycle; dead ones
-                    // (not in this scan) are already being destroyed.
-                    None if c.has(UNTRACKED | DEAD) => continue,
-                    None => {
-                        let index = self.add(child);
-                        stack.push(index);
-                        index
-                    }
-                };
-                self.edges.push(index);
-            }
-            let incomplete = if tracer.incomplete() { INCOMPLETE } else { 0 };
-            self.visits.push(Visit {
-                node: next,
-                edges_end: self.edges.len() | incomplete,
-            });
-            tracer.clear();
+            unsafe { ((*vtable).trace)(header, tracer) };
+            let incomplete = tracer.incomplete();
+            self.visit(next, tracer, incomplete);
         }
-        self.stack = stack;
+    }
+
+    /// Records the edges `tracer` holds as `node`'s, adding the objects they reach that are
+    /// not in the snapshot yet, and clears the tracer.
+    #[inline(always)]
+    fn visit(&mut self, node: usize, tracer: &mut Tracer, incomplete: bool) {
+        // Start every child's cache miss at once rather than one per loop iteration.
+        for &child in tracer.edges() {
+            prefetch(child);
+        }
+        // Children are pushed last first, so that the first is traced next.
+        for &child in tracer.edges().iter().rev() {
+            // SAFETY: `trace` reported a `Gc` the value owns: its header is alive.
+            let c = unsafe { child.as_ref() };
+            let index = match c.scan_index() {
+                Some(index) => {
+                    debug_assert!(self.nodes[index].header == child, "a stale scan index");
+                    index
+                }
+                // Untracked objects own no `Gc` and so are never on a cycle; dead ones
+                // (not in this scan) are already being destroyed.
+                None if c.has(UNTRACKED | DEAD) => continue,
+                None => {
+                    let index = self.add(child);
+                    self.stack.push(index);
+                    index
+                }
+            };
+            self.edges.push(index);
+        }
+        let incomplete = if incomplete { INCOMPLETE } else { 0 };
+        self.visits.push(Visit {
+            node,
+            edges_end: self.edges.len() | incomplete,
+        });
+        tracer.clear();
     }
 
     /// Phase 2: subtract every internal reference from its target's `refs`. A separate pass
     /// over the flat edge list, not folded into the snapshot: its iterations are independent,
-    /// so the processor overlaps their cache misses (on a 100k-node random graph, folding it
-    /// in made the snapshot twice as slow).
+    /// so the processor overlaps their cache misses (folding it in made the snapshot of a
+    /// random graph much slower).
     ///
-    /// Returns whether every node is garbage (every `refs` reached zero), the common case
-    /// for which the scan and claim passes can be skipped.
-    fn subtract(&mut self) -> Result<bool, Inconsistent> {
+    /// A `refs` that would go below zero proves that a `Trace` impl reported references that
+    /// do not exist; its node is recorded in `tainted` (see [`Scan::keep_tainted`]).
+    ///
+    /// Returns whether every node is garbage (every `refs` reached zero and nothing is
+    /// tainted), the common case for which the scan and claim passes can be skipped.
+    fn subtract(&mut self) -> bool {
         let mut zeroed = 0;
         for &target in &self.edges {
             let refs = &mut self.refs[target];
-            if *refs != MANY_REFS {
-                *refs = refs.checked_sub(1).ok_or(Inconsistent)?;
-                zeroed += usize::from(*refs == 0);
+            match *refs {
+                MANY_REFS => {}
+                0 => self.tainted.push(target),
+                n => {
+                    *refs = n - 1;
+                    zeroed += usize::from(n == 1);
+                }
             }
         }
-        Ok(zeroed == self.len())
+        zeroed == self.len() && self.tainted.is_empty()
+    }
+
+    /// A `Trace` impl reported more references to the `tainted` nodes than they have, so no
+    /// count in their part of the graph can be trusted: a lie can also lower a count without
+    /// taking it below zero. Keeps alive every node connected to a tainted one (following
+    /// edges either way); the rest of the snapshot never saw the lying edges, and is judged
+    /// as usual. Only runs after a lie, so it may allocate.
+    fn keep_tainted(&mut self) {
+        fn find(parent: &mut [usize], mut node: usize) -> usize {
+            while parent[node] != node {
+                parent[node] = parent[parent[node]];
+                node = parent[node];
+            }
+            node
+        }
+        let mut parent: Vec<usize> = (0..self.len()).collect();
+        let mut start = 0;
+        for visit in &self.visits {
+            for &target in &self.edges[start..visit.edges_end()] {
+                let (a, b) = (find(&mut parent, visit.node), find(&mut parent, target));
+                parent[a] = b;
+            }
+            start = visit.edges_end();
+        }
+        let mut tainted_component = vec![false; self.len()];
+        for &node in &self.tainted {
+            let component = find(&mut parent, node);
+            tainted_component[component] = true;
+        }
+        for node in 0..self.len() {
+            if tainted_component[find(&mut parent, node)] {
+                self.refs[node] = MANY_REFS;
+            }
+        }
     }
 
     /// Phase 3: mark everything reachable from an externally referenced node.
@@ -318,7 +412,7 @@ impl Scan {
             if self.live[visit.node] || h.strong() == 0 {
                 h.leave_scan(vtable);
                 h.clear_flag(DEAD);
-                if visit.incomplete() {
+                if visit.incomplete() && h.strong() > 0 {
                     self.retry.push(header);
                 }
             } else {
@@ -328,49 +422,49 @@ impl Scan {
     }
 
     /// Phase 5: drop the garbage's values (every node if `all_garbage`, else the claimed
-    /// ones), restoring each vtable first. Returns the number of objects destroyed; the first
-    /// panic of a `Drop` is resumed after the last value.
-    fn destroy(&mut self, all_garbage: bool) -> usize {
-        // Every node is either revived by `claim` or restored below: nothing to undo on drop.
-        self.parked = false;
-        let count = if all_garbage {
+    /// ones), restoring each vtable first. Returns the number of objects destroyed. A
+    /// panicking `Drop` does not stop the pass; the first panic is recorded in `panics`.
+    fn destroy(&mut self, all_garbage: bool, panics: &mut FirstPanic) -> usize {
+        let count = self.garbage_len(all_garbage);
+        self.stage = Stage::Destroying { all_garbage };
+        while self.destroyed < count {
+            // One `catch_unwind` for the whole pass, entered again after a panicking `Drop`,
+            // rather than one per object.
+            panics.catch(|| {
+                while self.destroyed < count {
+                    let k = self.destroyed;
+                    self.destroyed += 1;
+                    // Scattered garbage (a random graph) defeats the hardware prefetcher.
+                    if k + PREFETCH_AHEAD < count {
+                        prefetch(self.member(all_garbage, k + PREFETCH_AHEAD).header);
+                    }
+                    // SAFETY: member `k` is claimed garbage, destroyed once: `destroyed` only
+                    // grows.
+                    unsafe { destroy_member(self.member(all_garbage, k)) };
+                }
+            });
+        }
+        self.stage = Stage::Done;
+        count
+    }
+
+    fn garbage_len(&self, all_garbage: bool) -> usize {
+        if all_garbage {
             self.visits.len()
         } else {
             self.garbage.len()
-        };
-        let member = |k: usize| {
-            let index = if all_garbage {
-                self.visits[k].node
-            } else {
-                self.garbage[k]
-            };
-            self.nodes[index]
-        };
-        let mut next = 0;
-        let mut first_panic = None;
-        while next < count {
-            // One `catch_unwind` for the whole pass, entered again after a panicking `Drop`,
-            // rather than one per object.
-            let result = panic::catch_unwind(AssertUnwindSafe(|| {
-                while next < count {
-                    let k = next;
-                    next += 1;
-                    // Scattered garbage (a random graph) defeats the hardware prefetcher.
-                    if k + PREFETCH_AHEAD < count {
-                        prefetch(member(k + PREFETCH_AHEAD).header);
-                    }
-                    // SAFETY: `member(k)` is claimed garbage, destroyed once: `k` only grows.
-                    unsafe { destroy_member(member(k)) };
-                }
-            }));
-            if let Err(payload) = result {
-                first_panic.get_or_insert(payload);
-            }
         }
-        if let Some(payload) = first_panic {
-            panic::resume_unwind(payload);
-        }
-        count
+    }
+
+    /// The `k`-th member of the garbage, in tracing order.
+    #[inline(always)]
+    fn member(&self, all_garbage: bool, k: usize) -> ScanNode {
+        let index = if all_garbage {
+            self.visits[k].node
+        } else {
+            self.garbage[k]
+        };
+        self.nodes[index]
     }
 }
 
@@ -407,17 +501,25 @@ unsafe fn destroy_member(node: ScanNode) {
 }
 
 impl Drop for Scan {
-    /// Revives every node if the scan is abandoned (an inconsistent count, or a `Trace`
-    /// panic unwinding through the snapshot).
+    /// Leaves no header in a scan state, whatever ended the collection early: before the
+    /// claim, every node is revived; during the destruction, the rest of the garbage is
+    /// destroyed (its panics dropped: one is already on its way).
     fn drop(&mut self) {
-        if !self.parked {
-            return;
-        }
-        for node in &self.nodes {
-            // SAFETY: as in `claim`.
-            let h = unsafe { node.header.as_ref() };
-            h.leave_scan(node.vtable);
-            h.clear_flag(DEAD);
+        match self.stage {
+            Stage::Scanning => {
+                for node in &self.nodes {
+                    // SAFETY: as in `claim`.
+                    let h = unsafe { node.header.as_ref() };
+                    h.leave_scan(node.vtable);
+                    h.clear_flag(DEAD);
+                }
+            }
+            Stage::Destroying { all_garbage } => {
+                let mut panics = FirstPanic::default();
+                self.destroy(all_garbage, &mut panics);
+                drop(panics);
+            }
+            Stage::Done => {}
         }
     }
 }
@@ -451,55 +553,37 @@ pub(crate) fn collect(heap: &Heap) -> usize {
         saved_depth: release::begin_deferral(),
     };
     heap.stats.borrow_mut().collections += 1;
+    // The first panic of a `Trace` or `Drop` impl, resumed once the collection is complete.
+    let mut panics = FirstPanic::default();
 
     // Declared after `_end`, so dropped before it on every path: the scan revives (or hands
     // back) its nodes before `end_deferral` drains the pending list, which may hold objects
     // a misbehaving `Trace` released during the snapshot.
-    let mut scan = heap.spare_scan.take().unwrap_or_else(Scan::new);
-    let roots = mem::replace(
-        &mut *heap.roots.borrow_mut(),
-        mem::take(&mut scan.spare_roots),
-    );
+    let mut scan = heap.take_spare_scan().unwrap_or_else(Scan::new);
+    let roots = heap.take_roots(mem::take(&mut scan.spare_roots));
     let pending_before = release::pending_len();
     heap.scanning.set(true);
-    scan.snapshot(roots);
+    scan.snapshot(roots, &mut panics);
     heap.scanning.set(false);
     // Only a `Trace` impl can have released anything during the snapshot.
     let trace_released = release::pending_len() != pending_before;
-    let all_garbage = scan.subtract();
-    let Ok(all_garbage) = all_garbage else {
-        let traced = scan.len();
-        drop(scan);
+    let all_garbage = scan.subtract() && !trace_released;
+    let lied = !scan.tainted.is_empty();
+    if lied {
+        scan.keep_tainted();
         heap.stats.borrow_mut().aborted += 1;
-        heap.set_trigger_after(traced);
-        if cfg!(debug_assertions) {
-            panic!(
-                "cyclegc: a collection was abandoned because a `Trace` impl reported more \
-                 references to an object than it has. Nothing was freed. Check hand-written \
-                 `Trace` impls: each `Gc` a value owns must be reported exactly once, and `Gc`s \
-                 shared with something else (e.g. inside an `Rc`) not at all"
-            );
-        }
-        return 0;
-    };
+    }
     let traced = scan.len();
-    let all_garbage = all_garbage && !trace_released;
     if !all_garbage {
         scan.mark_live();
         scan.claim();
     }
 
     for &header in &scan.retry {
-        // SAFETY: a survivor is alive (it is referenced from outside the garbage).
-        if !unsafe { header.as_ref() }.has(BUFFERED) {
-            heap.buffer(header);
-        }
+        // SAFETY: a retried survivor is tracked, alive and has strong references.
+        unsafe { heap.buffer(header) };
     }
-    let garbage = if all_garbage {
-        traced
-    } else {
-        scan.garbage.len()
-    };
+    let garbage = scan.garbage_len(all_garbage);
     {
         let mut stats = heap.stats.borrow_mut();
         stats.collected += garbage as u64;
@@ -507,7 +591,16 @@ pub(crate) fn collect(heap: &Heap) -> usize {
     }
     heap.set_trigger_after(traced - garbage);
     // From here on user code runs (the values' `Drop` impls); every member is already DEAD.
-    let freed = scan.destroy(all_garbage);
-    heap.spare_scan.set(scan.recycle(traced));
+    let freed = scan.destroy(all_garbage, &mut panics);
+    heap.keep_spare_scan(scan.recycle(traced));
+    panics.resume();
+    if lied && cfg!(debug_assertions) {
+        panic!(
+            "cyclegc: a `Trace` impl reported more references to an object than it has; the \
+             collection kept every object connected to it. Check hand-written `Trace` impls: \
+             each `Gc` a value owns must be reported exactly once, and `Gc`s shared with \
+             something else (e.g. inside an `Rc`) not at all"
+        );
+    }
     freed
 }

@@ -10,7 +10,7 @@ use std::ops::Deref;
 use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::ptr::{self, NonNull};
 
-use crate::header::{GcBox, Header, VTableFor, BUFFERED, DEAD, DROPPED, UNTRACKED};
+use crate::header::{GcBox, Header, VTableFor, BUFFERED, DEAD, DROPPED, UNTRACKED, WITHDRAWN};
 use crate::heap;
 use crate::release;
 use crate::trace::{Trace, Tracer};
@@ -75,8 +75,11 @@ impl<T: Trace + 'static> Gc<T> {
     ///
     /// # Panics
     ///
-    /// Only if that automatic collection destroys garbage whose `Drop` panics: the panic is
-    /// resumed here, after the collection has finished (see [`collect`](crate::collect)).
+    /// Only from that automatic collection, and only after it has finished (see
+    /// [`collect`](crate::collect)): if a `Drop` impl of the garbage it destroys panics, or a
+    /// `Trace` impl panics while it traces, the first such panic is resumed here; debug
+    /// builds also panic here when it catches a `Trace` impl reporting more references than
+    /// exist. `value` is then dropped without being allocated.
     ///
     /// # Examples
     ///
@@ -244,8 +247,13 @@ impl<T: ?Sized> Gc<T> {
         ptr::addr_eq(this.ptr.as_ptr(), other.ptr.as_ptr())
     }
 
-    /// A raw pointer to the value; valid as long as a strong pointer exists. Like Python's
-    /// `id()`, it identifies the object.
+    /// A raw pointer to the value. Like Python's `id()`, it identifies the object for as long
+    /// as a strong pointer exists.
+    ///
+    /// The value behind it can be read while a strong pointer exists and the value has not
+    /// been destroyed by the cycle collector — the only way to hold a strong pointer to a
+    /// destroyed value is a handle that a `Drop` impl of a collected cycle kept (see
+    /// [`Gc::try_deref`]).
     ///
     /// # Examples
     ///
@@ -266,7 +274,8 @@ impl<T: ?Sized> Gc<T> {
     /// Returns the value, or `None` if the cycle collector has already destroyed it.
     ///
     /// That can only be observed from a `Drop` impl of a member of a garbage cycle (or from
-    /// a handle such an impl stored somewhere): plain [`Deref`] panics there instead.
+    /// a handle such an impl stored somewhere), and from inside a `Trace` impl, where every
+    /// object being scanned counts as dead: plain [`Deref`] panics there instead.
     ///
     /// # Examples
     ///
@@ -289,6 +298,17 @@ impl<T: ?Sized> Gc<T> {
 
     /// A mutable reference to the value, if there are no other `Gc` or `Weak` pointers to it.
     ///
+    /// The cycle collector never reads the value while that reference lives, even if a
+    /// collection runs meanwhile (started by a `Gc::new` or a `collect()` in code the
+    /// mutation calls). A collection reaches an object only through its buffer of possible
+    /// roots and through the `Gc`s that the values it traces report. With no other pointer,
+    /// the only `Gc` to this object is `this`; while it is borrowed here, a value that owns
+    /// it can only be reached mutably through a `RefCell` borrow or a held lock, which the
+    /// collector does not trace through. And if the object is in the root buffer, `get_mut`
+    /// withdraws it from there (the next drop that may orphan a cycle through it puts it
+    /// back). Returning `None` instead would make `get_mut` fail after every
+    /// `drop(x.clone())`, which `Rc::get_mut` does not.
+    ///
     /// # Examples
     ///
     /// ```
@@ -305,8 +325,15 @@ impl<T: ?Sized> Gc<T> {
     pub fn get_mut(this: &mut Self) -> Option<&mut T> {
         let header = this.header();
         if header.strong() == 1 && header.weak_handles() == 0 && !header.has(DEAD) {
+            if header.has(BUFFERED) {
+                // The root buffer is the one way a collection could still reach the value
+                // while the `&mut` lives: withdraw the entry (see the docs above).
+                header.clear_flag(BUFFERED);
+                header.set_flag(WITHDRAWN);
+            }
             // SAFETY: this is the only pointer to the allocation, and `&mut self` guarantees
-            // no reference derived from it is alive.
+            // no reference derived from it is alive. No collection reads the value while the
+            // `&mut` lives: see above.
             Some(unsafe { &mut (*this.ptr.as_ptr()).value })
         } else {
             None
@@ -319,7 +346,9 @@ impl<T: ?Sized> Gc<T> {
         let header = self.header_ptr();
         let (strong, flags) = (self.header().strong(), self.header().flags());
         if strong > 0 {
-            heap::possible_root(header);
+            // SAFETY: the object is alive and tracked (the caller's flag test), with strong
+            // references left.
+            unsafe { heap::possible_root(header) };
         } else if flags & DEAD != 0 {
             // The collector drops the value. If it already has, the last strong reference
             // gives back the implicit hold; if not, the collector will, after the drop.
@@ -328,7 +357,8 @@ impl<T: ?Sized> Gc<T> {
                 // hold is ours to give back.
                 unsafe { Header::release_hold(header) };
             } else {
-                heap::dead_released(header);
+                // SAFETY: `DEAD`, not `DROPPED`, and its last strong reference just went.
+                unsafe { heap::dead_released(header) };
             }
         } else if flags & UNTRACKED != 0 {
             // SAFETY: the count reached zero: nobody else can reach the value. An untracked
@@ -496,7 +526,8 @@ impl<T: ?Sized> Deref for Gc<T> {
     /// # Panics
     ///
     /// If the cycle collector has already destroyed the value: only possible from a `Drop`
-    /// impl of a member of a garbage cycle (see [`Gc::try_deref`]).
+    /// impl of a member of a garbage cycle (see [`Gc::try_deref`]). Also from inside a
+    /// `Trace` impl, which must not look inside the `Gc`s it reports.
     #[inline(always)]
     fn deref(&self) -> &T {
         if self.header().has(DEAD) {
@@ -512,6 +543,14 @@ impl<T: ?Sized> Deref for Gc<T> {
 #[inline(never)]
 #[track_caller]
 fn dead_deref() -> ! {
+    if heap::scanning() {
+        // Objects being scanned are only tentatively dead: the culprit is a `Trace` impl.
+        panic!(
+            "cyclegc: a `Trace` impl dereferenced a `Gc` while the cycle collector was \
+             tracing. `trace` must only report the `Gc`s a value owns (`field.trace(tracer)`), \
+             never look inside them"
+        )
+    }
     panic!(
         "cyclegc: dereferenced a `Gc` whose value the cycle collector has already destroyed. \
          This happens when a `Drop` impl of a garbage cycle member reaches another member of \

@@ -10,8 +10,8 @@
 //! * `strong` is a plain count, so clone is `Rc`'s clone to the instruction (increment, abort
 //!   on overflow) and drop is `Rc`'s decrement plus one test of the flags when the count stays
 //!   above zero.
-//! * `weak_flags` packs the four flags (`BUFFERED`, `UNTRACKED`, `DEAD`, `DROPPED`) under the
-//!   weak count, which counts `Weak` handles plus *holds*: one implicit hold while strong
+//! * `weak_flags` packs the five flags (`BUFFERED`, `UNTRACKED`, `DEAD`, `DROPPED`,
+//!   `WITHDRAWN`) under the weak count, which counts `Weak` handles plus *holds*: one implicit hold while strong
 //!   references exist or the value waits in the release loop (std's "strong references
 //!   collectively own one weak"), one while the header sits in the root buffer, one while the
 //!   collector destroys it. The header is freed exactly when the weak count reaches zero: one
@@ -27,7 +27,8 @@ use std::ptr::{self, NonNull};
 
 use crate::trace::{Trace, Tracer};
 
-/// The object sits in the root buffer (and the buffer holds one unit of `weak`).
+/// The object sits in the root buffer as a possible root (and the buffer holds one unit of
+/// `weak`).
 pub(crate) const BUFFERED: usize = 1;
 /// The type can never own a `Gc` ([`Trace::may_contain_gc`] is false): never buffered or traced.
 pub(crate) const UNTRACKED: usize = 2;
@@ -37,7 +38,15 @@ pub(crate) const DEAD: usize = 4;
 /// The collector has dropped the value of a `DEAD` object. Whichever comes last — this, or
 /// the last strong reference going — gives back the implicit hold.
 pub(crate) const DROPPED: usize = 8;
-const FLAG_BITS: u32 = 4;
+/// The object's root-buffer entry was withdrawn by `Gc::get_mut`, which hands out `&mut` to
+/// the value: the entry still holds its unit of `weak`, but the collector skips it, so no
+/// collection reaches the value through the buffer while the `&mut` may live (DESIGN.md
+/// §2.7). The next drop that would buffer the object turns the entry back into a root
+/// (`BUFFERED`) instead of adding another. `BUFFERED` and `WITHDRAWN` are never both set.
+pub(crate) const WITHDRAWN: usize = 16;
+/// The object has an entry in the root buffer, live or withdrawn.
+pub(crate) const IN_BUFFER: usize = BUFFERED | WITHDRAWN;
+const FLAG_BITS: u32 = 5;
 const FLAGS: usize = (1 << FLAG_BITS) - 1;
 /// One unit of the weak count, in `weak_flags`.
 const ONE_WEAK: usize = 1 << FLAG_BITS;
@@ -69,7 +78,9 @@ unsafe fn trace_value<T: Trace>(header: NonNull<Header>, tracer: &mut Tracer) {
     // SAFETY: by the caller's contract the value is alive; a shared reference is all `trace`
     // gets, and user code may only have shared references to it too.
     let value = unsafe { &(*header.cast::<GcBox<T>>().as_ptr()).value };
-    value.trace(tracer);
+    // SAFETY: the collector holds the value alive for the call, and runs no user code but
+    // `Trace` impls meanwhile.
+    unsafe { tracer.trace_value(value) };
 }
 
 /// # Safety
@@ -169,7 +180,7 @@ impl Header {
     /// The number of `Weak` handles: the weak count without the holds.
     pub(crate) fn weak_handles(&self) -> usize {
         let implicit = usize::from(self.strong() > 0);
-        let buffered = usize::from(self.has(BUFFERED));
+        let buffered = usize::from(self.has(IN_BUFFER));
         self.weak() - implicit - buffered
     }
 

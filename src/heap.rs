@@ -1,14 +1,32 @@
-//! The per-thread heap: the root buffer, the collector's settings and statistics, and the
-//! Python-style functions that control them. (The release loop is in `release.rs`.)
+//! The per-thread heap: the root buffer, the collector's settings and statistics, the
+//! thread-exit collection, and the Python-style functions that control them. (The release
+//! loop is in `release.rs`.)
 //!
 //! No borrow of this state is ever held while user code (a `Drop`, a `Trace`) runs: every
 //! `RefCell` borrow here is a few instructions long.
+//!
+//! # Thread exit
+//!
+//! The heap lives in a thread-local without a destructor, so it is never torn down: drops
+//! during thread-local teardown — whichever thread-local runs its destructor when — still
+//! buffer their possible roots. What runs the last collections is an *exit hook*, a
+//! thread-local whose destructor collects. Thread-local destructors run in the reverse order
+//! of their registration, and a destructor registered while others run is run next; so a
+//! hook is registered (by touching a fresh one) whenever a root is buffered and no hook is
+//! pending — at a thread's first root, and again each time a destructor that runs after the
+//! last hook leaves a root behind. The last hook to run gives back what is still buffered and
+//! frees the heap's memory. There are [`EXIT_HOOKS`]`.len()` hooks; a thread whose teardown
+//! needs more stops buffering (a late cycle then leaks; nothing dangles).
 
 use std::cell::{Cell, RefCell};
+use std::mem::ManuallyDrop;
+use std::panic;
 use std::ptr::NonNull;
+use std::thread::LocalKey;
 
 use crate::collect::Scan;
-use crate::header::{Header, BUFFERED};
+use crate::header::{Header, BUFFERED, IN_BUFFER, WITHDRAWN};
+use crate::panics::drop_payload;
 use crate::release;
 
 /// The automatic-collection threshold a thread starts with: a collection runs when this many
@@ -23,6 +41,10 @@ pub(crate) const DEFAULT_THRESHOLD: usize = if cfg!(miri) { 16 } else { 2000 };
 /// generation, applied to the traced subgraph.
 const SURVIVOR_RATIO: usize = 4;
 
+/// How many collections an exit hook runs at most: each may leave new garbage behind (a
+/// `Drop` building a cycle), and a thread must still be able to exit.
+const EXIT_ROUNDS: usize = 4;
+
 /// Collector statistics for the current thread, as returned by [`stats`]: the running totals
 /// of Python's `gc.get_stats()`.
 ///
@@ -36,20 +58,23 @@ const SURVIVOR_RATIO: usize = 4;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
-    /// Collections run on this thread, automatic and explicit (aborted ones included).
+    /// Collections run on this thread, automatic and explicit.
     pub collections: u64,
     /// Objects reclaimed by those collections.
     pub collected: u64,
     /// Objects examined (traced) by those collections, garbage and survivors alike.
     pub traced: u64,
-    /// Collections given up because the object graph did not add up: a `Trace` impl reported
-    /// more references to an object than it has. Nothing is freed by such a collection.
+    /// Collections that caught a `Trace` impl reporting more references to an object than it
+    /// has. Such a collection keeps every object connected to that one (frees none of them)
+    /// and reclaims the rest as usual.
     pub aborted: u64,
 }
 
 pub(crate) struct Heap {
     /// Possible cycle roots (B–R's "purple" buffer). Each entry holds a unit of its weak count.
-    pub(crate) roots: RefCell<Vec<NonNull<Header>>>,
+    /// `ManuallyDrop` (like the other fields that own memory) so that the heap needs no
+    /// destructor: the last exit hook frees it.
+    roots: RefCell<ManuallyDrop<Vec<NonNull<Header>>>>,
     /// A collection is running on this thread.
     pub(crate) collecting: Cell<bool>,
     /// A collection is tracing (the only time its tentatively `DEAD` objects are not yet
@@ -60,29 +85,56 @@ pub(crate) struct Heap {
     /// Buffered roots needed before the next automatic collection (≥ `threshold`).
     trigger: Cell<usize>,
     pub(crate) stats: RefCell<Stats>,
-    /// The thread-exit collector has been registered.
-    exit_registered: Cell<bool>,
     /// The work arrays of the last collection, emptied, for the next one.
-    pub(crate) spare_scan: Cell<Option<Scan>>,
+    spare_scan: Cell<Option<ManuallyDrop<Scan>>>,
+    /// An exit hook is registered and has not run yet.
+    exit_hook_pending: Cell<bool>,
+    /// How many of [`EXIT_HOOKS`] this thread has registered.
+    exit_hooks_used: Cell<usize>,
 }
+
+// The heap must stay reachable through all of thread-local teardown.
+const _: () = assert!(!std::mem::needs_drop::<Heap>());
 
 thread_local! {
     static HEAP: Heap = const { Heap::new() };
     /// How many more possible roots may be buffered before an automatic collection is due:
     /// `trigger - roots.len()`, or `usize::MAX` while automatic collection is off (buffering
     /// counts it down, but no program buffers `usize::MAX` roots). `Gc::new` reads it every
-    /// time, so it lives apart from [`Heap`], in a thread-local without a destructor (one
-    /// load, no lazy registration). It starts at 0, so that a thread's first tracked
-    /// allocation goes to [`collect_due`], which initializes it from the heap — and thereby
-    /// registers the heap's destructor early, before most other thread-locals.
+    /// time, so it lives apart from [`Heap`] (one load). It starts at 0, so that a thread's
+    /// first tracked allocation goes to [`collect_due`], which initializes it from the heap.
     static ROOM: Cell<usize> = const { Cell::new(0) };
-    static EXIT: ExitCollector = const { ExitCollector };
 }
+
+/// A thread-local whose destructor runs the thread's last collections (see the module docs).
+struct ExitHook;
+
+impl Drop for ExitHook {
+    fn drop(&mut self) {
+        exit_collection();
+    }
+}
+
+macro_rules! exit_hooks {
+    ($($hook:ident)*) => {
+        thread_local! {
+            $(static $hook: ExitHook = const { ExitHook };)*
+        }
+        /// The exit hooks, registered in this order as they are needed.
+        static EXIT_HOOKS: &[&LocalKey<ExitHook>] = &[$(&$hook),*];
+    };
+}
+
+exit_hooks!(
+    EXIT_HOOK_0 EXIT_HOOK_1 EXIT_HOOK_2 EXIT_HOOK_3 EXIT_HOOK_4 EXIT_HOOK_5 EXIT_HOOK_6
+    EXIT_HOOK_7 EXIT_HOOK_8 EXIT_HOOK_9 EXIT_HOOK_10 EXIT_HOOK_11 EXIT_HOOK_12 EXIT_HOOK_13
+    EXIT_HOOK_14 EXIT_HOOK_15
+);
 
 impl Heap {
     const fn new() -> Heap {
         Heap {
-            roots: RefCell::new(Vec::new()),
+            roots: RefCell::new(ManuallyDrop::new(Vec::new())),
             collecting: Cell::new(false),
             scanning: Cell::new(false),
             enabled: Cell::new(true),
@@ -94,24 +146,90 @@ impl Heap {
                 traced: 0,
                 aborted: 0,
             }),
-            exit_registered: Cell::new(false),
             spare_scan: Cell::new(None),
+            exit_hook_pending: Cell::new(false),
+            exit_hooks_used: Cell::new(0),
         }
     }
 
-    pub(crate) fn buffer(&self, header: NonNull<Header>) {
-        // SAFETY: the caller holds a strong reference to the object.
+    /// Records `header` as a possible cycle root, unless it is one already; an entry
+    /// withdrawn by `Gc::get_mut` becomes a root again. Without an exit hook to come (a
+    /// thread past its last one) nothing is buffered: a cycle through the object may leak,
+    /// nothing worse.
+    ///
+    /// # Safety
+    /// `header` must be the live header of a tracked object with strong references.
+    pub(crate) unsafe fn buffer(&self, header: NonNull<Header>) {
+        // SAFETY: the caller guarantees the header is alive.
         let h = unsafe { header.as_ref() };
+        if h.has(BUFFERED) {
+            return;
+        }
+        if h.has(WITHDRAWN) {
+            // The entry is still in the buffer, holding its unit: make it a root again.
+            h.clear_flag(WITHDRAWN);
+            h.set_flag(BUFFERED);
+            return;
+        }
+        if !self.ensure_exit_hook() {
+            return;
+        }
         h.set_flag(BUFFERED);
         h.take_hold();
         self.roots.borrow_mut().push(header);
         ROOM.with(|room| room.set(room.get().saturating_sub(1)));
-        if !self.exit_registered.get() {
-            self.exit_registered.set(true);
-            // Registering after `HEAP` means the exit collection runs while `HEAP` is alive
-            // on platforms that run thread-local destructors in reverse order.
-            let _ = EXIT.try_with(|_| ());
+    }
+
+    /// Takes the root buffer, leaving `spare` (empty) in its place.
+    pub(crate) fn take_roots(&self, spare: Vec<NonNull<Header>>) -> Vec<NonNull<Header>> {
+        std::mem::replace(&mut **self.roots.borrow_mut(), spare)
+    }
+
+    /// The work arrays kept from the last collection, if any.
+    pub(crate) fn take_spare_scan(&self) -> Option<Scan> {
+        self.spare_scan.take().map(ManuallyDrop::into_inner)
+    }
+
+    /// Keeps a collection's emptied work arrays for the next one, if an exit hook is due to
+    /// free them. (Registering one just for this would make every exit hook's collection
+    /// register the next.)
+    pub(crate) fn keep_spare_scan(&self, scan: Option<Scan>) {
+        if self.exit_hook_pending.get() {
+            let old = self.spare_scan.replace(scan.map(ManuallyDrop::new));
+            drop(old.map(ManuallyDrop::into_inner));
         }
+    }
+
+    /// Makes sure an exit hook will run after this point; false if none can any more.
+    fn ensure_exit_hook(&self) -> bool {
+        if self.exit_hook_pending.get() {
+            return true;
+        }
+        let used = self.exit_hooks_used.get();
+        let Some(hook) = EXIT_HOOKS.get(used) else {
+            return false;
+        };
+        self.exit_hooks_used.set(used + 1);
+        // The first access registers the hook's destructor.
+        let registered = hook.try_with(|_| ()).is_ok();
+        self.exit_hook_pending.set(registered);
+        registered
+    }
+
+    /// The last exit hook is over: gives back what is still buffered (the thread stops
+    /// collecting; cycles through it leak, nothing dangles) and frees the heap's memory.
+    fn release_everything(&self) {
+        let roots = std::mem::take(&mut **self.roots.borrow_mut());
+        for header in roots {
+            // SAFETY: each buffer entry holds one unit of its header's weak count, and no
+            // collection is running, so the header's `slot` holds its vtable.
+            unsafe {
+                header.as_ref().clear_flag(IN_BUFFER);
+                Header::release_hold(header);
+            }
+        }
+        drop(self.take_spare_scan());
+        self.update_room();
     }
 
     pub(crate) fn set_trigger_after(&self, survivors: usize) {
@@ -131,42 +249,37 @@ impl Heap {
     }
 }
 
-impl Drop for Heap {
-    fn drop(&mut self) {
-        // The thread is exiting and the exit collection (if it ran) is over. Give back the
-        // buffer's holds; what is still buffered stays valid for whoever holds it.
-        for header in self.roots.get_mut().drain(..) {
-            // SAFETY: each buffer entry holds one unit of its header's weak count.
-            unsafe {
-                header.as_ref().clear_flag(BUFFERED);
-                Header::release_hold(header);
-            }
+/// The destructor of an exit hook: collect (a few rounds: destructors may leave new garbage
+/// behind), then, unless another hook was registered meanwhile, release everything.
+///
+/// A thread-local destructor must not unwind (the process would abort), so panics from the
+/// garbage's `Drop` impls stop here; the panic hook has already reported them.
+fn exit_collection() {
+    HEAP.with(|heap| heap.exit_hook_pending.set(false));
+    for _ in 0..EXIT_ROUNDS {
+        match panic::catch_unwind(collect) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(payload) => drop_payload(payload),
         }
     }
-}
-
-/// Runs a thread's last collection when it exits.
-struct ExitCollector;
-
-impl Drop for ExitCollector {
-    fn drop(&mut self) {
-        // A few rounds: destructors may leave new garbage behind. Bounded, so a `Drop` that
-        // builds a new cycle every time cannot keep the thread from exiting.
-        for _ in 0..4 {
-            if collect() == 0 {
-                break;
-            }
+    HEAP.with(|heap| {
+        if !heap.exit_hook_pending.get() {
+            heap.release_everything();
         }
-    }
+    });
 }
 
 /// Records `header` as a possible cycle root (its strong count just dropped to a non-zero
-/// value). Without a heap (thread-local teardown) the object is simply not buffered: a cycle
-/// through it may leak, nothing worse.
+/// value).
+///
+/// # Safety
+/// As for [`Heap::buffer`].
 #[cold]
 #[inline(never)]
-pub(crate) fn possible_root(header: NonNull<Header>) {
-    let _ = HEAP.try_with(|heap| heap.buffer(header));
+pub(crate) unsafe fn possible_root(header: NonNull<Header>) {
+    // SAFETY: by the caller's contract.
+    HEAP.with(|heap| unsafe { heap.buffer(header) });
 }
 
 /// The last strong reference to a `DEAD` object whose value the collector has not dropped
@@ -174,13 +287,22 @@ pub(crate) fn possible_root(header: NonNull<Header>) {
 /// the implicit hold). During a snapshot the object is only tentatively dead — a misbehaving
 /// `Trace` impl dropped its last reference — so it is released like any other: into the
 /// pending list, which the collector notices and then revives the object.
+///
+/// # Safety
+/// `header` must be live, `DEAD` and not `DROPPED`, with a strong count that just reached
+/// zero: its implicit hold is handed over.
 #[cold]
-pub(crate) fn dead_released(header: NonNull<Header>) {
-    let _ = HEAP.try_with(|heap| {
-        if heap.scanning.get() {
-            release::defer(header);
-        }
-    });
+pub(crate) unsafe fn dead_released(header: NonNull<Header>) {
+    if scanning() {
+        // SAFETY: by the caller's contract, the value is alive and unclaimed (the snapshot
+        // only tentatively marked it), and its drop and implicit hold are handed over.
+        unsafe { release::defer(header) };
+    }
+}
+
+/// Whether a collection is tracing on this thread (its `DEAD` flags are still tentative).
+pub(crate) fn scanning() -> bool {
+    HEAP.with(|heap| heap.scanning.get())
 }
 
 /// Called by `Gc::new` for tracked types: runs an automatic collection if one is due.
@@ -197,12 +319,10 @@ pub(crate) fn before_alloc() {
 #[cold]
 #[inline(never)]
 fn collect_due() {
-    let due = HEAP
-        .try_with(|heap| {
-            heap.update_room();
-            ROOM.with(Cell::get) == 0
-        })
-        .unwrap_or(false);
+    let due = HEAP.with(|heap| {
+        heap.update_room();
+        ROOM.with(Cell::get) == 0
+    });
     if due && !release::releasing() {
         collect();
     }
@@ -218,15 +338,24 @@ fn collect_due() {
 /// The collector keeps the work arrays of a collection (about 48 bytes per object traced,
 /// plus 8 per reference) for the next one on the same thread. They are freed after a
 /// collection that needed less than an eighth of them (if they hold more than 4096 objects'
-/// worth), after a collection that ended in a panic, and when the thread exits.
+/// worth), and when the thread exits.
 ///
 /// # Panics
 ///
-/// If a `Drop` impl of a garbage object panics, the rest of the garbage is still destroyed
-/// and then the first panic is resumed. If a `Trace` impl panics, the collection is abandoned
-/// (nothing is freed) and the panic is resumed. In both cases the collector stays usable.
-/// Debug builds also panic when the collector catches a `Trace` impl reporting more
-/// references than exist (see [`Stats::aborted`]).
+/// A panic in user code never cuts a collection short: it is resumed once the collection is
+/// complete (the first one, if there were several), and the collector stays usable.
+///
+/// * If a `Drop` impl of a garbage object panics, the rest of the garbage is still destroyed.
+/// * If a `Trace` impl panics, the collection goes on with the edges it reported before the
+///   panic; the ones it did not report count as references from outside, so what they point
+///   to is kept.
+/// * Debug builds also panic when the collector catches a `Trace` impl reporting more
+///   references than exist (see [`Stats::aborted`]); everything connected to that object is
+///   kept, the rest collected.
+///
+/// A panic payload whose own `Drop` panics is dropped under `catch_unwind` too (a chain of
+/// such payloads is cut after a few links and the last one leaked), so it cannot escape the
+/// collector either.
 ///
 /// # Examples
 ///
@@ -244,7 +373,7 @@ fn collect_due() {
 /// assert_eq!(cyclegc::collect(), 0);
 /// ```
 pub fn collect() -> usize {
-    HEAP.try_with(crate::collect::collect).unwrap_or(0)
+    HEAP.with(crate::collect::collect)
 }
 
 /// Turns automatic collection on (the default). Python's `gc.enable()`.
@@ -258,7 +387,7 @@ pub fn collect() -> usize {
 /// assert!(cyclegc::is_enabled());
 /// ```
 pub fn enable() {
-    let _ = HEAP.try_with(|heap| {
+    HEAP.with(|heap| {
         heap.enabled.set(true);
         heap.update_room();
     });
@@ -275,7 +404,7 @@ pub fn enable() {
 /// cyclegc::enable();
 /// ```
 pub fn disable() {
-    let _ = HEAP.try_with(|heap| {
+    HEAP.with(|heap| {
         heap.enabled.set(false);
         heap.update_room();
     });
@@ -289,7 +418,7 @@ pub fn disable() {
 /// assert!(cyclegc::is_enabled());
 /// ```
 pub fn is_enabled() -> bool {
-    HEAP.try_with(|heap| heap.enabled.get()).unwrap_or(false)
+    HEAP.with(|heap| heap.enabled.get())
 }
 
 /// The automatic-collection threshold: a collection runs (at the next `Gc::new` of a type that
@@ -303,7 +432,7 @@ pub fn is_enabled() -> bool {
 /// assert!(cyclegc::threshold() > 0);
 /// ```
 pub fn threshold() -> usize {
-    HEAP.try_with(|heap| heap.threshold.get()).unwrap_or(0)
+    HEAP.with(|heap| heap.threshold.get())
 }
 
 /// Sets the automatic-collection threshold for this thread; 0 turns automatic collection off,
@@ -318,7 +447,7 @@ pub fn threshold() -> usize {
 /// cyclegc::set_threshold(old);
 /// ```
 pub fn set_threshold(threshold: usize) {
-    let _ = HEAP.try_with(|heap| {
+    HEAP.with(|heap| {
         heap.threshold.set(threshold);
         heap.trigger.set(threshold);
         heap.update_room();
@@ -343,7 +472,7 @@ pub fn set_threshold(threshold: usize) {
 /// assert_eq!(cyclegc::count(), 1);
 /// ```
 pub fn count() -> usize {
-    HEAP.try_with(|heap| heap.roots.borrow().len()).unwrap_or(0)
+    HEAP.with(|heap| heap.roots.borrow().len())
 }
 
 /// This thread's collector statistics.
@@ -355,6 +484,5 @@ pub fn count() -> usize {
 /// println!("{} collections freed {} objects", stats.collections, stats.collected);
 /// ```
 pub fn stats() -> Stats {
-    HEAP.try_with(|heap| heap.stats.borrow().clone())
-        .unwrap_or_default()
+    HEAP.with(|heap| heap.stats.borrow().clone())
 }

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::trace::{Trace, Tracer};
+use crate::trace::{Contents, Trace, Tracer};
 
 /// Types that own no `Gc`: nothing to trace, never tracked.
 macro_rules! leaf {
@@ -143,17 +143,37 @@ macro_rules! forward_may_contain_gc {
     };
 }
 
+/// Traces a container whose elements live behind a pointer: through [`Tracer::nested`], so
+/// types nesting through it never recurse deeply, and not at all if the elements can never
+/// own a `Gc`.
+macro_rules! trace_nested {
+    ($($elem:ty),+) => {
+        #[inline]
+        fn trace(&self, tracer: &mut Tracer) {
+            if $(<$elem as Trace>::may_contain_gc())||+ {
+                // SAFETY: `self` is part of the value being traced (the `Trace` contract: impls
+                // trace what they own, never temporaries).
+                unsafe { tracer.nested(self) };
+            }
+        }
+    };
+}
+
 /// Containers whose `&self` iterates over their elements.
 macro_rules! iterable {
     ($($ty:ident<$param:ident $(, $extra:ident: $bound:path)?>),* $(,)?) => {$(
         // SAFETY: every element is owned by the container and reported once.
         unsafe impl<$param: Trace $(, $extra: $bound)?> Trace for $ty<$param $(, $extra)?> {
-            fn trace(&self, tracer: &mut Tracer) {
+            trace_nested!($param);
+            forward_may_contain_gc!($param);
+        }
+
+        impl<$param: Trace $(, $extra: $bound)?> Contents for $ty<$param $(, $extra)?> {
+            fn trace_contents(&self, tracer: &mut Tracer) {
                 for item in self {
                     item.trace(tracer);
                 }
             }
-            forward_may_contain_gc!($param);
         }
     )*};
 }
@@ -167,27 +187,27 @@ iterable!(
     HashSet<T, S: BuildHasher>,
 );
 
-// SAFETY: every key and value is owned by the map and reported once.
-unsafe impl<K: Trace, V: Trace, S: BuildHasher> Trace for HashMap<K, V, S> {
-    fn trace(&self, tracer: &mut Tracer) {
-        for (key, value) in self {
-            key.trace(tracer);
-            value.trace(tracer);
+/// Maps: every key and value.
+macro_rules! map {
+    ($($ty:ident<K, V $(, $extra:ident: $bound:path)?>),*) => {$(
+        // SAFETY: every key and value is owned by the map and reported once.
+        unsafe impl<K: Trace, V: Trace $(, $extra: $bound)?> Trace for $ty<K, V $(, $extra)?> {
+            trace_nested!(K, V);
+            forward_may_contain_gc!(K, V);
         }
-    }
-    forward_may_contain_gc!(K, V);
+
+        impl<K: Trace, V: Trace $(, $extra: $bound)?> Contents for $ty<K, V $(, $extra)?> {
+            fn trace_contents(&self, tracer: &mut Tracer) {
+                for (key, value) in self {
+                    key.trace(tracer);
+                    value.trace(tracer);
+                }
+            }
+        }
+    )*};
 }
 
-// SAFETY: every key and value is owned by the map and reported once.
-unsafe impl<K: Trace, V: Trace> Trace for BTreeMap<K, V> {
-    fn trace(&self, tracer: &mut Tracer) {
-        for (key, value) in self {
-            key.trace(tracer);
-            value.trace(tracer);
-        }
-    }
-    forward_may_contain_gc!(K, V);
-}
+map!(HashMap<K, V, S: BuildHasher>, BTreeMap<K, V>);
 
 // SAFETY: every element is owned by the slice and reported once.
 unsafe impl<T: Trace> Trace for [T] {
@@ -232,19 +252,27 @@ unsafe impl<T: Trace, E: Trace> Trace for Result<T, E> {
 
 // SAFETY: the boxed value is owned and reported once.
 unsafe impl<T: Trace> Trace for Box<T> {
+    trace_nested!(T);
+    forward_may_contain_gc!(T);
+}
+
+impl<T: Trace> Contents for Box<T> {
     #[inline]
-    fn trace(&self, tracer: &mut Tracer) {
+    fn trace_contents(&self, tracer: &mut Tracer) {
         (**self).trace(tracer);
     }
-    forward_may_contain_gc!(T);
 }
 
 // SAFETY: the boxed elements are owned and reported once.
 unsafe impl<T: Trace> Trace for Box<[T]> {
-    fn trace(&self, tracer: &mut Tracer) {
+    trace_nested!(T);
+    forward_may_contain_gc!(T);
+}
+
+impl<T: Trace> Contents for Box<[T]> {
+    fn trace_contents(&self, tracer: &mut Tracer) {
         (**self).trace(tracer);
     }
-    forward_may_contain_gc!(T);
 }
 
 // SAFETY: owns no `Gc`.
@@ -262,6 +290,13 @@ macro_rules! boxed_dyn {
         // SAFETY: forwards to the concrete value's `Trace` impl.
         unsafe impl Trace for Box<$dyn> {
             fn trace(&self, tracer: &mut Tracer) {
+                // SAFETY: `self` is part of the value being traced (the `Trace` contract).
+                unsafe { tracer.nested(self) };
+            }
+        }
+
+        impl Contents for Box<$dyn> {
+            fn trace_contents(&self, tracer: &mut Tracer) {
                 (**self).trace(tracer);
             }
         }
@@ -294,7 +329,9 @@ where
 unsafe impl<T: Trace> Trace for RefCell<T> {
     fn trace(&self, tracer: &mut Tracer) {
         match self.try_borrow() {
-            Ok(value) => value.trace(tracer),
+            // SAFETY: the borrow is of `self`, part of the value being traced; a `Ref` derefs
+            // into the cell.
+            Ok(value) => unsafe { tracer.guarded(value) },
             Err(_) => tracer.skip_busy(),
         }
     }
@@ -326,7 +363,9 @@ unsafe impl<T: Trace> Trace for OnceLock<T> {
 unsafe impl<T: Trace> Trace for Mutex<T> {
     fn trace(&self, tracer: &mut Tracer) {
         match self.try_lock() {
-            Ok(value) => value.trace(tracer),
+            // SAFETY: the guard locks `self`, part of the value being traced, and derefs into
+            // the mutex.
+            Ok(value) => unsafe { tracer.guarded(value) },
             Err(_) => tracer.skip_busy(),
         }
     }
@@ -337,7 +376,8 @@ unsafe impl<T: Trace> Trace for Mutex<T> {
 unsafe impl<T: Trace> Trace for RwLock<T> {
     fn trace(&self, tracer: &mut Tracer) {
         match self.try_read() {
-            Ok(value) => value.trace(tracer),
+            // SAFETY: as for `Mutex`.
+            Ok(value) => unsafe { tracer.guarded(value) },
             Err(_) => tracer.skip_busy(),
         }
     }

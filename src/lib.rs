@@ -109,6 +109,7 @@ mod gc;
 mod header;
 mod heap;
 mod impls;
+mod panics;
 mod release;
 mod trace;
 mod weak;

@@ -16,6 +16,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::ptr::{self, NonNull};
 
 use crate::header::{GcBox, Header};
+use crate::panics::drop_payload;
 
 /// How deep releases may nest before they are deferred to the pending list. Below it, drops
 /// happen in exactly `Rc`'s order; beyond it a chain is dropped iteratively, so stack use is
@@ -80,7 +81,8 @@ pub(crate) unsafe fn release<T: ?Sized>(ptr: NonNull<GcBox<T>>) {
         depth
     });
     if depth >= RELEASE_DEPTH_LIMIT {
-        return defer(ptr.cast());
+        // SAFETY: by the caller's contract, handed over to the pending list.
+        return unsafe { defer(ptr.cast()) };
     }
     let _leave = Leave { depth };
     // SAFETY: by the caller's contract.
@@ -100,11 +102,14 @@ pub(crate) unsafe fn drop_box_value<T: ?Sized>(ptr: NonNull<GcBox<T>>) {
     }
 }
 
-/// Appends a released value (strong count zero, value alive and unclaimed, its drop and its
-/// implicit hold handed over) to the pending list; the outermost release drops it.
+/// Appends a released value to the pending list; the outermost release drops it.
+///
+/// # Safety
+/// The strong count of `header` is zero, its value is alive and unclaimed, and the caller
+/// hands over its drop and its implicit hold.
 #[cold]
 #[inline(never)]
-pub(crate) fn defer(header: NonNull<Header>) {
+pub(crate) unsafe fn defer(header: NonNull<Header>) {
     RELEASE.with(|r| {
         let list = match r.pending.get() {
             Some(list) => list,
@@ -196,10 +201,14 @@ struct DrainGuard;
 impl Drop for DrainGuard {
     fn drop(&mut self) {
         // Only reached with entries left while a `Drop` panic unwinds: drop the rest,
-        // swallowing further panics (the first one is already on its way).
+        // swallowing further panics (the first one is already on its way). Their payloads
+        // are dropped under `catch_unwind` too: a second panic here would abort.
         while let Some(header) = pop_pending() {
             // SAFETY: as in `drain_pending`.
-            let _ = panic::catch_unwind(AssertUnwindSafe(|| unsafe { destroy(header) }));
+            let destroy = || unsafe { destroy(header) };
+            if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(destroy)) {
+                drop_payload(payload);
+            }
         }
         RELEASE.with(|r| r.depth.set(0));
     }

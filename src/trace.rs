@@ -29,19 +29,28 @@ pub const MAY_CONTAIN_GC_DEPTH_LIMIT: usize = 16;
 ///    elsewhere, a `Gc` behind a `&'static`), makes the collector believe a live object is only
 ///    referenced from inside a cycle. The collector checks the counts it can check and gives up
 ///    on a collection whose numbers do not add up, but it cannot see every lie.
-/// 2. **Not create, clone, drop, move or dereference `Gc`s.** It is only a report: `trace`
-///    on a `Gc` field records the edge without looking inside. (Objects being scanned count
-///    as dead until the collector decides, so dereferencing one from `trace` panics.)
-/// 3. **Report only `Gc`s owned by this value.** Leaving one out is allowed: the object it
-///    points to is then treated as referenced from outside, so a cycle through it is never
-///    collected (a leak, never unsoundness). That is what `#[trace(skip)]` does.
+/// 2. **Not create, clone, drop, move or dereference `Gc`s, nor change the value** (through a
+///    `RefCell`, say). It is only a report: `trace` on a `Gc` field records the edge without
+///    looking inside. (Objects being scanned count as dead until the collector decides, so
+///    dereferencing one from `trace` panics.)
+/// 3. **Report only `Gc`s owned by this value, by calling `trace` on the data that owns
+///    them**, and only on data that stays in place, unchanged, until the whole object is
+///    traced: the tracer may read what it is handed after the call returns (that is how
+///    tracing avoids recursion; see [`Tracer`]). So never on a temporary (a `Vec` built
+///    inside `trace`), nor on data behind a lock guard or cell borrow that `trace` releases
+///    before it returns — trace the `RefCell`, `Mutex` or `RwLock` itself, whose impls keep
+///    their guard as long as needed. Leaving a `Gc` out is allowed: the object it points to
+///    is then treated as referenced from outside, so a cycle through it is never collected (a
+///    leak, never unsoundness). That is what `#[trace(skip)]` does.
 /// 4. Return `false` from [`may_contain_gc`](Trace::may_contain_gc) only for types that can
 ///    never own a `Gc`, whatever value they hold now (an empty `RefCell<Vec<Gc<_>>>` can
 ///    gain one later, so it answers `true`).
 ///
-/// A `trace` that panics is fine: the collection is abandoned and nothing is freed.
-/// A `RefCell` that is mutably borrowed while the collector runs is skipped (its contents are
-/// kept alive), which is why the collector can run while user code holds `borrow_mut()`.
+/// A `trace` that panics is fine: the edges it did not report count as references from
+/// outside (what they point to is kept), the collection goes on, and the panic is resumed
+/// from [`collect`](crate::collect) afterwards. A `RefCell` that is mutably borrowed while
+/// the collector runs is skipped (its contents are kept alive), which is why the collector
+/// can run while user code holds `borrow_mut()`.
 ///
 /// # Why `Rc` and `Arc` are not `Trace`
 ///
@@ -157,6 +166,13 @@ pub unsafe trait Trace {
 /// Users never build one: the collector does, and `Trace` implementations only pass it on to
 /// the fields they own.
 ///
+/// Tracing never recurses on data: the crate's containers that hold their elements behind a
+/// pointer (`Box`, `Vec`, the collections) trace their contents directly while only a few of
+/// them are nested, and beyond that hand them back to the tracer, which traces them from a
+/// work list. So a value nesting a million `Option<Box<Cell>>` deep is traced on a small
+/// stack. (A hand-written `Trace` impl that recurses through pointers of its own recurses as
+/// deep as its data.)
+///
 /// # Examples
 ///
 /// ```
@@ -176,6 +192,75 @@ pub struct Tracer {
     edges: Vec<NonNull<Header>>,
     /// Some content could not be read (a mutably borrowed `RefCell`, a held lock).
     incomplete: bool,
+    /// How many containers deep the current call is nested (see [`Tracer::nested`]).
+    depth: usize,
+    /// Containers handed back to be traced later, and the guards (cell borrows, locks) that
+    /// must outlive them, in stack order: a guard sits below the work it protects.
+    ///
+    /// Everything here points into the value whose trace is running, so it is only valid
+    /// during [`Tracer::trace_value`], which empties the list before it returns (normally or
+    /// by unwinding: see [`Tracer::reset`]).
+    work: Vec<Work>,
+}
+
+/// How many containers nest directly before the rest goes to the work list. Direct calls are
+/// faster; the limit bounds the stack whatever the data.
+const NESTING_LIMIT: usize = 16;
+
+/// An entry of [`Tracer::work`].
+enum Work {
+    /// Trace the contents of the container at `container` with `trace`.
+    Contents {
+        container: NonNull<()>,
+        trace: unsafe fn(NonNull<()>, &mut Tracer),
+    },
+    /// A cell borrow or lock guard, dropped once the work above it is done.
+    Guard(ErasedGuard),
+}
+
+/// A guard moved to the heap with its type and lifetime erased.
+struct ErasedGuard {
+    guard: NonNull<()>,
+    drop: unsafe fn(NonNull<()>),
+}
+
+impl ErasedGuard {
+    /// # Safety
+    /// The guard borrows from the value being traced: the caller must drop the returned
+    /// guard before that borrow would end (before [`Tracer::trace_value`] returns).
+    unsafe fn new<G>(guard: G) -> ErasedGuard {
+        /// # Safety
+        /// `guard` comes from `Box::<G>::into_raw` and is dropped once.
+        unsafe fn drop_boxed<G>(guard: NonNull<()>) {
+            // SAFETY: by the function's contract.
+            drop(unsafe { Box::from_raw(guard.cast::<G>().as_ptr()) });
+        }
+        ErasedGuard {
+            guard: NonNull::from(Box::leak(Box::new(guard))).cast(),
+            drop: drop_boxed::<G>,
+        }
+    }
+}
+
+impl Drop for ErasedGuard {
+    fn drop(&mut self) {
+        // SAFETY: made by `ErasedGuard::new` from a `G` that `drop` drops; dropped once, here.
+        unsafe { (self.drop)(self.guard) }
+    }
+}
+
+/// A container whose contents live behind a pointer (so types can nest through it without
+/// bound), traced through [`Tracer::nested`].
+pub(crate) trait Contents {
+    /// Traces every element, without the nesting bookkeeping.
+    fn trace_contents(&self, tracer: &mut Tracer);
+}
+
+/// # Safety
+/// `container` points to a live `C` that stays alive and unchanged for the call.
+unsafe fn trace_contents_of<C: Contents>(container: NonNull<()>, tracer: &mut Tracer) {
+    // SAFETY: by the function's contract.
+    unsafe { container.cast::<C>().as_ref() }.trace_contents(tracer);
 }
 
 impl Tracer {
@@ -183,7 +268,85 @@ impl Tracer {
         Tracer {
             edges: Vec::new(),
             incomplete: false,
+            depth: 0,
+            work: Vec::new(),
         }
+    }
+
+    /// Traces the whole of `value` — what its `trace` reports and everything handed back to
+    /// the work list meanwhile — then returns with the work list empty.
+    ///
+    /// # Safety
+    /// Nothing may mutate or drop `value` during the call except through its own `Trace` impls
+    /// (the collector calls this for a value it holds alive, with no other user code running).
+    pub(crate) unsafe fn trace_value<T: Trace + ?Sized>(&mut self, value: &T) {
+        value.trace(self);
+        while let Some(work) = self.work.pop() {
+            match work {
+                Work::Contents { container, trace } => {
+                    self.depth = 0;
+                    // SAFETY: `container` points into `value` (or into contents a guard below
+                    // it in the list still protects), which is alive and unchanged.
+                    unsafe { trace(container, self) }
+                }
+                Work::Guard(guard) => drop(guard),
+            }
+        }
+        self.depth = 0;
+    }
+
+    /// Traces the contents of `container` now, or later from the work list if many
+    /// containers are already nested.
+    ///
+    /// # Safety
+    /// `container` must be part of the value being traced by the running
+    /// [`Tracer::trace_value`] (not a temporary), or of contents a guard passed to
+    /// [`Tracer::guarded`] protects: it may be read after this call returns.
+    #[inline]
+    pub(crate) unsafe fn nested<C: Contents>(&mut self, container: &C) {
+        if self.depth < NESTING_LIMIT {
+            self.depth += 1;
+            container.trace_contents(self);
+            self.depth -= 1;
+        } else {
+            self.work.push(Work::Contents {
+                container: NonNull::from(container).cast(),
+                trace: trace_contents_of::<C>,
+            });
+        }
+    }
+
+    /// Traces what `guard` (a cell borrow or lock guard) gives access to. If part of it was
+    /// handed back to the work list, the guard is kept until that part has been traced, so
+    /// the contents cannot change (another thread taking the lock) while they are read.
+    ///
+    /// # Safety
+    /// `guard` must borrow from the value being traced by the running
+    /// [`Tracer::trace_value`], and deref to data that does not move when the guard does.
+    pub(crate) unsafe fn guarded<G>(&mut self, guard: G)
+    where
+        G: std::ops::Deref,
+        G::Target: Trace,
+    {
+        let mark = self.work.len();
+        guard.trace(self);
+        if self.work.len() > mark {
+            // SAFETY: the guard borrows from the value being traced (the caller's contract),
+            // and `trace_value` (or `reset`) drops it before returning; it sits below the
+            // work it protects.
+            let guard = unsafe { ErasedGuard::new(guard) };
+            self.work.insert(mark, Work::Guard(guard));
+        }
+    }
+
+    /// Forgets the pending work (releasing the guards it holds) but keeps the edges
+    /// recorded so far. Used after a `trace` call panicked.
+    pub(crate) fn abandon_work(&mut self) {
+        // One at a time, so the list stays consistent whatever a guard's drop does.
+        while let Some(work) = self.work.pop() {
+            drop(work);
+        }
+        self.depth = 0;
     }
 
     /// Notes that part of the value could not be traced right now. Its edges count as
@@ -212,6 +375,13 @@ impl Tracer {
     pub(crate) fn clear(&mut self) {
         self.edges.clear();
         self.incomplete = false;
+    }
+}
+
+impl Drop for Tracer {
+    /// Releases the guards of work left behind by a panic.
+    fn drop(&mut self) {
+        self.abandon_work();
     }
 }
 

@@ -34,6 +34,26 @@ enum OnDrop {
     Collect,
     /// Build a fresh self-cycle.
     MakeCycle,
+    /// Stash a clone of the next member, then panic with a payload whose own `Drop` panics.
+    StashNextThenPanicWithBomb,
+}
+
+thread_local! {
+    static BOMBS_DROPPED: Cell<usize> = const { Cell::new(0) };
+}
+
+/// A panic payload whose `Drop` panics.
+struct Bomb;
+
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        BOMBS_DROPPED.with(|d| d.set(d.get() + 1));
+        panic!("a panic payload panicked when dropped");
+    }
+}
+
+fn bombs_dropped() -> usize {
+    BOMBS_DROPPED.with(Cell::get)
 }
 
 struct Member {
@@ -101,6 +121,11 @@ impl Drop for Member {
             OnDrop::MakeCycle => {
                 let fresh = member("fresh", OnDrop::Nothing);
                 close_ring(std::slice::from_ref(&fresh));
+            }
+            OnDrop::StashNextThenPanicWithBomb => {
+                let handle = next.as_ref().unwrap().clone();
+                STASH.with(|s| s.borrow_mut().push(handle));
+                std::panic::panic_any(Bomb);
             }
         }
     }
@@ -204,6 +229,84 @@ fn panicking_drop_is_resumed_after_the_whole_set_is_destroyed() {
     assert_eq!(cyclegc::stats().collected, s.collected + 2);
 }
 
+/// A panic payload dropped by a collection may panic itself. The collection must still
+/// destroy the whole set and restore every header: a member left with its scan index would
+/// be mistaken for a node of a later collection that reaches it through a stashed handle.
+#[test]
+fn a_panic_payload_that_panics_when_dropped_does_not_cut_the_destruction_short() {
+    let before = (drops(), bombs_dropped());
+    let weaks = ring_of(&[
+        OnDrop::Panic,
+        OnDrop::StashNextThenPanicWithBomb,
+        OnDrop::Nothing,
+        OnDrop::Nothing,
+    ]);
+    let err = catch_unwind(cyclegc::collect).unwrap_err();
+    assert_eq!(
+        err.downcast_ref::<String>().unwrap(),
+        "member m0 panics in drop",
+        "the first panic is the one resumed"
+    );
+    assert_eq!(drops() - before.0, 4, "every member dropped exactly once");
+    assert_eq!(
+        bombs_dropped() - before.1,
+        1,
+        "the second payload was dropped"
+    );
+    assert!(weaks.iter().all(|w| w.upgrade().is_none()));
+    // A later collection reaches the stashed (dead) m2 from a live object.
+    let stashed = STASH.with(|s| s.borrow_mut().pop()).unwrap();
+    assert!(Gc::try_deref(&stashed).is_none());
+    let live = member("live", OnDrop::Nothing);
+    *live.next.borrow_mut() = Some(stashed);
+    drop(live.clone()); // a possible root
+    assert_eq!(cyclegc::collect(), 0, "nothing is garbage");
+    assert_eq!(live.name, "live", "the live object is intact");
+    assert_eq!(drops() - before.0, 4);
+    drop(live);
+    assert_eq!(drops() - before.0, 5);
+    assert_eq!(cyclegc::collect(), 0);
+}
+
+/// A node whose (contract-breaking) `trace` looks inside the `Gc` it owns.
+struct Peeker {
+    next: RefCell<Option<Gc<Peeker>>>,
+}
+
+// SAFETY: reports its one owned `Gc`; the peek breaks the contract, which the collector must
+// answer with a clear panic.
+unsafe impl Trace for Peeker {
+    fn trace(&self, tracer: &mut Tracer) {
+        if let Some(next) = &*self.next.borrow() {
+            let _ = next.next.borrow().is_some();
+        }
+        self.next.trace(tracer);
+    }
+}
+
+#[test]
+fn a_trace_that_dereferences_a_gc_panics_with_a_message_about_trace() {
+    let a = Gc::new(Peeker {
+        next: RefCell::new(None),
+    });
+    *a.next.borrow_mut() = Some(a.clone());
+    let weak = Gc::downgrade(&a);
+    drop(a);
+    let err = catch_unwind(cyclegc::collect).unwrap_err();
+    let message = *err.downcast_ref::<&str>().unwrap();
+    assert!(
+        message.contains("a `Trace` impl dereferenced a `Gc`") && !message.contains("Drop"),
+        "{message}"
+    );
+    // Nothing was reported, so the object counts as referenced from outside.
+    assert_eq!(weak.strong_count(), 1);
+    // Break the cycle: the object goes by reference counting.
+    let a = weak.upgrade().unwrap();
+    drop(a.next.borrow_mut().take());
+    drop(a);
+    assert!(weak.upgrade().is_none());
+}
+
 /// A node whose `trace` panics while `explode` is set.
 struct Fragile {
     next: RefCell<Option<Gc<Fragile>>>,
@@ -226,27 +329,30 @@ unsafe impl Trace for Fragile {
     }
 }
 
-#[test]
-fn panicking_trace_abandons_the_collection_and_keeps_everything() {
-    let before = drops();
-    let a = Gc::new(Fragile {
+fn fragile(explode: bool) -> Gc<Fragile> {
+    Gc::new(Fragile {
         next: RefCell::new(None),
-        explode: Cell::new(false),
-    });
-    let b = Gc::new(Fragile {
-        next: RefCell::new(Some(a.clone())),
-        explode: Cell::new(true),
-    });
+        explode: Cell::new(explode),
+    })
+}
+
+#[test]
+fn a_panicking_trace_keeps_what_it_did_not_report_alive_and_is_resumed() {
+    let before = drops();
+    let a = fragile(false);
+    let b = fragile(true);
+    *b.next.borrow_mut() = Some(a.clone());
     *a.next.borrow_mut() = Some(b.clone());
     let (wa, wb) = (Gc::downgrade(&a), Gc::downgrade(&b));
     drop((a, b));
     let err = catch_unwind(cyclegc::collect).unwrap_err();
     assert_eq!(*err.downcast_ref::<&str>().unwrap(), "trace exploded");
+    // b's edge to a was never reported, so a counts as referenced from outside, and b with it.
     assert_eq!(drops(), before, "nothing freed");
     let a = wa.upgrade().unwrap();
     assert_eq!(Gc::strong_count(&a), 2, "counts untouched");
-    // The collector is usable; once tracing works, the cycle goes. `a` was dropped from the
-    // buffer by the failed collection, so it is buffered again by the next decrement.
+    // The collector is usable; once tracing works, the cycle goes. Both survived the
+    // collection, which took them out of the buffer; the next decrement buffers a again.
     a.next.borrow().as_ref().unwrap().explode.set(false);
     drop(a);
     assert_eq!(cyclegc::collect(), 2);
@@ -254,51 +360,85 @@ fn panicking_trace_abandons_the_collection_and_keeps_everything() {
     assert!(wb.upgrade().is_none());
 }
 
+/// A node whose `trace` panics with a payload whose `Drop` panics.
+struct Booby {
+    me: RefCell<Option<Gc<Booby>>>,
+}
+
+// SAFETY: panicking is allowed by the contract.
+unsafe impl Trace for Booby {
+    fn trace(&self, _: &mut Tracer) {
+        std::panic::panic_any(Bomb);
+    }
+}
+
 #[test]
-fn an_automatic_collection_whose_trace_panics_leaves_automatic_collection_working() {
+fn tracing_that_panics_with_panicking_payloads_leaves_the_collector_sound() {
+    let before = bombs_dropped();
+    let weaks: Vec<_> = (0..2)
+        .map(|_| {
+            let booby = Gc::new(Booby {
+                me: RefCell::new(None),
+            });
+            *booby.me.borrow_mut() = Some(booby.clone());
+            Gc::downgrade(&booby)
+        })
+        .collect();
+    let err = catch_unwind(cyclegc::collect).unwrap_err();
+    assert!(err.is::<Bomb>(), "the first payload is resumed");
+    assert_eq!(
+        bombs_dropped() - before,
+        1,
+        "the collector dropped the second"
+    );
+    // The resumed one is ours to dispose of: its drop panics.
+    let second = catch_unwind(AssertUnwindSafe(|| drop(err))).unwrap_err();
+    assert_eq!(bombs_dropped() - before, 2);
+    drop(second);
+    assert_eq!(cyclegc::collect(), 0, "usable afterwards");
+    // Unreported self-edges kept both alive; break the cycles.
+    for weak in weaks {
+        let booby = weak.upgrade().unwrap();
+        drop(booby.me.borrow_mut().take());
+    }
+}
+
+/// DESIGN.md §2.8: a collection that meets a panicking `Trace` still judges the rest of the
+/// buffer, so unrelated garbage is not stranded behind it.
+#[test]
+fn a_panicking_trace_does_not_keep_unrelated_garbage_from_being_collected() {
     cyclegc::collect();
     let old = cyclegc::threshold();
     cyclegc::set_threshold(2);
     let before = drops();
-    let a = Gc::new(Fragile {
-        next: RefCell::new(None),
-        explode: Cell::new(true),
-    });
+    let a = fragile(true);
     *a.next.borrow_mut() = Some(a.clone());
-    let b = Gc::new(Fragile {
-        next: RefCell::new(None),
-        explode: Cell::new(false),
-    });
+    let b = fragile(false);
     *b.next.borrow_mut() = Some(b.clone());
     let (wa, wb) = (Gc::downgrade(&a), Gc::downgrade(&b));
     drop((a, b));
     assert_eq!(cyclegc::count(), 2);
     let start = cyclegc::stats().collections;
-    // The threshold is reached: this allocation collects, and the panic comes out of `new`.
-    let err = catch_unwind(|| {
-        drop(Gc::new(Fragile {
-            next: RefCell::new(None),
-            explode: Cell::new(false),
-        }))
-    })
-    .unwrap_err();
+    // The threshold is reached: this allocation collects, and the panic comes out of `new`
+    // once the collection is complete.
+    let err = catch_unwind(|| drop(fragile(false))).unwrap_err();
     assert_eq!(*err.downcast_ref::<&str>().unwrap(), "trace exploded");
     assert_eq!(cyclegc::stats().collections, start + 1);
-    // Nothing was freed; only the value that was to be allocated was dropped by the unwind.
-    assert_eq!((cyclegc::count(), drops() - before), (0, 1));
+    // b was garbage and is gone; a, whose self-edge was never reported, survived; the value
+    // that was to be allocated was dropped by the unwind.
+    assert_eq!((wa.strong_count(), wb.strong_count()), (1, 0));
+    assert_eq!((cyclegc::count(), drops() - before), (0, 2));
     // The buffer is empty again, so allocating does not collect (nor panic) any more...
-    drop(Gc::new(Fragile {
-        next: RefCell::new(None),
-        explode: Cell::new(false),
-    }));
+    drop(fragile(false));
     assert_eq!(cyclegc::stats().collections, start + 1);
-    assert_eq!(drops() - before, 2);
-    // ...and once the trace is fixed, the next decrements buffer both cycles again.
-    wa.upgrade().unwrap().explode.set(false);
-    drop(wb.upgrade());
-    assert_eq!(cyclegc::count(), 2);
+    assert_eq!(drops() - before, 3);
+    // ...and once the trace is fixed, the next decrement buffers a again.
+    let a = wa.upgrade().unwrap();
+    a.explode.set(false);
+    drop(a);
+    assert_eq!(cyclegc::count(), 1);
     cyclegc::set_threshold(old);
-    assert_eq!(cyclegc::collect(), 2);
+    assert_eq!(cyclegc::collect(), 1);
     assert_eq!(drops() - before, 4);
 }
 
@@ -436,8 +576,37 @@ fn a_trace_that_drops_the_last_reference_to_a_scanned_object_causes_no_double_dr
     assert_eq!(cyclegc::collect(), 0);
 }
 
+/// DESIGN.md §2.8: a lying `Trace` keeps its part of the graph alive, not the whole buffer.
 #[test]
-fn a_trace_that_drops_what_it_reported_aborts_the_collection() {
+fn a_lying_trace_does_not_keep_unrelated_garbage_from_being_collected() {
+    let before = drops();
+    let unrelated = ring_of(&[OnDrop::Nothing, OnDrop::Nothing]);
+    let a = thief(None, None);
+    let stash: Stash = std::rc::Rc::new(RefCell::new(Some(thief(None, None))));
+    let b = Gc::new(Thief {
+        next: RefCell::new(Some(a.clone())),
+        loot: stash.clone(),
+        steal: Some(stash),
+    });
+    *a.next.borrow_mut() = Some(b);
+    let wa = Gc::downgrade(&a);
+    drop(a);
+    let aborted = cyclegc::stats().aborted;
+    let result = std::panic::catch_unwind(cyclegc::collect);
+    assert_eq!(
+        result.is_err(),
+        cfg!(debug_assertions),
+        "debug builds panic"
+    );
+    assert_eq!(cyclegc::stats().aborted, aborted + 1);
+    assert!(unrelated.iter().all(|w| w.upgrade().is_none()), "collected");
+    assert!(wa.upgrade().is_some(), "the liar's part is kept");
+    // The two ring members, and the loot the thief released.
+    assert_eq!(drops() - before, 3);
+}
+
+#[test]
+fn a_trace_that_drops_what_it_reported_keeps_its_part_of_the_graph() {
     let before = drops();
     // b reports its loot c, then drops c's only reference: the edge it reported is gone
     // before the collector counts it, so the counts cannot add up.
@@ -459,7 +628,7 @@ fn a_trace_that_drops_what_it_reported_aborts_the_collection() {
     );
     assert_eq!(drops() - before, 1, "only c, released by the thief");
     // The collector is usable: a and b are a plain cycle now.
-    let a = wa.upgrade().expect("a survived the abandoned collection");
+    let a = wa.upgrade().expect("a is connected to the lie: kept");
     drop(a);
     assert_eq!(cyclegc::collect(), 2);
     assert_eq!(drops() - before, 3);
