@@ -520,6 +520,434 @@ fn mutually_recursive_through_box_terminates_conservatively() {
 }
 
 // ---------------------------------------------------------------------------------------
+// Which spellings count as the type itself
+//
+// `may_contain_gc` treats an occurrence of the type being derived as owning nothing (the
+// least fixpoint of "a `Json` may own a `Gc` if a `Vec<Json>` may"). That is only right for
+// the type itself: another type that happens to share its name, or the same generic type
+// with other arguments, must be asked, or a type that owns a `Gc` answers `false`, is never
+// buffered or traced, and drops recursively.
+
+/// The shape from the bug report: `same_name::List` owns an `other::List`, which owns a
+/// `Gc`. Neither type has an interior-mutable edge, so it cannot form a cycle; the chain
+/// test below is what an untracked `List` breaks.
+mod same_name {
+    use cyclegc::{Gc, Trace};
+
+    pub mod other {
+        use cyclegc::{Gc, Trace};
+
+        #[derive(Trace)]
+        pub struct List(pub Option<Gc<super::List>>);
+    }
+
+    #[derive(Trace)]
+    pub struct List {
+        pub payload: crate::Payload,
+        pub next: other::List,
+    }
+
+    pub fn node(next: Option<Gc<List>>) -> List {
+        List {
+            payload: crate::Payload,
+            next: other::List(next),
+        }
+    }
+
+    /// The same, with an edge that can close a cycle.
+    pub mod cell {
+        use cyclegc::Trace;
+
+        use crate::Link;
+
+        #[derive(Trace)]
+        pub struct Ring(pub Link<super::Ring>);
+    }
+
+    #[derive(Trace)]
+    pub struct Ring {
+        pub payload: crate::Payload,
+        pub next: cell::Ring,
+    }
+}
+
+#[test]
+fn a_field_of_another_type_with_the_same_name_counts_as_owning_a_gc() {
+    start();
+    assert!(<same_name::other::List as Trace>::may_contain_gc());
+    assert!(<same_name::List as Trace>::may_contain_gc());
+    assert!(<same_name::cell::Ring as Trace>::may_contain_gc());
+    assert!(<same_name::Ring as Trace>::may_contain_gc());
+
+    // An untracked `Ring` would never be buffered, so its cycle would leak.
+    let ring = || {
+        Gc::new(same_name::Ring {
+            payload: Payload,
+            next: same_name::cell::Ring(link()),
+        })
+    };
+    let (a, b) = (ring(), ring());
+    set(&a.next.0, &b);
+    set(&b.next.0, &a);
+    let _ = (&a.payload, &b.payload);
+    drop((a, b));
+    assert_eq!(collect(), 2);
+    assert_eq!(drops(), 2);
+}
+
+/// How long the chains dropped on a small stack are.
+fn chain_len() -> usize {
+    if cfg!(miri) {
+        1_000
+    } else {
+        1_000_000
+    }
+}
+
+/// Builds a chain of `chain_len()` nodes, each owning the next through a `Gc`, on a thread
+/// with a 256 KiB stack, drops its head there and returns how many `Payload`s were dropped.
+///
+/// No node type has a `Drop` impl that unlinks iteratively: the only recursion is through the
+/// `Gc`s, and bounding it is the crate's release loop's job, which it only does for types
+/// that say they may contain a `Gc`. An untracked node is dropped in place, so the chain
+/// drops recursively and overflows the stack, which aborts the test binary.
+fn drop_chain_on_a_small_stack<N: Trace + 'static>(node: fn(Option<Gc<N>>) -> N) -> usize {
+    let len = chain_len();
+    std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(move || {
+            start();
+            let mut head = None;
+            for _ in 0..len {
+                head = Some(Gc::new(node(head.take())));
+            }
+            assert_eq!(drops(), 0);
+            drop(head);
+            assert_eq!(collect(), 0);
+            drops()
+        })
+        .expect("spawning a thread")
+        .join()
+        .expect("the chain thread panicked")
+}
+
+#[test]
+fn a_long_chain_through_another_type_with_the_same_name_drops_on_a_small_stack() {
+    assert_eq!(drop_chain_on_a_small_stack(same_name::node), chain_len());
+}
+
+/// `::cyclegc::Gc` inside a type that is also called `Gc`: a leading `::` names a crate.
+mod leading_colon {
+    #[derive(cyclegc::Trace)]
+    pub struct Gc(pub ::cyclegc::Gc<u8>);
+}
+
+/// A generic wrapper named like what it wraps, spelled through the crate's name.
+mod wrapper {
+    #[derive(cyclegc::Trace)]
+    pub struct Gc<T>(pub cyclegc::Gc<T>);
+}
+
+/// `crate::..`, `super::..` and `self::..` paths to other types of the same name.
+#[allow(unused_qualifications)] // the qualified spellings are what is tested
+mod qualified {
+    use cyclegc::Trace;
+
+    pub mod a {
+        use cyclegc::Trace;
+
+        use crate::Link;
+
+        #[derive(Trace)]
+        pub struct Leaf(pub Link<Leaf>);
+
+        #[derive(Trace)]
+        pub struct Up(pub super::Up);
+    }
+
+    #[derive(Trace)]
+    pub struct Leaf {
+        pub inner: crate::qualified::a::Leaf,
+    }
+
+    #[derive(Trace)]
+    pub struct Up(pub crate::Link<u8>);
+
+    #[derive(Trace)]
+    pub struct Outer(pub crate::Link<u8>);
+
+    /// Inside a function body, `self::Outer` is the module's `Outer`, not the body's.
+    pub fn inner_outer_may_contain_gc() -> bool {
+        #[derive(Trace)]
+        #[allow(dead_code)] // only its `may_contain_gc` is looked at
+        struct Outer(self::Outer);
+
+        <Outer as Trace>::may_contain_gc()
+    }
+}
+
+#[test]
+fn a_qualified_path_is_not_assumed_to_be_the_type_itself() {
+    start();
+    assert!(<leading_colon::Gc as Trace>::may_contain_gc());
+    assert!(<wrapper::Gc<u8> as Trace>::may_contain_gc());
+    assert!(<qualified::Leaf as Trace>::may_contain_gc());
+    assert!(<qualified::a::Up as Trace>::may_contain_gc());
+    assert!(qualified::inner_outer_may_contain_gc());
+
+    let a = Gc::new(leading_colon::Gc(Gc::new(1)));
+    let b = Gc::new(wrapper::Gc(Gc::new(2)));
+    assert_eq!(*a.0 + *b.0, 3);
+    let leaf = Gc::new(qualified::Leaf {
+        inner: qualified::a::Leaf(link()),
+    });
+    let up = Gc::new(qualified::a::Up(qualified::Up(link())));
+    let outer = Gc::new(qualified::Outer(link()));
+    assert!(leaf.inner.0.borrow().is_none());
+    assert!(up.0 .0.borrow().is_none() && outer.0.borrow().is_none());
+    drop((a, b, leaf, up, outer));
+    assert_eq!(collect(), 0);
+}
+
+/// `W<Gc<u8>>` inside `W<T>` is another type than `W<T>`: `W<u8>` owns a `Gc` through it.
+#[derive(Trace)]
+struct OtherArgs<T> {
+    t: T,
+    other: Option<Box<OtherArgs<Gc<u8>>>>,
+}
+
+/// A bare `Defaulted` means `Defaulted<Gc<u8>>`, not `Defaulted<T>`.
+#[derive(Trace)]
+struct Defaulted<T = Gc<u8>> {
+    t: T,
+    next: Option<Box<Defaulted>>,
+}
+
+/// `Partial<T>` means `Partial<T, Gc<u8>>`, not `Partial<T, U>`.
+#[derive(Trace)]
+struct Partial<T, U = Gc<u8>> {
+    t: T,
+    u: U,
+    next: Option<Box<Partial<T>>>,
+}
+
+/// The arguments swapped: another type unless `A == B`.
+#[derive(Trace)]
+struct Swapped<A, B> {
+    a: A,
+    b: B,
+    next: Option<Box<Swapped<B, A>>>,
+}
+
+/// Only the lifetime differs.
+#[derive(Trace)]
+struct Lifetimes<'a> {
+    marker: PhantomData<&'a ()>,
+    next: Option<Box<Lifetimes<'static>>>,
+}
+
+assert_impl_all!(Partial<u8, u8>: Trace);
+assert_not_impl_any!(Swapped<u8, NotTrace>: Trace);
+
+#[test]
+fn the_same_generic_type_with_other_arguments_is_not_assumed_acyclic() {
+    start();
+    assert!(OtherArgs::<u8>::may_contain_gc());
+    assert!(OtherArgs::<Gc<u8>>::may_contain_gc());
+    assert!(Defaulted::<u8>::may_contain_gc());
+    assert!(Partial::<u8, u8>::may_contain_gc());
+    assert!(Swapped::<u8, Gc<u8>>::may_contain_gc());
+    assert!(Swapped::<Gc<u8>, u8>::may_contain_gc());
+    // Neither can own a `Gc`, but proving it would take looking through the other
+    // instantiation; the derive answers `true` at the depth limit, which is allowed.
+    assert!(Swapped::<u8, u16>::may_contain_gc());
+    assert!(<Lifetimes<'_> as Trace>::may_contain_gc());
+
+    let value = Gc::new(OtherArgs {
+        t: 1u8,
+        other: Some(Box::new(OtherArgs {
+            t: Gc::new(2u8),
+            other: None,
+        })),
+    });
+    assert_eq!(value.other.as_ref().map(|other| *other.t), Some(2));
+    let defaulted = Gc::new(Defaulted {
+        t: 1u8,
+        next: Some(Box::new(Defaulted {
+            t: Gc::new(2u8),
+            next: None,
+        })),
+    });
+    assert_eq!(defaulted.t, 1);
+    let partial = Gc::new(Partial {
+        t: 1u8,
+        u: 2u8,
+        next: None,
+    });
+    assert_eq!(partial.t + partial.u, 3);
+    assert!(partial.next.is_none());
+    let swapped = Gc::new(Swapped {
+        a: 1u8,
+        b: 2u16,
+        next: Some(Box::new(Swapped {
+            a: 3u16,
+            b: 4u8,
+            next: None,
+        })),
+    });
+    assert_eq!(
+        swapped.next.as_ref().map(|next| (next.a, next.b)),
+        Some((3, 4))
+    );
+    assert_eq!(u16::from(swapped.a) + swapped.b, 3);
+    let lifetimes = Gc::new(Lifetimes {
+        marker: PhantomData,
+        next: None,
+    });
+    assert!(lifetimes.next.is_none());
+    let _ = &lifetimes.marker;
+    drop((value, defaulted, partial, swapped, lifetimes));
+    assert_eq!(collect(), 0);
+}
+
+/// Recursive through its own name with all of its parameters, lifetime and const
+/// included, spelled in every accepted way.
+#[derive(Trace)]
+struct Exact<'a, T, const N: usize> {
+    items: [T; N],
+    kids: Vec<Exact<'a, T, N>>,
+    braced: Option<Box<Exact<'a, T, { N }>>>,
+    turbofish: Vec<Exact<'a, T, N>>,
+    marker: PhantomData<&'a ()>,
+}
+
+/// Empty angle brackets on a type without parameters.
+#[derive(Trace)]
+struct EmptyArgs {
+    kids: Vec<EmptyArgs>,
+}
+
+/// The recursive occurrence passed through a `macro_rules!` type fragment, which wraps it
+/// in an invisible group.
+macro_rules! recursive_through_a_fragment {
+    ($name:ident, $self_ty:ty) => {
+        #[derive(Trace)]
+        struct $name {
+            label: String,
+            kids: Vec<$self_ty>,
+        }
+    };
+}
+
+recursive_through_a_fragment!(ViaFragment, ViaFragment);
+
+#[test]
+fn the_type_itself_spelled_exactly_is_still_acyclic() {
+    start();
+    assert!(!Json::may_contain_gc());
+    assert!(!List::may_contain_gc());
+    assert!(!Tree::<u8>::may_contain_gc());
+    assert!(!GList::<u8>::may_contain_gc());
+    assert!(!<Exact<'_, u8, 2> as Trace>::may_contain_gc());
+    assert!(<Exact<'_, Gc<u8>, 2> as Trace>::may_contain_gc());
+    assert!(!EmptyArgs::may_contain_gc());
+    assert!(!ViaFragment::may_contain_gc());
+
+    let exact = Gc::new(Exact::<'static, u8, 1> {
+        items: [1],
+        kids: Vec::new(),
+        braced: None,
+        turbofish: Vec::new(),
+        marker: PhantomData,
+    });
+    let empty = Gc::new(EmptyArgs { kids: Vec::new() });
+    let fragment = Gc::new(ViaFragment {
+        label: "v".into(),
+        kids: Vec::new(),
+    });
+    drop((exact.clone(), empty.clone(), fragment.clone()));
+    // Untracked: never buffered.
+    assert_eq!(cyclegc::count(), 0);
+    assert_eq!(exact.items[0], 1);
+    assert!(exact.kids.is_empty() && exact.braced.is_none() && exact.turbofish.is_empty());
+    assert!(empty.kids.is_empty());
+    assert!(fragment.kids.is_empty() && fragment.label == "v");
+    drop((exact, empty, fragment));
+    assert_eq!(collect(), 0);
+}
+
+/// Recursive through qualified paths to itself: correct, but not provably the type itself,
+/// so asked like any other type until the depth limit.
+#[allow(unused_qualifications)] // the qualified spellings are what is tested
+mod self_by_path {
+    use cyclegc::Trace;
+
+    #[derive(Trace)]
+    pub enum Json {
+        Null,
+        Arr(Vec<self::Json>),
+        Obj(Vec<(String, crate::self_by_path::Json)>),
+    }
+
+    /// Generic, and the recursive field mixes an exact and a qualified occurrence.
+    #[derive(Trace)]
+    pub struct Tree<T> {
+        pub v: T,
+        pub kids: Vec<(Tree<T>, self::Tree<T>)>,
+    }
+}
+
+assert_impl_all!(self_by_path::Tree<String>: Trace);
+assert_not_impl_any!(self_by_path::Tree<NotTrace>: Trace);
+
+#[test]
+fn a_qualified_path_to_the_type_itself_is_answered_conservatively() {
+    start();
+    assert!(<self_by_path::Json as Trace>::may_contain_gc());
+    assert!(<self_by_path::Tree<u8> as Trace>::may_contain_gc());
+    let json = Gc::new(self_by_path::Json::Arr(vec![self_by_path::Json::Null]));
+    let obj = Gc::new(self_by_path::Json::Obj(Vec::new()));
+    let tree = Gc::new(self_by_path::Tree {
+        v: 1u8,
+        kids: Vec::new(),
+    });
+    assert!(tree.kids.is_empty() && tree.v == 1);
+    drop((json, obj, tree));
+    assert_eq!(collect(), 0);
+}
+
+/// Another generic type with the same name gets no bound (the derive cannot tell it from
+/// the type itself); the type's own bound supplies what it needs.
+mod generic_same_name {
+    use cyclegc::Trace;
+
+    pub mod other {
+        use cyclegc::Trace;
+
+        #[derive(Trace)]
+        pub struct Pair<T>(pub T, pub crate::Link<u8>);
+    }
+
+    #[derive(Trace)]
+    pub struct Pair<T: Trace>(pub other::Pair<T>);
+}
+
+assert_impl_all!(generic_same_name::Pair<u8>: Trace);
+
+#[test]
+fn a_generic_field_of_another_type_with_the_same_name_compiles_with_the_type_own_bound() {
+    start();
+    assert!(<generic_same_name::Pair<u8> as Trace>::may_contain_gc());
+    let pair = Gc::new(generic_same_name::Pair(generic_same_name::other::Pair(
+        1u8,
+        link(),
+    )));
+    assert_eq!(pair.0 .0, 1);
+    drop(pair);
+    assert_eq!(collect(), 0);
+}
+
+// ---------------------------------------------------------------------------------------
 // `#[trace(skip)]`
 
 #[derive(Trace)]

@@ -19,8 +19,9 @@ use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::visit_mut::{self, VisitMut};
 use syn::{
-    parse_macro_input, parse_quote, Attribute, Data, DeriveInput, Fields, GenericArgument, Ident,
-    Path, PathArguments, QSelf, Type, TypePath, WherePredicate,
+    parse_macro_input, parse_quote, Attribute, Data, DeriveInput, Expr, ExprPath, Fields,
+    GenericArgument, GenericParam, Generics, Ident, Path, PathArguments, QSelf, Stmt, Type,
+    TypePath, WherePredicate,
 };
 
 /// Derives `cyclegc::Trace`, which reports the `Gc` pointers a value owns to the cycle
@@ -62,19 +63,30 @@ use syn::{
 /// * `may_contain_gc` is `<F1 as Trace>::may_contain_gc() || <F2 as Trace>::may_contain_gc()
 ///   || ..` over the distinct traced field types of all variants, computed through the
 ///   hidden `__may_contain_gc_at(depth)`, which counts how deep it is. A type with no traced
-///   field answers `false`. Every occurrence of the type being derived inside a field type
-///   (a path whose last segment is the type's name, with or without generic arguments, or
-///   `Self`) is replaced by a type that owns nothing: "a `Json` may own a `Gc` if a
-///   `Vec<Json>` may" has the least solution "if one of the other fields may", so the
-///   recursive `Json` above answers `false` while `RefCell<Option<Gc<Node>>>` answers `true`
-///   (a `Gc<T>` answers `true` without looking at `T`). Mutually recursive types that do not
-///   go through a `Gc` (`A` holds a `Box<B>`, `B` holds a `Box<A>`) stop after a fixed depth
-///   and answer `true`, which is always allowed.
+///   field answers `false`. Occurrences of the type being derived inside a field type are
+///   replaced by a type that owns nothing: "a `Json` may own a `Gc` if a `Vec<Json>` may" has
+///   the least solution "if one of the other fields may", so the recursive `Json` above
+///   answers `false` while `RefCell<Option<Gc<Node>>>` answers `true` (a `Gc<T>` answers
+///   `true` without looking at `T`). Mutually recursive types that do not go through a `Gc`
+///   (`A` holds a `Box<B>`, `B` holds a `Box<A>`) stop after a fixed depth and answer `true`,
+///   which is always allowed.
 ///
-/// Because any path ending in the type's name counts as the type itself, a field of an
-/// unrelated type with the same name (`other::Node` inside `Node`) is treated as owning no
-/// `Gc`; rename the import if that matters (the worst outcome is that a cycle through it is
-/// not collected).
+/// Only what is certainly the type itself is replaced: `Self`, and the type's bare name
+/// followed by exactly its own generic parameters in declaration order, lifetimes and consts
+/// included (`Tree<T>` in `struct Tree<T>`, `Arr<'a, T, N>` or `Arr<'a, T, { N }>` in
+/// `struct Arr<'a, T, const N: usize>`, and `Json` alone only for a type without generic
+/// parameters). Any other spelling is asked like an unrelated type, because it may be one:
+///
+/// * a path with a leading `::` or more than one segment (`other::Node`, `crate::a::Node`,
+///   `super::Node`, even `self::Node`, which inside a function body names the module's
+///   `Node`, not the body's);
+/// * the same name with other arguments (`Tree<u8>` or `Tree<Gc<X>>` inside `Tree<T>`), or
+///   with fewer (`W` in `struct W<T = u8>` means `W<u8>`, not `W<T>`).
+///
+/// A wrong guess there can only be conservative: if such a path does name the type itself,
+/// asking it recurses until the depth limit and answers `true`. So write the recursive
+/// occurrences of a type as `Self` or as its bare name with its own parameters to get the
+/// exact answer.
 ///
 /// # Bounds
 ///
@@ -93,7 +105,11 @@ use syn::{
 /// parts of its type around the recursive occurrences (`T: Trace` for
 /// `Vec<(T, Tree<T>)>`, nothing for `Vec<Tree<T>>`), and a bound on the substituted type
 /// that `may_contain_gc` asks about (`Vec<(T, Acyclic)>`) when that still mentions a type
-/// parameter.
+/// parameter. Here "mentions the type" is read broadly, unlike above: `Self` or any path
+/// ending in the type's name, since a bound too many could make the impl impossible to
+/// prove while a bound too few is reported at the field. A field of another generic type with
+/// the same name (`next: other::Node<T>`) therefore gets no bound; if it needs one, write it
+/// in the type's own `where` clause (`where T: Trace`), which the derive keeps.
 ///
 /// # Attributes
 ///
@@ -148,7 +164,11 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         .iter()
         .map(|field| {
             let mut ty = field.ty.clone();
-            SubstituteSelf { name }.visit_type_mut(&mut ty);
+            SubstituteSelf {
+                name,
+                generics: &input.generics,
+            }
+            .visit_type_mut(&mut ty);
             ty
         })
         .collect();
@@ -250,7 +270,7 @@ fn where_predicates(
         if !mentions_param(&field.ty, &type_params) {
             continue;
         }
-        if !mentions_self(&field.ty, name) {
+        if !might_mention_self(&field.ty, name) {
             bounds.add(&field.ty);
             continue;
         }
@@ -260,7 +280,7 @@ fn where_predicates(
         for part in parts {
             bounds.add(part);
         }
-        if mentions_param(subst, &type_params) && !mentions_self(subst, name) {
+        if mentions_param(subst, &type_params) && !might_mention_self(subst, name) {
             bounds.add(subst);
         }
     }
@@ -509,33 +529,144 @@ fn parse_quote_spanned_bound(ty: &Type) -> WherePredicate {
     syn::parse2(tokens).expect("a type followed by a trait bound is a where-predicate")
 }
 
-/// Whether `path` (not under a `qself`) names the type being derived.
-fn is_self_path(path: &Path, name: &Ident) -> bool {
+/// Whether `path` (not under a `qself`) might name the type being derived: `Self`, or any
+/// path whose last segment is the type's name, whatever comes before it and whatever its
+/// generic arguments. Only the bounds use this over-approximation, where a false "yes" merely
+/// leaves out a bound (and a false "no" would add one the trait solver cannot finish
+/// proving); `may_contain_gc` needs the exact [`is_exactly_self_type`].
+fn might_be_self_path(path: &Path, name: &Ident) -> bool {
     match path.segments.last() {
         Some(last) if last.ident == *name => true,
         _ => path.leading_colon.is_none() && path.segments.len() == 1 && path.is_ident("Self"),
     }
 }
 
-fn is_self_type(ty: &Type, name: &Ident) -> bool {
+fn might_be_self_type(ty: &Type, name: &Ident) -> bool {
     match ty {
-        Type::Path(TypePath { qself: None, path }) => is_self_path(path, name),
-        Type::Group(group) => is_self_type(&group.elem, name),
-        Type::Paren(paren) => is_self_type(&paren.elem, name),
+        Type::Path(TypePath { qself: None, path }) => might_be_self_path(path, name),
+        Type::Group(group) => might_be_self_type(&group.elem, name),
+        Type::Paren(paren) => might_be_self_type(&paren.elem, name),
         _ => false,
     }
 }
 
-/// Replaces every occurrence of the type being derived with `::cyclegc::__private::Acyclic`.
+/// Whether `ty` is certainly the type being derived, with its own generic arguments: `Self`,
+/// or the bare name followed by exactly the type's parameters in declaration order
+/// (`Tree<'a, T, N>`, or `Json` for a type without parameters).
+///
+/// Everything else might be another type, and `may_contain_gc` must then ask it instead of
+/// assuming it owns nothing:
+/// * `other::Node`, `self::Node`, `super::Node`, `::krate::Node`: a path through a module or
+///   crate can reach a different type with the same name (and `self::Node` written inside a
+///   function body names the module's `Node`, not the body's).
+/// * `Tree<u8>` or `Tree<Gc<X>>` inside `Tree<T>`: the same type constructor with other
+///   arguments is another type, which may own a `Gc` where `Tree<T>` does not.
+/// * Fewer arguments than parameters (`W` in `struct W<T = u8>`, `W<T>` in
+///   `struct W<T, U = u8>`): the missing ones are the defaults (`W<u8>`, `W<T, u8>`), not the
+///   parameters.
+///
+/// Nothing can shadow an exact match: a bare name is only accepted for a type without
+/// parameters (so no parameter can be named like it), a parameter that shares the type's name
+/// cannot take generic arguments, and any other item of that name in the same scope is a
+/// compile error. The generated `trace` names every field type as written, so a field type
+/// that does not resolve never reaches `may_contain_gc`.
+fn is_exactly_self_type(ty: &Type, name: &Ident, generics: &Generics) -> bool {
+    let Type::Path(TypePath { qself: None, path }) = strip_type(ty) else {
+        return false;
+    };
+    if path.leading_colon.is_some() || path.segments.len() != 1 {
+        return false;
+    }
+    let segment = &path.segments[0];
+    if segment.ident == "Self" {
+        return segment.arguments.is_none();
+    }
+    if segment.ident != *name {
+        return false;
+    }
+    let args: Vec<&GenericArgument> = match &segment.arguments {
+        PathArguments::None => Vec::new(),
+        PathArguments::AngleBracketed(args) => args.args.iter().collect(),
+        PathArguments::Parenthesized(_) => return false,
+    };
+    args.len() == generics.params.len()
+        && generics
+            .params
+            .iter()
+            .zip(args)
+            .all(|(param, arg)| is_param_itself(arg, param))
+}
+
+/// Whether the generic argument `arg` is the parameter `param` itself: `'a` for `'a`, `T` for
+/// `T`, and `N` or `{ N }` for `const N` (a lone `N` parses as a type).
+fn is_param_itself(arg: &GenericArgument, param: &GenericParam) -> bool {
+    match (param, arg) {
+        (GenericParam::Lifetime(param), GenericArgument::Lifetime(arg)) => param.lifetime == *arg,
+        (GenericParam::Type(param), GenericArgument::Type(arg)) => is_bare_ident(arg, &param.ident),
+        (GenericParam::Const(param), GenericArgument::Type(arg)) => {
+            is_bare_ident(arg, &param.ident)
+        }
+        (GenericParam::Const(param), GenericArgument::Const(arg)) => {
+            is_bare_ident_expr(arg, &param.ident)
+        }
+        _ => false,
+    }
+}
+
+/// `ty` without the invisible groups a `macro_rules!` `$t:ty` leaves and without parentheses.
+fn strip_type(mut ty: &Type) -> &Type {
+    loop {
+        match ty {
+            Type::Group(group) => ty = &group.elem,
+            Type::Paren(paren) => ty = &paren.elem,
+            _ => return ty,
+        }
+    }
+}
+
+fn is_bare_ident(ty: &Type, ident: &Ident) -> bool {
+    matches!(strip_type(ty), Type::Path(TypePath { qself: None, path }) if path.is_ident(ident))
+}
+
+/// Whether `expr` is `ident`, possibly in braces, parentheses or invisible groups.
+fn is_bare_ident_expr(mut expr: &Expr, ident: &Ident) -> bool {
+    loop {
+        match expr {
+            Expr::Path(ExprPath {
+                attrs,
+                qself: None,
+                path,
+            }) => return attrs.is_empty() && path.is_ident(ident),
+            Expr::Group(group) if group.attrs.is_empty() => expr = &group.expr,
+            Expr::Paren(paren) if paren.attrs.is_empty() => expr = &paren.expr,
+            Expr::Block(block)
+                if block.attrs.is_empty()
+                    && block.label.is_none()
+                    && block.block.stmts.len() == 1 =>
+            {
+                match &block.block.stmts[0] {
+                    Stmt::Expr(inner, None) => expr = inner,
+                    _ => return false,
+                }
+            }
+            _ => return false,
+        }
+    }
+}
+
+/// Replaces every occurrence of the type being derived ([`is_exactly_self_type`]) with
+/// `::cyclegc::__private::Acyclic`.
+///
 /// Paths under a `qself` (`<Node as Tr>::X`) are left alone: replacing there would change
 /// which associated type is meant.
 struct SubstituteSelf<'a> {
     name: &'a Ident,
+    generics: &'a Generics,
 }
 
 impl VisitMut for SubstituteSelf<'_> {
     fn visit_type_mut(&mut self, ty: &mut Type) {
-        if is_self_type(ty, self.name) {
+        if is_exactly_self_type(ty, self.name, self.generics) {
             *ty = parse_quote!(::cyclegc::__private::Acyclic);
         } else {
             visit_mut::visit_type_mut(self, ty);
@@ -580,9 +711,9 @@ fn mentions_param(ty: &Type, params: &HashSet<Ident>) -> bool {
     })
 }
 
-/// Whether `ty` mentions the type being derived (by name or as `Self`), anywhere.
-fn mentions_self(ty: &Type, name: &Ident) -> bool {
-    find_path(ty, |path| is_self_path(path, name))
+/// Whether `ty` might mention the type being derived ([`might_be_self_path`]), anywhere.
+fn might_mention_self(ty: &Type, name: &Ident) -> bool {
+    find_path(ty, |path| might_be_self_path(path, name))
 }
 
 /// For a type that mentions the type being derived, the largest parts of it that mention a
@@ -598,11 +729,11 @@ fn non_recursive_parts<'a>(
     if !mentions_param(ty, params) {
         return;
     }
-    if !mentions_self(ty, name) {
+    if !might_mention_self(ty, name) {
         out.push(ty);
         return;
     }
-    if is_self_type(ty, name) {
+    if might_be_self_type(ty, name) {
         return;
     }
     match ty {
