@@ -75,7 +75,9 @@ use syn::{
 /// followed by exactly its own generic parameters in declaration order, lifetimes and consts
 /// included (`Tree<T>` in `struct Tree<T>`, `Arr<'a, T, N>` or `Arr<'a, T, { N }>` in
 /// `struct Arr<'a, T, const N: usize>`, and `Json` alone only for a type without generic
-/// parameters). Any other spelling is asked like an unrelated type, because it may be one:
+/// parameters), and not inside a projection (`<Json as Tr>::Out`) or a constant (an array
+/// length), where replacing it would change what is meant. Any other spelling is asked like
+/// an unrelated type, because it may be one:
 ///
 /// * a path with a leading `::` or more than one segment (`other::Node`, `crate::a::Node`,
 ///   `super::Node`, even `self::Node`, which inside a function body names the module's
@@ -658,7 +660,9 @@ fn is_bare_ident_expr(mut expr: &Expr, ident: &Ident) -> bool {
 /// `::cyclegc::__private::Acyclic`.
 ///
 /// Paths under a `qself` (`<Node as Tr>::X`) are left alone: replacing there would change
-/// which associated type is meant.
+/// which associated type is meant. So are expressions (an array length, a const argument):
+/// the least-fixpoint argument is about what a value owns, and a type named inside a
+/// constant is not owned; replacing it could only change the constant.
 struct SubstituteSelf<'a> {
     name: &'a Ident,
     generics: &'a Generics,
@@ -674,6 +678,8 @@ impl VisitMut for SubstituteSelf<'_> {
     }
 
     fn visit_qself_mut(&mut self, _: &mut QSelf) {}
+
+    fn visit_expr_mut(&mut self, _: &mut Expr) {}
 }
 
 /// Walks a type, answering whether any path in it satisfies `pred`.
