@@ -128,7 +128,8 @@ pub use crate::weak::Weak;
 /// * Generic types get a `FieldType: Trace` bound for each field that mentions a type
 ///   parameter, on the impl only; recursive and mutually recursive types work.
 /// * [`Trace::may_contain_gc`] is computed from the field types, so a derived type with no
-///   `Gc` inside is untracked.
+///   `Gc` inside is untracked. A `#[trace(skip)]` field counts as possibly owning a `Gc`,
+///   since the derive cannot look inside it.
 /// * No `Drop` impl is generated: write your own if you need one.
 #[cfg(feature = "derive")]
 pub use cyclegc_derive::Trace;

@@ -62,8 +62,9 @@ use syn::{
 ///   the `Gc`s the fields report, which is what the trait's safety contract asks for.
 /// * `may_contain_gc` is `<F1 as Trace>::may_contain_gc() || <F2 as Trace>::may_contain_gc()
 ///   || ..` over the distinct traced field types of all variants, computed through the
-///   hidden `__may_contain_gc_at(depth)`, which counts how deep it is. A type with no traced
-///   field answers `false`. Occurrences of the type being derived inside a field type are
+///   hidden `__may_contain_gc_at(depth)`, which counts how deep it is. A type with no field
+///   answers `false`, and a type with a `#[trace(skip)]` field answers `true` (see
+///   [Attributes](#attributes)). Occurrences of the type being derived inside a field type are
 ///   replaced by a type that owns nothing: "a `Json` may own a `Gc` if a `Vec<Json>` may" has
 ///   the least solution "if one of the other fields may", so the recursive `Json` above
 ///   answers `false` while `RefCell<Option<Gc<Node>>>` answers `true` (a `Gc<T>` answers
@@ -115,10 +116,22 @@ use syn::{
 ///
 /// # Attributes
 ///
-/// `#[trace(skip)]` on a field leaves it out: it is not traced, does not count towards
-/// `may_contain_gc` and gets no bound, so its type need not implement `Trace`. A `Gc`
-/// reachable only through a skipped field is treated as referenced from outside, so a cycle
-/// through it is never collected (a leak, never unsoundness).
+/// `#[trace(skip)]` on a field leaves it out: it is not traced and gets no bound, so its type
+/// need not implement `Trace`. A `Gc` reachable only through a skipped field is treated as
+/// referenced from outside, so a cycle through it is never collected (a leak, never
+/// unsoundness).
+///
+/// A skipped field makes `may_contain_gc` answer `true`. The derive cannot look inside it (its
+/// type need not implement `Trace`), and a skipped field may well own a `Gc`: an edge left out
+/// on purpose, or an `Rc` to something that holds one. Answering `false` for such a type
+/// would make it untracked, and untracked values are dropped in place rather than through the
+/// bounded release loop, so a long chain linked through skipped `Gc`s would drop recursively
+/// and overflow the stack. The cost is that a type with a skipped field that owns no `Gc` is
+/// tracked needlessly. There is no reason to skip a field whose type implements `Trace` and
+/// owns no `Gc`, since traced it counts as `false`. For a field whose type does not implement
+/// `Trace` in a type that must stay untracked, implement `Trace` by hand (for the field's
+/// type or for the whole type): an `unsafe impl` is the place to promise that nothing in it
+/// owns a `Gc`.
 ///
 /// Anything else is an error: `#[trace]` without arguments, unknown arguments such as
 /// `#[trace(foo)]`, `skip` given twice, and `#[trace(..)]` on the type or on a variant.
@@ -187,7 +200,11 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         tracer_ident().into_token_stream()
     };
     let depth = depth_ident();
-    let may_contain_body = may_contain_body(&traced, &substituted);
+    let any_skipped = arms
+        .iter()
+        .flat_map(|arm| arm.fields.iter())
+        .any(|field| field.skip);
+    let may_contain_body = may_contain_body(&traced, &substituted, any_skipped);
 
     Ok(quote! {
         const _: () = {
@@ -333,12 +350,15 @@ fn add_predicates(generics: &mut syn::Generics, predicates: Vec<WherePredicate>)
 }
 
 /// The body of `__may_contain_gc_at`.
-fn may_contain_body(traced: &[&FieldInfo], substituted: &[Type]) -> TokenStream {
+fn may_contain_body(traced: &[&FieldInfo], substituted: &[Type], any_skipped: bool) -> TokenStream {
     let depth = depth_ident();
-    if substituted.is_empty() {
+    if any_skipped || substituted.is_empty() {
+        // A skipped field cannot be asked (its type need not be `Trace`) and may own a `Gc`,
+        // so it counts as "may contain": see the derive's docs.
+        let answer = any_skipped;
         return quote! {
             let _ = #depth;
-            false
+            #answer
         };
     }
     // One term per distinct type: `left: Expr, right: Expr` asks once. Besides being
