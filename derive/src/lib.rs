@@ -14,7 +14,7 @@
 
 use std::collections::HashSet;
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::visit_mut::{self, VisitMut};
@@ -315,9 +315,11 @@ fn add_predicates(generics: &mut syn::Generics, predicates: Vec<WherePredicate>)
         let WherePredicate::Type(mut predicate) = predicate else {
             unreachable!("`Bounds` only builds type predicates")
         };
-        let key = predicate.bounded_ty.to_token_stream().to_string();
-        if let Some(existing) = generics.where_clause.as_mut().and_then(|clause| {
-            clause
+        let key = merge_key(&predicate.bounded_ty);
+        if let Some(existing) = key.and_then(|key| {
+            generics
+                .where_clause
+                .as_mut()?
                 .predicates
                 .iter_mut()
                 .find_map(|existing| match existing {
@@ -368,7 +370,7 @@ fn may_contain_body(traced: &[&FieldInfo], substituted: &[Type], any_skipped: bo
     let terms = traced
         .iter()
         .zip(substituted)
-        .filter(|(_, subst)| seen.insert(subst.to_token_stream().to_string()))
+        .filter(|(_, subst)| merge_key(subst).is_none_or(|key| seen.insert(key)))
         .map(|(field, subst)| {
             quote_spanned! {field.ty.span()=>
                 <#subst as ::cyclegc::Trace>::__may_contain_gc_at(#depth + 1)
@@ -539,10 +541,33 @@ struct Bounds {
 
 impl Bounds {
     fn add(&mut self, ty: &Type) {
-        if self.seen.insert(ty.to_token_stream().to_string()) {
+        if merge_key(ty).is_none_or(|key| self.seen.insert(key)) {
             self.predicates.push(parse_quote_spanned_bound(ty));
         }
     }
+}
+
+/// The key under which types are merged (one `may_contain_gc` term, one bound, one `where`
+/// predicate per type): their tokens, which name one type wherever they appear in one item.
+///
+/// `None`, never merged, for a type that mentions `$crate`: that prints the same whichever
+/// crate's macro wrote it, so `$crate::H` from one crate's macro and `$crate::H` passed in
+/// by another crate's macro are different types with the same tokens. Merged, only one of
+/// them would be asked, and `may_contain_gc` could answer `false` from the one that owns no
+/// `Gc`.
+fn merge_key(ty: &Type) -> Option<String> {
+    let tokens = ty.to_token_stream();
+    let mut streams = vec![tokens.clone()];
+    while let Some(stream) = streams.pop() {
+        for tree in stream {
+            match tree {
+                TokenTree::Ident(ident) if ident == "$crate" => return None,
+                TokenTree::Group(group) => streams.push(group.stream()),
+                _ => {}
+            }
+        }
+    }
+    Some(tokens.to_string())
 }
 
 fn parse_quote_spanned_bound(ty: &Type) -> WherePredicate {
