@@ -42,8 +42,8 @@
 //! checked, only the set.
 
 use std::any::Any;
-use std::io::Write;
 use std::cell::RefCell;
+use std::io::Write;
 use std::mem;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
@@ -61,7 +61,8 @@ const INNER_CALLS: usize = 8;
 
 /// The part of the crate's "dereferenced a destroyed value" panic message the harness
 /// recognises as expected.
-const DEAD_DEREF: &str = "cyclegc: dereferenced a `Gc` whose value the cycle collector has already destroyed";
+const DEAD_DEREF: &str =
+    "cyclegc: dereferenced a `Gc` whose value the cycle collector has already destroyed";
 
 /// What a node's `Drop` does besides recording itself, chosen when the node is created.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -186,7 +187,10 @@ impl FNode {
         let first_id = with_model(|m| m.nodes[self.id].edges.first().copied());
         let first = self.edges.get_mut().first();
         if first.is_some() != first_id.is_some() {
-            fail(format!("node {}: model and real edge lists disagree", self.id));
+            fail(format!(
+                "node {}: model and real edge lists disagree",
+                self.id
+            ));
         }
         let target = first.zip(first_id);
         match self.on_drop {
@@ -226,7 +230,9 @@ impl FNode {
                     fail(format!("collect() inside a collection returned {n}"));
                 }
                 if n != marked {
-                    fail(format!("collect() from a Drop returned {n}, freed {marked}"));
+                    fail(format!(
+                        "collect() from a Drop returned {n}, freed {marked}"
+                    ));
                 }
             }
             Behaviour::AllocDrop => drop_temp(alloc_node(Behaviour::Nothing, None)),
@@ -349,10 +355,46 @@ impl Model {
         }
     }
 
+    /// Who refers to `id`, for failure messages.
+    fn referrers(&self, id: usize) -> Vec<String> {
+        let mut r = Vec::new();
+        for (slot, root) in self.roots.iter().enumerate() {
+            if *root == Some(id) {
+                r.push(format!("root slot {slot}"));
+            }
+        }
+        r.extend(
+            self.stash
+                .iter()
+                .filter(|&&s| s == id)
+                .map(|_| "stash".to_string()),
+        );
+        r.extend(
+            self.temps
+                .iter()
+                .filter(|&&t| t == id)
+                .map(|_| "temp".to_string()),
+        );
+        for (n, node) in self.nodes.iter().enumerate() {
+            if node.edges.contains(&id) {
+                r.push(format!(
+                    "edge from {n} ({:?}, dead {})",
+                    node.state, node.dead
+                ));
+            }
+        }
+        r
+    }
+
     /// Strong references per node: handles plus edges of every value not yet dropped.
     fn counts(&self) -> Vec<usize> {
         let mut c = vec![0; self.nodes.len()];
-        let handles = self.roots.iter().flatten().chain(&self.stash).chain(&self.temps);
+        let handles = self
+            .roots
+            .iter()
+            .flatten()
+            .chain(&self.stash)
+            .chain(&self.temps);
         for &id in handles {
             c[id] += 1;
         }
@@ -377,7 +419,12 @@ impl Model {
                 stack.push(id);
             }
         };
-        let handles = self.roots.iter().flatten().chain(&self.stash).chain(&self.temps);
+        let handles = self
+            .roots
+            .iter()
+            .flatten()
+            .chain(&self.stash)
+            .chain(&self.temps);
         for &id in handles {
             reach(id, &mut stack);
         }
@@ -410,7 +457,9 @@ impl Model {
             // `make_mut` released the old allocation when it stored the new one (only the
             // assignment can drop it: during the allocation the slot keeps it alive).
             if ctx.old == id && !ctx.applied {
-                let new = ctx.new.unwrap_or_else(|| fail("make_mut dropped without cloning"));
+                let new = ctx
+                    .new
+                    .unwrap_or_else(|| fail("make_mut dropped without cloning"));
                 ctx.applied = true;
                 let slot = ctx.slot;
                 self.roots[slot] = Some(new);
@@ -418,6 +467,12 @@ impl Model {
             }
         }
         let dead = self.nodes[id].dead;
+        trace(|| {
+            format!(
+                "drop {id}: {:?} dead={dead} edges={:?}",
+                self.nodes[id].state, self.nodes[id].edges
+            )
+        });
         match self.nodes[id].state {
             State::Value => {}
             State::Alive if dead => {}
@@ -428,12 +483,17 @@ impl Model {
                     let garbage = self.garbage();
                     if !garbage.contains(&id) {
                         fail(format!(
-                            "node {id} dropped while reachable (model count {count})"
+                            "node {id} dropped while reachable (model count {count}, \
+                             referrers {:?})",
+                            self.referrers(id)
                         ));
                     }
                     let Some(frame) = self.frames.last_mut() else {
-                        fail(format!("node {id} collected outside any call that may collect"))
+                        fail(format!(
+                            "node {id} collected outside any call that may collect"
+                        ))
                     };
+                    trace(|| format!("collection claims {garbage:?}"));
                     frame.extend_from_slice(&garbage);
                     for g in garbage {
                         self.nodes[g].dead = true;
@@ -447,7 +507,16 @@ impl Model {
     }
 }
 
+/// Prints a line to stderr when `CYCLEGC_FUZZ_TRACE` is set (to read a crash's story).
+fn trace(msg: impl FnOnce() -> String) {
+    if TRACE.with(|t| *t) {
+        let line = format!("trace: {}\n", msg());
+        let _ = std::io::stderr().write_all(line.as_bytes());
+    }
+}
+
 thread_local! {
+    static TRACE: bool = std::env::var_os("CYCLEGC_FUZZ_TRACE").is_some();
     static MODEL: RefCell<Model> = RefCell::new(Model::default());
     /// Handles stashed by `Drop` impls (`Behaviour::Stash`); mirrored by `Model::stash`.
     static STASH: RefCell<Vec<Gc<FNode>>> = const { RefCell::new(Vec::new()) };
@@ -487,9 +556,17 @@ impl Frame {
 
     fn pop() -> usize {
         with_model(|m| {
-            let marked = m.frames.pop().unwrap_or_else(|| fail("frame stack underflow"));
-            if let Some(&id) = marked.iter().find(|&&id| m.nodes[id].state != State::Dropped) {
-                fail(format!("collected node {id} was not dropped by the end of the call"));
+            let marked = m
+                .frames
+                .pop()
+                .unwrap_or_else(|| fail("frame stack underflow"));
+            if let Some(&id) = marked
+                .iter()
+                .find(|&&id| m.nodes[id].state != State::Dropped)
+            {
+                fail(format!(
+                    "collected node {id} was not dropped by the end of the call"
+                ));
             }
             marked.len()
         })
@@ -652,9 +729,7 @@ impl Handles {
 /// Whether `Gc::get_mut` on the only handle `id` must succeed: one strong reference and no
 /// weak handle to this allocation.
 fn predict_unique(id: usize) -> bool {
-    with_model(|m| {
-        m.counts()[id] == 1 && !m.weaks.iter().any(|&(w, valid)| valid && w == id)
-    })
+    with_model(|m| m.counts()[id] == 1 && !m.weaks.iter().any(|&(w, valid)| valid && w == id))
 }
 
 /// `collect()` from inside a `sort_by`/`dedup_by` closure, its panics kept inside.
@@ -707,7 +782,7 @@ fn op_new(h: &mut Handles, inp: &mut Input) {
             h.root(parent).edges.borrow_mut().push(gc.clone());
         }
     }
-    h.store(slot_b, id, gc);
+    guarded(|| h.store(slot_b, id, gc));
 }
 
 fn op_link(h: &mut Handles, inp: &mut Input) {
@@ -778,7 +853,9 @@ fn op_upgrade(h: &mut Handles, inp: &mut Input) {
             check_try_deref(&gc, id, false);
             guarded(|| h.store(s, id, gc));
         }
-        Some(_) => fail(format!("upgrade of a weak to dead/dropped node {id} succeeded")),
+        Some(_) => fail(format!(
+            "upgrade of a weak to dead/dropped node {id} succeeded"
+        )),
         None if expect => fail(format!("upgrade of a weak to live node {id} failed")),
         None => {}
     }
@@ -908,7 +985,9 @@ fn op_make_mut(h: &mut Handles, inp: &mut Input) {
             let ctx = m.make_mut.as_mut().expect("set above");
             if !ctx.applied {
                 // The old allocation survived the assignment (other strong references).
-                let new = ctx.new.unwrap_or_else(|| fail("make_mut of a shared node did not clone"));
+                let new = ctx
+                    .new
+                    .unwrap_or_else(|| fail("make_mut of a shared node did not clone"));
                 ctx.applied = true;
                 let slot = ctx.slot;
                 m.roots[slot] = Some(new);
@@ -917,10 +996,15 @@ fn op_make_mut(h: &mut Handles, inp: &mut Input) {
             m.roots[a].expect("set")
         });
         if node.id != id {
-            fail(format!("make_mut returned node {}, model expects {id}", node.id));
+            fail(format!(
+                "make_mut returned node {}, model expects {id}",
+                node.id
+            ));
         }
         if unique != (id == aid) {
-            fail(format!("make_mut on node {aid} (unique: {unique}) gave node {id}"));
+            fail(format!(
+                "make_mut on node {aid} (unique: {unique}) gave node {id}"
+            ));
         }
         let edges = node.edges.get_mut();
         if let Some((bid, t)) = pushed.take() {
@@ -1046,7 +1130,10 @@ fn check_counts(h: &Handles) {
             check_try_deref(gc, id, false);
             let real = Gc::strong_count(gc);
             if real != counts[id] {
-                fail(format!("node {id}: strong_count {real}, model {}", counts[id]));
+                fail(format!(
+                    "node {id}: strong_count {real}, model {}",
+                    counts[id]
+                ));
             }
         }
     }
@@ -1077,7 +1164,20 @@ pub fn run(data: &[u8]) {
     let mut ops = 0;
     while !inp.done() && ops < MAX_OPS {
         ops += 1;
-        match inp.byte() % 18 {
+        let op = inp.byte() % 18;
+        trace(|| {
+            let m = MODEL.with(|m| {
+                let m = m.borrow();
+                format!(
+                    "roots {:?} stash {:?} temps {:?}",
+                    m.roots, m.stash, m.temps
+                )
+            });
+            format!("op {op} at byte {}; {m}", inp.pos - 1)
+        });
+        // Every operation catches the panics it expects where they happen, so that the model
+        // stays in step; one escaping here is a harness bug.
+        let result = panic::catch_unwind(AssertUnwindSafe(|| match op {
             0 | 1 => op_new(&mut h, &mut inp),
             2 | 3 => op_link(&mut h, &mut inp),
             4 => op_unlink(&mut h, &mut inp),
@@ -1105,6 +1205,9 @@ pub fn run(data: &[u8]) {
                     op_take_stash(&mut h, &mut inp);
                 }
             }
+        }));
+        if result.is_err() {
+            fail(format!("a panic escaped operation {op}"));
         }
         check_counts(&h);
     }
