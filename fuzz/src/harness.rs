@@ -151,33 +151,35 @@ impl Clone for FNode {
 }
 
 impl Drop for FNode {
+    /// Records the drop in the model, runs the behaviour, then drops the edges one at a
+    /// time, each after the model forgot it: drop glue would drop them after the model could
+    /// see it, and a collection run by one child's `Drop` must see the later edges as the
+    /// real references they still are. Panics are held until the end (the first one is
+    /// resumed), so that no edge is dropped by unwinding behind the model's back.
     fn drop(&mut self) {
         let id = self.id;
         let dead = with_model(|m| m.on_drop(id));
-        // Marks the node dropped (and forgets its edges) when the body is over, also when a
-        // behaviour panics; the drop glue then drops the real edges.
-        let _done = DropDone(id);
-        if std::thread::panicking() {
-            // A panic escaping a `Drop` during unwinding aborts: keep this one inside.
-            let result = panic::catch_unwind(AssertUnwindSafe(|| self.behave(dead)));
-            if let Err(payload) = result {
-                dispose(payload);
+        let mut first_panic = panic::catch_unwind(AssertUnwindSafe(|| self.behave(dead))).err();
+        let edges = self.edges.get_mut();
+        while !edges.is_empty() {
+            with_model(|m| m.nodes[id].edges.pop());
+            let edge = edges.pop();
+            if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| drop(edge))) {
+                match first_panic {
+                    None => first_panic = Some(payload),
+                    Some(_) => dispose(payload),
+                }
             }
-        } else {
-            self.behave(dead);
         }
-    }
-}
-
-struct DropDone(usize);
-
-impl Drop for DropDone {
-    fn drop(&mut self) {
-        with_model(|m| {
-            let node = &mut m.nodes[self.0];
-            node.state = State::Dropped;
-            node.edges.clear();
-        });
+        with_model(|m| m.nodes[id].state = State::Dropped);
+        if let Some(payload) = first_panic {
+            if std::thread::panicking() {
+                // A panic escaping a `Drop` during unwinding aborts: keep this one inside.
+                dispose(payload);
+            } else {
+                panic::resume_unwind(payload);
+            }
+        }
     }
 }
 
@@ -257,6 +259,7 @@ fn check_try_deref(edge: &Gc<FNode>, eid: usize, expect_dead: bool) {
 fn alloc_node(b: Behaviour, child: Option<(usize, &Gc<FNode>)>) -> Gc<FNode> {
     let edge_ids = child.map(|(id, _)| id).into_iter().collect();
     let id = with_model(|m| m.register(edge_ids));
+    trace(|| format!("new node {id}: {b:?}, child {:?}", child.map(|c| c.0)));
     let value = FNode {
         id,
         edges: RefCell::new(child.map(|(_, g)| g.clone()).into_iter().collect()),
@@ -488,12 +491,21 @@ impl Model {
                             self.referrers(id)
                         ));
                     }
+                    trace(|| {
+                        let counts = self.counts();
+                        let g: Vec<String> = garbage
+                            .iter()
+                            .map(|&g| {
+                                format!("{g}: count {} edges {:?}", counts[g], self.nodes[g].edges)
+                            })
+                            .collect();
+                        format!("collection claims {g:?}")
+                    });
                     let Some(frame) = self.frames.last_mut() else {
                         fail(format!(
                             "node {id} collected outside any call that may collect"
                         ))
                     };
-                    trace(|| format!("collection claims {garbage:?}"));
                     frame.extend_from_slice(&garbage);
                     for g in garbage {
                         self.nodes[g].dead = true;
