@@ -45,6 +45,12 @@ SCENARIOS = {
     "seed-disable": [ENABLE, 0, THRESHOLD, 2] + cycle(None, None) + cycle(None, None)
     + [ENABLE, 1] + new() + [COLLECT],
     "seed-get-mut-push-pop": new() + new() + [GET_MUT, 0, 0, 1, GET_MUT, 0, 1, 0, GET_MUT, 0, 6, 0],
+    # Root 0 with edges [b, c, a] (ids a < b < c), sorted with a collection in the third
+    # comparison (mask 4) and in all of them (0xff); the node is not in the root buffer.
+    "seed-get-mut-sort": new() + new() + new(parent=0) + new(parent=0) + [LINK, 0, 1]
+    + [DROP, 1, DROP, 1, DROP, 1, GET_MUT, 0, 2, 0, 4, GET_MUT, 0, 3, 1, 0xFF, COLLECT],
+    "seed-get-mut-dedup": new() + new() + [LINK, 0, 1, LINK, 0, 1, LINK, 0, 1, DROP, 1]
+    + [GET_MUT, 0, 4, 0, 0xFF, GET_MUT, 0, 5, 1, 0xFF, COLLECT],
     "seed-make-mut": new(STASH_B) + new(child=0) + [CLONE, 1, 2, MAKE_MUT, 1, 0, 0, MAKE_MUT, 0, 1, 0,
                                                     DOWNGRADE, 0, MAKE_MUT, 0, 3, 0, COLLECT],
     "seed-try-unwrap": new() + new(DEREF, child=0) + [TRY_UNWRAP, 1, 0, TRY_UNWRAP, 0, 1, DOWNGRADE, 0,
