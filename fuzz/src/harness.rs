@@ -638,6 +638,7 @@ fn install_panic_hook() {
                 let location = info.location().map(|l| l.to_string()).unwrap_or_default();
                 let line = format!("cyclegc-fuzz: panic at {location}: {msg}\n");
                 let _ = std::io::stderr().write_all(line.as_bytes());
+                trace(|| std::backtrace::Backtrace::force_capture().to_string());
             }
         }));
     });
