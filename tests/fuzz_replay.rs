@@ -8,23 +8,35 @@
 #[path = "../fuzz/src/harness.rs"]
 mod harness;
 
-/// The inputs Miri replays: ten scenarios covering every drop behaviour.
+/// The inputs Miri replays: every hand-written scenario and three random inputs.
 macro_rules! seeds {
     ($($name:literal),* $(,)?) => {
         &[$(($name, include_bytes!(concat!("../fuzz/corpus/ops/", $name)))),*]
     };
 }
 const MIRI_SEEDS: &[(&str, &[u8])] = seeds![
-    "seed-cycle-stash",
-    "seed-cycle-deref",
-    "seed-cycle-collect",
     "seed-cycle-alloc",
-    "seed-cycle-panic",
     "seed-cycle-bomb",
-    "seed-release-behaviours",
-    "seed-weak",
+    "seed-cycle-collect",
+    "seed-cycle-deref",
+    "seed-cycle-panic",
+    "seed-cycle-plain",
+    "seed-cycle-stash",
+    "seed-cycle-try-deref",
+    "seed-disable",
+    "seed-get-mut-dedup",
+    "seed-get-mut-push-pop",
+    "seed-get-mut-sort",
     "seed-make-mut",
+    "seed-release-behaviours",
+    "seed-release-chain",
+    "seed-threshold",
     "seed-try-unwrap",
+    "seed-unlink",
+    "seed-weak",
+    "seed-random-00",
+    "seed-random-01",
+    "seed-random-02",
 ];
 
 #[cfg(not(miri))]
