@@ -5,13 +5,25 @@
 //! Only `cyclegc` and std are used, so the same file drives the libFuzzer target
 //! (`fuzz/fuzz_targets/ops.rs`) and the corpus replay test (`tests/fuzz_replay.rs`).
 //!
+//! # Operations
+//!
+//! An opcode byte (mod 18) and its parameter bytes (zeros past the end of the input):
+//! allocate a node (with a drop [`Behaviour`], optionally an edge to a root and an edge from a
+//! root to it), link, unlink, clone a root, drop a root, downgrade, upgrade, drop a weak,
+//! `Gc::get_mut` then push/pop/clear the edges or `sort_by`/`dedup_by` them with a
+//! `collect()` or a tracked allocation inside chosen comparisons, `Gc::make_mut` then
+//! push/pop, `Gc::try_unwrap` then drop the value or put it in a new `Gc`, `collect()`,
+//! `set_threshold(0..8)` (small: automatic collections run inside `Gc::new`),
+//! `enable`/`disable`, empty the stash or take a handle out of it.
+//!
 //! # The model
 //!
 //! For every node ever created it keeps the ordered edge list (mirroring the real
 //! `RefCell<Vec<Gc<_>>>`), a [`State`], a `dead` flag (claimed by a collection) and a drop
 //! counter. The harness's handles are mirrored too: root slots, the stash that `Drop` impls
 //! fill, temporaries held in locals, and weak handles. The model is always updated *before*
-//! the real mutation, so a `Drop` that runs in the middle of it sees an up-to-date model.
+//! the real mutation, so a `Drop` that runs in the middle of it sees an up-to-date model (the
+//! model may count fewer references than exist for a moment, never more).
 //!
 //! # The oracle
 //!
@@ -36,10 +48,23 @@
 //! * Panics: the payloads the harness itself raises ([`Planned`], [`Bomb`]) and the crate's
 //!   "already destroyed" message are expected; anything else fails the run.
 //!
-//! Not covered: the model does not know which objects are in the crate's root buffer, so it
-//! cannot predict *when* an automatic collection runs, only check what it frees; it does not
-//! check `Stats` or `count()`; and the order in which a collection drops its garbage is not
-//! checked, only the set.
+//! # What it does not cover
+//!
+//! * "The garbage set is everything the model finds unreachable" assumes that a collection
+//!   frees all garbage, not only some: true of this crate, where every orphaned cycle has a
+//!   member in the root buffer (the decrement that orphaned it buffered it) and a collection
+//!   takes the whole buffer. A collector that legitimately freed less would be reported.
+//! * The model does not know the root buffer, so it cannot predict *when* an automatic
+//!   collection runs, only check what it frees; `Stats` and `count()` are not checked, nor
+//!   the order in which a collection drops its garbage.
+//! * `FNode` drops its edges itself, one at a time, and holds the panics of its behaviour and
+//!   of those drops until the end (resuming the first): so the crate never sees an edge of a
+//!   node dropped by unwinding out of that node's `Drop`. Panics from a `Drop` that runs
+//!   while the thread is already panicking are caught inside it (letting one escape would
+//!   abort the process by Rust's rules, not by the crate's fault).
+//! * No `RefCell` is ever borrowed while the collector runs, so the collector's handling of
+//!   busy cells (skip, retry later) is not exercised. `Weak::new`, `Gc::new_cyclic`,
+//!   `into_inner`, `unwrap_or_clone` and threads are not exercised either.
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -235,7 +260,7 @@ impl FNode {
                     ));
                 }
             }
-            Behaviour::AllocDrop => drop_temp(alloc_node(Behaviour::Nothing, None)),
+            Behaviour::AllocDrop => drop_live_temp(alloc_node(Behaviour::Nothing, None)),
             Behaviour::AllocCycle => alloc_cycle(),
             Behaviour::Panic => panic::panic_any(Planned),
             Behaviour::Bomb => panic::panic_any(Bomb),
@@ -253,7 +278,7 @@ fn check_try_deref(edge: &Gc<FNode>, eid: usize, expect_dead: bool) {
 }
 
 /// Allocates a node with behaviour `b` (and optionally an edge to `child`), counted in the
-/// model as a temporary handle; release it with [`drop_temp`].
+/// model as a temporary handle; release it with [`drop_live_temp`].
 fn alloc_node(b: Behaviour, child: Option<(usize, &Gc<FNode>)>) -> Gc<FNode> {
     let edge_ids = child.map(|(id, _)| id).into_iter().collect();
     let id = with_model(|m| m.register(edge_ids));
@@ -281,14 +306,19 @@ fn alloc_cycle() {
         m.garbage_made += 1;
     });
     gc.edges.borrow_mut().push(gc.clone());
-    drop_temp(gc);
+    drop_temp(id, gc);
 }
 
-/// Drops a handle the model counts as a temporary.
-fn drop_temp(gc: Gc<FNode>) {
-    let id = gc.id;
+/// Drops a handle to node `id` the model counts as a temporary. (The id is passed in: the
+/// handle may be dead, and reading `gc.id` would then panic.)
+fn drop_temp(id: usize, gc: Gc<FNode>) {
     with_model(|m| m.remove_temp(id));
     drop(gc);
+}
+
+/// Drops a temporary handle to a live node.
+fn drop_live_temp(gc: Gc<FNode>) {
+    drop_temp(gc.id, gc);
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -761,7 +791,7 @@ fn inner_alloc(cycle: bool) {
         if cycle {
             alloc_cycle();
         } else {
-            drop_temp(alloc_node(Behaviour::Nothing, None));
+            drop_live_temp(alloc_node(Behaviour::Nothing, None));
         }
     });
 }
@@ -907,8 +937,8 @@ fn op_get_mut(h: &mut Handles, inp: &mut Input) {
         if unique {
             fail(format!("get_mut of unique node {aid} failed"));
         }
-        if let Some((_, t)) = pushed.take() {
-            guarded(|| drop_temp(t));
+        if let Some((id, t)) = pushed.take() {
+            guarded(|| drop_temp(id, t));
         }
         return;
     };
@@ -1039,8 +1069,8 @@ fn op_make_mut(h: &mut Handles, inp: &mut Input) {
     });
     frame.end();
     with_model(|m| m.make_mut = None);
-    if let Some((_, t)) = pushed.take() {
-        guarded(|| drop_temp(t));
+    if let Some((id, t)) = pushed.take() {
+        guarded(|| drop_temp(id, t));
     }
 }
 
@@ -1131,7 +1161,7 @@ fn op_take_stash(h: &mut Handles, inp: &mut Input) {
     let gc = STASH.with(|st| st.borrow_mut().remove(i));
     check_try_deref(&gc, id, dead);
     if dead {
-        guarded(|| drop_temp(gc));
+        guarded(|| drop_temp(id, gc));
     } else {
         guarded(|| h.store(s, id, gc));
     }
@@ -1242,7 +1272,7 @@ pub fn run(data: &[u8]) {
 /// Drops every handle, collects until nothing is left and checks that every node was
 /// dropped exactly once.
 fn finish(mut h: Handles) {
-    // Collections here must not be automatic ones in the middle of the teardown.
+    // One at a time, each with its own catch: a panicking `Drop` must not stop the teardown.
     for slot in 0..h.roots.len() {
         if h.roots[slot].is_some() {
             guarded(|| h.drop_root(slot));
@@ -1260,6 +1290,9 @@ fn finish(mut h: Handles) {
         }
     }
     with_model(|m| {
+        if !m.temps.is_empty() || !m.frames.is_empty() || m.make_mut.is_some() {
+            fail("the harness left temporaries or frames behind");
+        }
         for (id, node) in m.nodes.iter().enumerate() {
             if node.drops != 1 || node.state != State::Dropped {
                 fail(format!(
