@@ -65,7 +65,7 @@ pub(crate) struct Scan {
     /// Every node's edges as node indices, in tracing order: visit `k`'s edges end at
     /// `visits[k].edges_end()` and start where visit `k - 1`'s end.
     edges: Vec<usize>,
-    /// The snapshot's depth-first work list, then the scan's.
+    /// The snapshot's depth-first work list, then the scan's (kept here between uses).
     stack: Vec<usize>,
     /// Per node, its edges in `edges` (scan and claim only, rebuilt from `visits`).
     ranges: Vec<(usize, usize)>,
@@ -257,33 +257,46 @@ impl Scan {
             unsafe { Header::release_hold(root) };
         }
         self.spare_roots = roots;
-        self.stack.extend((0..self.len()).rev());
+        let mut stack = mem::take(&mut self.stack);
+        stack.extend((0..self.len()).rev());
         let mut tracer = Tracer::new();
-        while !self.stack.is_empty() {
-            if !panics.catch(|| self.trace_stack(&mut tracer)) {
+        while !stack.is_empty() {
+            if !panics.catch(|| self.trace_stack(&mut stack, &mut tracer)) {
                 tracer.abandon_work();
-                self.visit(self.tracing, &mut tracer, false);
+                self.visit(self.tracing, &mut stack, &mut tracer, false);
             }
         }
+        self.stack = stack;
     }
 
     /// Traces the nodes on the stack until it is empty (or a `trace` panics).
-    fn trace_stack(&mut self, tracer: &mut Tracer) {
-        while let Some(next) = self.stack.pop() {
+    ///
+    /// Not inlined into the `catch_unwind` closure: as a function of its own, its `&mut self`
+    /// tells the compiler that the `trace` calls cannot touch the scan, so the arrays stay
+    /// in registers across them.
+    #[inline(never)]
+    fn trace_stack(&mut self, stack: &mut Vec<usize>, tracer: &mut Tracer) {
+        while let Some(next) = stack.pop() {
             self.tracing = next;
             let ScanNode { header, vtable } = self.nodes[next];
             // SAFETY: the node's value is alive (strong > 0, not DEAD before this scan) and
             // its vtable is the one it was created with. `trace` does not read `slot`.
             unsafe { ((*vtable).trace)(header, tracer) };
             let incomplete = tracer.incomplete();
-            self.visit(next, tracer, incomplete);
+            self.visit(next, stack, tracer, incomplete);
         }
     }
 
     /// Records the edges `tracer` holds as `node`'s, adding the objects they reach that are
-    /// not in the snapshot yet, and clears the tracer.
+    /// not in the snapshot yet (onto `stack`, to be traced), and clears the tracer.
     #[inline(always)]
-    fn visit(&mut self, node: usize, tracer: &mut Tracer, incomplete: bool) {
+    fn visit(
+        &mut self,
+        node: usize,
+        stack: &mut Vec<usize>,
+        tracer: &mut Tracer,
+        incomplete: bool,
+    ) {
         // Start every child's cache miss at once rather than one per loop iteration.
         for &child in tracer.edges() {
             prefetch(child);
@@ -302,7 +315,7 @@ impl Scan {
                 None if c.has(UNTRACKED | DEAD) => continue,
                 None => {
                     let index = self.add(child);
-                    self.stack.push(index);
+                    stack.push(index);
                     index
                 }
             };
@@ -431,21 +444,31 @@ impl Scan {
             // One `catch_unwind` for the whole pass, entered again after a panicking `Drop`,
             // rather than one per object.
             panics.catch(|| {
-                while self.destroyed < count {
-                    let k = self.destroyed;
-                    self.destroyed += 1;
-                    // Scattered garbage (a random graph) defeats the hardware prefetcher.
-                    if k + PREFETCH_AHEAD < count {
-                        prefetch(self.member(all_garbage, k + PREFETCH_AHEAD).header);
-                    }
-                    // SAFETY: member `k` is claimed garbage, destroyed once: `destroyed` only
-                    // grows.
-                    unsafe { destroy_member(self.member(all_garbage, k)) };
+                if all_garbage {
+                    self.destroy_members::<true>(count);
+                } else {
+                    self.destroy_members::<false>(count);
                 }
             });
         }
         self.stage = Stage::Done;
         count
+    }
+
+    /// Destroys the members from `destroyed` up to `count` (or a panicking `Drop`). Not
+    /// inlined, for the reason given at [`Scan::trace_stack`].
+    #[inline(never)]
+    fn destroy_members<const ALL_GARBAGE: bool>(&mut self, count: usize) {
+        while self.destroyed < count {
+            let k = self.destroyed;
+            self.destroyed += 1;
+            // Scattered garbage (a random graph) defeats the hardware prefetcher.
+            if k + PREFETCH_AHEAD < count {
+                prefetch(self.member::<ALL_GARBAGE>(k + PREFETCH_AHEAD).header);
+            }
+            // SAFETY: member `k` is claimed garbage, destroyed once: `destroyed` only grows.
+            unsafe { destroy_member(self.member::<ALL_GARBAGE>(k)) };
+        }
     }
 
     fn garbage_len(&self, all_garbage: bool) -> usize {
@@ -458,8 +481,8 @@ impl Scan {
 
     /// The `k`-th member of the garbage, in tracing order.
     #[inline(always)]
-    fn member(&self, all_garbage: bool, k: usize) -> ScanNode {
-        let index = if all_garbage {
+    fn member<const ALL_GARBAGE: bool>(&self, k: usize) -> ScanNode {
+        let index = if ALL_GARBAGE {
             self.visits[k].node
         } else {
             self.garbage[k]

@@ -281,12 +281,26 @@ impl Tracer {
     /// (the collector calls this for a value it holds alive, with no other user code running).
     pub(crate) unsafe fn trace_value<T: Trace + ?Sized>(&mut self, value: &T) {
         value.trace(self);
+        if !self.work.is_empty() {
+            // SAFETY: the work points into `value` (the caller's contract).
+            unsafe { self.drain_work() };
+        }
+    }
+
+    /// Does the work handed back while tracing a value, and what that work hands back.
+    ///
+    /// # Safety
+    /// As for [`Tracer::trace_value`], for the value whose trace filled the list.
+    #[cold]
+    #[inline(never)]
+    unsafe fn drain_work(&mut self) {
         while let Some(work) = self.work.pop() {
             match work {
                 Work::Contents { container, trace } => {
                     self.depth = 0;
-                    // SAFETY: `container` points into `value` (or into contents a guard below
-                    // it in the list still protects), which is alive and unchanged.
+                    // SAFETY: `container` points into the value being traced (or into
+                    // contents a guard below it in the list still protects), which is alive
+                    // and unchanged.
                     unsafe { trace(container, self) }
                 }
                 Work::Guard(guard) => drop(guard),
