@@ -33,12 +33,13 @@
 //! Every phase runs on explicit work lists, so depth is bounded by type nesting, never by the
 //! data: a million-node ring is collected on a 256 KiB stack.
 
+use std::collections::HashSet;
 use std::mem;
 use std::ptr::NonNull;
 
 use crate::header::{Header, VTable, BUFFERED, DEAD, DROPPED, IN_BUFFER, UNTRACKED};
 use crate::heap::Heap;
-use crate::panics::FirstPanic;
+use crate::panics::Panics;
 use crate::release;
 use crate::trace::Tracer;
 
@@ -81,6 +82,11 @@ pub(crate) struct Scan {
     tainted: Vec<usize>,
     /// An empty root buffer with the capacity of the last one, swapped in for the next.
     spare_roots: Vec<NonNull<Header>>,
+    /// The first `root_count` nodes are the roots.
+    root_count: usize,
+    /// Objects whose `trace` panicked in an earlier attempt of this collection: not traced
+    /// again (see [`Scan::snapshot`]).
+    opaque: HashSet<NonNull<Header>>,
     /// The node whose `trace` is running (to finish its visit if the `trace` panics).
     tracing: usize,
     /// Members of the garbage destroyed so far.
@@ -158,7 +164,7 @@ fn prefetch(header: NonNull<Header>) {
 }
 
 impl Scan {
-    pub(crate) const fn new() -> Scan {
+    pub(crate) fn new() -> Scan {
         Scan {
             nodes: Vec::new(),
             refs: Vec::new(),
@@ -171,6 +177,8 @@ impl Scan {
             retry: Vec::new(),
             tainted: Vec::new(),
             spare_roots: Vec::new(),
+            root_count: 0,
+            opaque: HashSet::new(),
             tracing: 0,
             destroyed: 0,
             stage: Stage::Scanning,
@@ -195,6 +203,7 @@ impl Scan {
         self.garbage.clear();
         self.retry.clear();
         self.tainted.clear();
+        self.opaque.clear();
         self.destroyed = 0;
         self.stage = Stage::Scanning;
         Some(self)
@@ -225,13 +234,10 @@ impl Scan {
         index
     }
 
-    /// Phase 1: trace every node once, depth first (which follows the order most structures
-    /// were allocated in), adding what it reaches and recording the edges.
-    ///
-    /// A `trace` that panics does not end the snapshot: the edges it reported before the
-    /// panic are real and kept; the ones it did not report count as references from outside,
-    /// which can only keep objects alive. The first panic is recorded in `panics`.
-    fn snapshot(&mut self, mut roots: Vec<NonNull<Header>>, panics: &mut FirstPanic) {
+    /// Adds the wanted roots among the root buffer's entries to the snapshot, giving back the
+    /// buffer's holds. A withdrawn entry (`Gc::get_mut`) is skipped: its value may be
+    /// borrowed mutably.
+    fn add_roots(&mut self, mut roots: Vec<NonNull<Header>>) {
         // Most roots lead to a few objects: start the arrays at a size that spares the first
         // few doublings.
         let guess = 4 * roots.len();
@@ -244,7 +250,6 @@ impl Scan {
             // SAFETY: a buffer entry holds a unit of its header's weak count; it is given back
             // only after the last use of `h`.
             let h = unsafe { root.as_ref() };
-            // A withdrawn entry (`Gc::get_mut`) is skipped: its value may be borrowed mutably.
             let wanted =
                 h.has(BUFFERED) && h.strong() > 0 && !h.has(DEAD) && h.scan_index().is_none();
             if wanted {
@@ -257,34 +262,116 @@ impl Scan {
             unsafe { Header::release_hold(root) };
         }
         self.spare_roots = roots;
+        self.root_count = self.len();
+    }
+
+    /// Phase 1: trace every node once, depth first (which follows the order most structures
+    /// were allocated in), adding what it reaches and recording the edges.
+    ///
+    /// Returns whether the snapshot is valid: it is not if a `trace` panicked. Then the panic
+    /// hook ran in the middle of it, and that is user code, free to clone, move and drop
+    /// handles among the objects already counted; no verdict can be drawn from counts read
+    /// before. The pass still goes on to the end (edges the panicking `trace` reported are
+    /// dropped unread: the hook may have freed what they point to), so that every node whose
+    /// `trace` panics is found and marked [`opaque`](Scan::opaque) for the next attempt.
+    fn snapshot(&mut self, panics: &mut Panics) -> bool {
+        let panics_before = panics.count();
         let mut stack = mem::take(&mut self.stack);
         stack.extend((0..self.len()).rev());
         let mut tracer = Tracer::new();
         while !stack.is_empty() {
-            if !panics.catch(|| self.trace_stack(&mut stack, &mut tracer)) {
+            let completed = if self.opaque.is_empty() {
+                panics.catch(|| self.trace_stack::<false>(&mut stack, &mut tracer))
+            } else {
+                panics.catch(|| self.trace_stack::<true>(&mut stack, &mut tracer))
+            };
+            if !completed {
                 tracer.abandon_work();
-                self.visit(self.tracing, &mut stack, &mut tracer, false);
+                tracer.clear();
+                self.opaque.insert(self.nodes[self.tracing].header);
+                self.visit(self.tracing, &mut stack, &mut tracer, true);
             }
         }
         self.stack = stack;
+        panics.count() == panics_before
     }
 
-    /// Traces the nodes on the stack until it is empty (or a `trace` panics).
+    /// Traces the nodes on the stack until it is empty (or a `trace` panics). Nodes that are
+    /// [`opaque`](Scan::opaque) (checked only if `SKIP_OPAQUE`) are not traced: they get no
+    /// edges, so what they point to counts as referenced from outside, and are marked
+    /// incomplete, to be examined again by the next collection.
     ///
     /// Not inlined into the `catch_unwind` closure: as a function of its own, its `&mut self`
     /// tells the compiler that the `trace` calls cannot touch the scan, so the arrays stay
     /// in registers across them.
     #[inline(never)]
-    fn trace_stack(&mut self, stack: &mut Vec<usize>, tracer: &mut Tracer) {
+    fn trace_stack<const SKIP_OPAQUE: bool>(
+        &mut self,
+        stack: &mut Vec<usize>,
+        tracer: &mut Tracer,
+    ) {
         while let Some(next) = stack.pop() {
             self.tracing = next;
             let ScanNode { header, vtable } = self.nodes[next];
+            if SKIP_OPAQUE && self.opaque.contains(&header) {
+                self.visit(next, stack, tracer, true);
+                continue;
+            }
             // SAFETY: the node's value is alive (strong > 0, not DEAD before this scan) and
             // its vtable is the one it was created with. `trace` does not read `slot`.
             unsafe { ((*vtable).trace)(header, tracer) };
             let incomplete = tracer.incomplete();
             self.visit(next, stack, tracer, incomplete);
         }
+    }
+
+    /// After an invalid snapshot: revives every node and starts over from the roots that
+    /// still have strong references (the others were released meanwhile and wait in the
+    /// pending list). Keeps [`opaque`](Scan::opaque).
+    fn restart(&mut self) {
+        let roots: Vec<NonNull<Header>> = self.nodes[..self.root_count]
+            .iter()
+            .map(|node| node.header)
+            .collect();
+        self.revive_all();
+        self.nodes.clear();
+        self.refs.clear();
+        self.visits.clear();
+        self.edges.clear();
+        for root in roots {
+            // SAFETY: a node's header stays allocated for the whole collection (releases to
+            // zero are deferred to the pending list), and it is revived: `slot` holds its
+            // vtable.
+            if unsafe { root.as_ref() }.strong() > 0 {
+                self.add(root);
+            }
+        }
+        self.root_count = self.len();
+    }
+
+    /// Puts back every node's vtable and clears its tentative `DEAD`.
+    fn revive_all(&mut self) {
+        for node in &self.nodes {
+            // SAFETY: as in `claim`.
+            let h = unsafe { node.header.as_ref() };
+            h.leave_scan(node.vtable);
+            h.clear_flag(DEAD);
+        }
+    }
+
+    /// Gives up on a collection whose snapshots kept failing: revives every node and puts
+    /// the roots that still have strong references back into `heap`'s root buffer.
+    fn give_up(&mut self, heap: &Heap) {
+        self.revive_all();
+        for node in &self.nodes[..self.root_count] {
+            // SAFETY: as in `restart`; a root with strong references is tracked and alive.
+            unsafe {
+                if node.header.as_ref().strong() > 0 {
+                    heap.buffer(node.header);
+                }
+            }
+        }
+        self.stage = Stage::Done;
     }
 
     /// Records the edges `tracer` holds as `node`'s, adding the objects they reach that are
@@ -437,7 +524,7 @@ impl Scan {
     /// Phase 5: drop the garbage's values (every node if `all_garbage`, else the claimed
     /// ones), restoring each vtable first. Returns the number of objects destroyed. A
     /// panicking `Drop` does not stop the pass; the first panic is recorded in `panics`.
-    fn destroy(&mut self, all_garbage: bool, panics: &mut FirstPanic) -> usize {
+    fn destroy(&mut self, all_garbage: bool, panics: &mut Panics) -> usize {
         let count = self.garbage_len(all_garbage);
         self.stage = Stage::Destroying { all_garbage };
         while self.destroyed < count {
@@ -529,18 +616,10 @@ impl Drop for Scan {
     /// destroyed (its panics dropped: one is already on its way).
     fn drop(&mut self) {
         match self.stage {
-            Stage::Scanning => {
-                for node in &self.nodes {
-                    // SAFETY: as in `claim`.
-                    let h = unsafe { node.header.as_ref() };
-                    h.leave_scan(node.vtable);
-                    h.clear_flag(DEAD);
-                }
-            }
+            Stage::Scanning => self.revive_all(),
             Stage::Destroying { all_garbage } => {
-                let mut panics = FirstPanic::default();
+                let mut panics = Panics::default();
                 self.destroy(all_garbage, &mut panics);
-                drop(panics);
             }
             Stage::Done => {}
         }
@@ -564,8 +643,27 @@ impl Drop for EndCollection<'_> {
     }
 }
 
+/// How many snapshots a collection tries before it gives up; each one that fails marks the
+/// objects whose `trace` panicked, so the next one skips them.
+const SNAPSHOT_ATTEMPTS: usize = 3;
+
+/// Who started a collection, which decides what happens to a panic it caught.
+#[derive(Clone, Copy, PartialEq)]
+pub(crate) enum Trigger {
+    /// `collect()`: the first panic is resumed once the collection is complete.
+    Explicit,
+    /// `Gc::new`: a panic is never resumed into the allocation (it may sit in a `Drop` during
+    /// unwinding, or in a thread-local destructor, where unwinding aborts); it is kept for
+    /// the next `collect()`.
+    Automatic,
+    /// A thread-exit hook: panics are dropped (a thread-local destructor must not unwind),
+    /// and survivors that could not be traced are not put back in the buffer: nothing would
+    /// change before the next exit hook looked at them again.
+    Exit,
+}
+
 /// Runs a full collection of `heap`'s buffered roots. Returns the number of objects freed.
-pub(crate) fn collect(heap: &Heap) -> usize {
+pub(crate) fn collect(heap: &Heap, trigger: Trigger) -> usize {
     if heap.collecting.replace(true) {
         return 0;
     }
@@ -576,20 +674,42 @@ pub(crate) fn collect(heap: &Heap) -> usize {
         saved_depth: release::begin_deferral(),
     };
     heap.stats.borrow_mut().collections += 1;
-    // The first panic of a `Trace` or `Drop` impl, resumed once the collection is complete.
-    let mut panics = FirstPanic::default();
+    // The panics of `Trace` and `Drop` impls, dealt with once the collection is complete.
+    let mut panics = Panics::default();
+    let freed = collect_with(heap, trigger, &mut panics);
+    heap.report(panics.finish(), trigger);
+    freed
+}
 
-    // Declared after `_end`, so dropped before it on every path: the scan revives (or hands
+/// The collection proper, inside [`collect`]'s guards.
+fn collect_with(heap: &Heap, trigger: Trigger, panics: &mut Panics) -> usize {
+    // Dropped before `collect`'s `EndCollection` on every path: the scan revives (or hands
     // back) its nodes before `end_deferral` drains the pending list, which may hold objects
     // a misbehaving `Trace` released during the snapshot.
     let mut scan = heap.take_spare_scan().unwrap_or_else(Scan::new);
     let roots = heap.take_roots(mem::take(&mut scan.spare_roots));
-    let pending_before = release::pending_len();
-    heap.scanning.set(true);
-    scan.snapshot(roots, &mut panics);
-    heap.scanning.set(false);
-    // Only a `Trace` impl can have released anything during the snapshot.
-    let trace_released = release::pending_len() != pending_before;
+    scan.add_roots(roots);
+    let mut attempt = 1;
+    let trace_released = loop {
+        let pending_before = release::pending_len();
+        heap.scanning.set(true);
+        let valid = scan.snapshot(panics);
+        heap.scanning.set(false);
+        if valid {
+            // Only a `Trace` impl can have released anything during a valid snapshot.
+            break release::pending_len() != pending_before;
+        }
+        if attempt == SNAPSHOT_ATTEMPTS {
+            let traced = scan.len();
+            scan.give_up(heap);
+            heap.stats.borrow_mut().aborted += 1;
+            heap.set_trigger_after(traced);
+            heap.keep_spare_scan(scan.recycle(traced));
+            return 0;
+        }
+        scan.restart();
+        attempt += 1;
+    };
     let all_garbage = scan.subtract() && !trace_released;
     let lied = !scan.tainted.is_empty();
     if lied {
@@ -602,9 +722,11 @@ pub(crate) fn collect(heap: &Heap) -> usize {
         scan.claim();
     }
 
-    for &header in &scan.retry {
-        // SAFETY: a retried survivor is tracked, alive and has strong references.
-        unsafe { heap.buffer(header) };
+    if trigger != Trigger::Exit {
+        for &header in &scan.retry {
+            // SAFETY: a retried survivor is tracked, alive and has strong references.
+            unsafe { heap.buffer(header) };
+        }
     }
     let garbage = scan.garbage_len(all_garbage);
     {
@@ -614,16 +736,18 @@ pub(crate) fn collect(heap: &Heap) -> usize {
     }
     heap.set_trigger_after(traced - garbage);
     // From here on user code runs (the values' `Drop` impls); every member is already DEAD.
-    let freed = scan.destroy(all_garbage, &mut panics);
+    let freed = scan.destroy(all_garbage, panics);
     heap.keep_spare_scan(scan.recycle(traced));
-    panics.resume();
     if lied && cfg!(debug_assertions) {
-        panic!(
-            "cyclegc: a `Trace` impl reported more references to an object than it has; the \
-             collection kept every object connected to it. Check hand-written `Trace` impls: \
-             each `Gc` a value owns must be reported exactly once, and `Gc`s shared with \
-             something else (e.g. inside an `Rc`) not at all"
-        );
+        // Raised and caught here, so that the panic hook reports it like any other.
+        panics.catch(|| {
+            panic!(
+                "cyclegc: a `Trace` impl reported more references to an object than it has; \
+                 the collection kept every object connected to it. Check hand-written `Trace` \
+                 impls: each `Gc` a value owns must be reported exactly once, and `Gc`s shared \
+                 with something else (e.g. inside an `Rc`) not at all"
+            )
+        });
     }
     freed
 }

@@ -73,13 +73,10 @@ impl<T: Trace + 'static> Gc<T> {
     /// this first runs a collection (see [`set_threshold`](crate::set_threshold)). Types that
     /// can never own a `Gc` skip that check entirely.
     ///
-    /// # Panics
-    ///
-    /// Only from that automatic collection, and only after it has finished (see
-    /// [`collect`](crate::collect)): if a `Drop` impl of the garbage it destroys panics, or a
-    /// `Trace` impl panics while it traces, the first such panic is resumed here; debug
-    /// builds also panic here when it catches a `Trace` impl reporting more references than
-    /// exist. `value` is then dropped without being allocated.
+    /// The automatic collection never panics out of `new`: a panic of a `Drop` or `Trace`
+    /// impl during it is reported by the panic hook as usual and kept, to be resumed by the
+    /// next [`collect`](crate::collect) (an allocation may sit in a `Drop` that runs during
+    /// unwinding, or in a thread-local destructor, where a panic aborts the process).
     ///
     /// # Examples
     ///
@@ -274,8 +271,9 @@ impl<T: ?Sized> Gc<T> {
     /// Returns the value, or `None` if the cycle collector has already destroyed it.
     ///
     /// That can only be observed from a `Drop` impl of a member of a garbage cycle (or from
-    /// a handle such an impl stored somewhere), and from inside a `Trace` impl, where every
-    /// object being scanned counts as dead: plain [`Deref`] panics there instead.
+    /// a handle such an impl stored somewhere): plain [`Deref`] panics there instead. While
+    /// the collector traces (in a `Trace` impl, or in the panic hook when one panics), the
+    /// objects it scans can still be read, but [`Weak::upgrade`] answers `None` for them.
     ///
     /// # Examples
     ///
@@ -287,11 +285,13 @@ impl<T: ?Sized> Gc<T> {
     /// ```
     #[inline]
     pub fn try_deref(this: &Self) -> Option<&T> {
-        if this.header().has(DEAD) {
+        let header = this.header();
+        if header.has(DEAD) && !tentatively_dead(header) {
             None
         } else {
-            // SAFETY: the value is alive (not claimed by the collector, and we hold a strong
-            // reference) and only shared references to it are ever handed out.
+            // SAFETY: the value is alive (not claimed by the collector, or only tentatively
+            // while it traces, and we hold a strong reference) and only shared references to
+            // it are ever handed out.
             Some(unsafe { &(*this.ptr.as_ptr()).value })
         }
     }
@@ -526,31 +526,34 @@ impl<T: ?Sized> Deref for Gc<T> {
     /// # Panics
     ///
     /// If the cycle collector has already destroyed the value: only possible from a `Drop`
-    /// impl of a member of a garbage cycle (see [`Gc::try_deref`]). Also from inside a
-    /// `Trace` impl, which must not look inside the `Gc`s it reports.
+    /// impl of a member of a garbage cycle (see [`Gc::try_deref`]).
     #[inline(always)]
     fn deref(&self) -> &T {
-        if self.header().has(DEAD) {
+        let header = self.header();
+        if header.has(DEAD) && !tentatively_dead(header) {
             dead_deref();
         }
-        // SAFETY: we hold a strong reference and the collector has not claimed the value,
-        // so it is alive; only shared references to it are handed out.
+        // SAFETY: we hold a strong reference and the collector has not claimed the value (or
+        // only tentatively, while it traces), so it is alive; only shared references to it
+        // are handed out.
         unsafe { &(*self.ptr.as_ptr()).value }
     }
+}
+
+/// Whether a `DEAD` object is only tentatively dead: a collection is tracing it and has not
+/// drawn its verdict. Its value is intact, and code that runs meanwhile — a `Trace` impl, or
+/// the panic hook when one panics — may read it. (Every garbage object of an earlier
+/// collection is `DROPPED`: a collection always completes its destruction.)
+#[cold]
+#[inline(never)]
+fn tentatively_dead(header: &Header) -> bool {
+    !header.has(DROPPED) && heap::scanning()
 }
 
 #[cold]
 #[inline(never)]
 #[track_caller]
 fn dead_deref() -> ! {
-    if heap::scanning() {
-        // Objects being scanned are only tentatively dead: the culprit is a `Trace` impl.
-        panic!(
-            "cyclegc: a `Trace` impl dereferenced a `Gc` while the cycle collector was \
-             tracing. `trace` must only report the `Gc`s a value owns (`field.trace(tracer)`), \
-             never look inside them"
-        )
-    }
     panic!(
         "cyclegc: dereferenced a `Gc` whose value the cycle collector has already destroyed. \
          This happens when a `Drop` impl of a garbage cycle member reaches another member of \

@@ -20,13 +20,13 @@
 
 use std::cell::{Cell, RefCell};
 use std::mem::ManuallyDrop;
-use std::panic;
+use std::panic::{self, AssertUnwindSafe};
 use std::ptr::NonNull;
 use std::thread::LocalKey;
 
-use crate::collect::Scan;
+use crate::collect::{Scan, Trigger};
 use crate::header::{Header, BUFFERED, IN_BUFFER, WITHDRAWN};
-use crate::panics::drop_payload;
+use crate::panics::{drop_payload, Payload};
 use crate::release;
 
 /// The automatic-collection threshold a thread starts with: a collection runs when this many
@@ -65,8 +65,9 @@ pub struct Stats {
     /// Objects examined (traced) by those collections, garbage and survivors alike.
     pub traced: u64,
     /// Collections that caught a `Trace` impl reporting more references to an object than it
-    /// has. Such a collection keeps every object connected to that one (frees none of them)
-    /// and reclaims the rest as usual.
+    /// has (such a collection keeps every object connected to that one and reclaims the rest
+    /// as usual), or that gave up because `Trace` impls kept panicking (it frees nothing and
+    /// leaves its roots in the buffer).
     pub aborted: u64,
 }
 
@@ -87,6 +88,9 @@ pub(crate) struct Heap {
     pub(crate) stats: RefCell<Stats>,
     /// The work arrays of the last collection, emptied, for the next one.
     spare_scan: Cell<Option<ManuallyDrop<Scan>>>,
+    /// The first panic of a collection that could not resume it (an automatic one, or one
+    /// run while the thread was unwinding), for the next explicit `collect()`.
+    kept_panic: Cell<Option<ManuallyDrop<Payload>>>,
     /// An exit hook is registered and has not run yet.
     exit_hook_pending: Cell<bool>,
     /// How many of [`EXIT_HOOKS`] this thread has registered.
@@ -147,6 +151,7 @@ impl Heap {
                 aborted: 0,
             }),
             spare_scan: Cell::new(None),
+            kept_panic: Cell::new(None),
             exit_hook_pending: Cell::new(false),
             exit_hooks_used: Cell::new(0),
         }
@@ -200,6 +205,42 @@ impl Heap {
         }
     }
 
+    /// Deals with the first panic a collection caught (later ones are already dropped): an
+    /// explicit collection resumes it — or an older one kept from an earlier collection —
+    /// unless the thread is unwinding already (resuming would abort); an automatic one keeps
+    /// it for the next explicit collection, if none is kept yet; an exit collection drops
+    /// it. The panic hook has reported it in any case.
+    pub(crate) fn report(&self, panic: Option<Payload>, trigger: Trigger) {
+        if trigger == Trigger::Explicit && !std::thread::panicking() {
+            if let Some(older) = self.take_kept_panic() {
+                if let Some(panic) = panic {
+                    drop_payload(panic);
+                }
+                std::panic::resume_unwind(older);
+            }
+            if let Some(panic) = panic {
+                std::panic::resume_unwind(panic);
+            }
+        } else if let Some(panic) = panic {
+            if trigger == Trigger::Exit || self.has_kept_panic() || !self.ensure_exit_hook() {
+                drop_payload(panic);
+            } else {
+                self.kept_panic.set(Some(ManuallyDrop::new(panic)));
+            }
+        }
+    }
+
+    fn take_kept_panic(&self) -> Option<Payload> {
+        self.kept_panic.take().map(ManuallyDrop::into_inner)
+    }
+
+    fn has_kept_panic(&self) -> bool {
+        let kept = self.kept_panic.take();
+        let has = kept.is_some();
+        self.kept_panic.set(kept);
+        has
+    }
+
     /// Makes sure an exit hook will run after this point; false if none can any more.
     fn ensure_exit_hook(&self) -> bool {
         if self.exit_hook_pending.get() {
@@ -229,6 +270,9 @@ impl Heap {
             }
         }
         drop(self.take_spare_scan());
+        if let Some(panic) = self.take_kept_panic() {
+            drop_payload(panic);
+        }
         self.update_room();
     }
 
@@ -252,18 +296,27 @@ impl Heap {
 /// The destructor of an exit hook: collect (a few rounds: destructors may leave new garbage
 /// behind), then, unless another hook was registered meanwhile, release everything.
 ///
-/// A thread-local destructor must not unwind (the process would abort), so panics from the
-/// garbage's `Drop` impls stop here; the panic hook has already reported them.
+/// A thread-local destructor must not unwind (the process would abort), so these
+/// collections drop the panics of the garbage's `Drop` impls (the panic hook has already
+/// reported them), and so does a panic kept from an earlier automatic collection.
 fn exit_collection() {
-    HEAP.with(|heap| heap.exit_hook_pending.set(false));
-    for _ in 0..EXIT_ROUNDS {
-        match panic::catch_unwind(collect) {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(payload) => drop_payload(payload),
-        }
-    }
     HEAP.with(|heap| {
+        heap.exit_hook_pending.set(false);
+        if let Some(panic) = heap.take_kept_panic() {
+            drop_payload(panic);
+        }
+        for _ in 0..EXIT_ROUNDS {
+            // An exit collection drops what it catches: only the collector's own bugs unwind.
+            let collect = AssertUnwindSafe(|| crate::collect::collect(heap, Trigger::Exit));
+            match panic::catch_unwind(collect) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(payload) => {
+                    drop_payload(payload);
+                    break;
+                }
+            }
+        }
         if !heap.exit_hook_pending.get() {
             heap.release_everything();
         }
@@ -324,7 +377,7 @@ fn collect_due() {
         ROOM.with(Cell::get) == 0
     });
     if due && !release::releasing() {
-        collect();
+        HEAP.with(|heap| crate::collect::collect(heap, Trigger::Automatic));
     }
 }
 
@@ -346,16 +399,20 @@ fn collect_due() {
 /// complete (the first one, if there were several), and the collector stays usable.
 ///
 /// * If a `Drop` impl of a garbage object panics, the rest of the garbage is still destroyed.
-/// * If a `Trace` impl panics, the collection goes on with the edges it reported before the
-///   panic; the ones it did not report count as references from outside, so what they point
-///   to is kept.
+/// * If a `Trace` impl panics, the collector traces again without that object: whatever it
+///   points to counts as referenced from outside, so it is kept, and the object is examined
+///   again by the next collection. (The panic hook ran in the middle of the tracing, and it
+///   may have changed the object graph, so nothing counted before it can be trusted.)
 /// * Debug builds also panic when the collector catches a `Trace` impl reporting more
 ///   references than exist (see [`Stats::aborted`]); everything connected to that object is
 ///   kept, the rest collected.
 ///
-/// A panic payload whose own `Drop` panics is dropped under `catch_unwind` too (a chain of
-/// such payloads is cut after a few links and the last one leaked), so it cannot escape the
-/// collector either.
+/// A panic that an automatic collection (in `Gc::new`) caught is resumed here, by the next
+/// `collect()`, before any of its own. While the thread is already unwinding (a `Drop`
+/// calling `collect()`), nothing is resumed — that would abort the process — and the panic
+/// is kept for a later `collect()` instead. Other payloads are dropped under
+/// `catch_unwind` once the collection is complete (a chain of payloads that panic when
+/// dropped is cut after a few links and the last one leaked).
 ///
 /// # Examples
 ///
@@ -373,7 +430,7 @@ fn collect_due() {
 /// assert_eq!(cyclegc::collect(), 0);
 /// ```
 pub fn collect() -> usize {
-    HEAP.with(crate::collect::collect)
+    HEAP.with(|heap| crate::collect::collect(heap, Trigger::Explicit))
 }
 
 /// Turns automatic collection on (the default). Python's `gc.enable()`.

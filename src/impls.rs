@@ -150,6 +150,8 @@ macro_rules! trace_nested {
     ($($elem:ty),+) => {
         #[inline]
         fn trace(&self, tracer: &mut Tracer) {
+            // (Asking the elements, not `Self`: a hasher that owns a `Gc` makes `Self`
+            // tracked, but it is not traced.)
             if $(<$elem as Trace>::may_contain_gc())||+ {
                 // SAFETY: `self` is part of the value being traced (the `Trace` contract: impls
                 // trace what they own, never temporaries).
@@ -159,13 +161,21 @@ macro_rules! trace_nested {
     };
 }
 
-/// Containers whose `&self` iterates over their elements.
+/// Containers whose `&self` iterates over their elements. A hasher `S` is owned too but not
+/// traced (it is not `Trace`): one that needs dropping may own a `Gc`, so it makes the
+/// container tracked (what it owns is then kept alive, as by any untraced field).
 macro_rules! iterable {
     ($($ty:ident<$param:ident $(, $extra:ident: $bound:path)?>),* $(,)?) => {$(
         // SAFETY: every element is owned by the container and reported once.
         unsafe impl<$param: Trace $(, $extra: $bound)?> Trace for $ty<$param $(, $extra)?> {
             trace_nested!($param);
-            forward_may_contain_gc!($param);
+            fn may_contain_gc() -> bool {
+                <$param as Trace>::may_contain_gc() $(|| std::mem::needs_drop::<$extra>())?
+            }
+            fn __may_contain_gc_at(depth: usize) -> bool {
+                <$param as Trace>::__may_contain_gc_at(depth)
+                    $(|| std::mem::needs_drop::<$extra>())?
+            }
         }
 
         impl<$param: Trace $(, $extra: $bound)?> Contents for $ty<$param $(, $extra)?> {
@@ -187,13 +197,22 @@ iterable!(
     HashSet<T, S: BuildHasher>,
 );
 
-/// Maps: every key and value.
+/// Maps: every key and value (and a hasher, as for [`iterable!`]).
 macro_rules! map {
     ($($ty:ident<K, V $(, $extra:ident: $bound:path)?>),*) => {$(
         // SAFETY: every key and value is owned by the map and reported once.
         unsafe impl<K: Trace, V: Trace $(, $extra: $bound)?> Trace for $ty<K, V $(, $extra)?> {
             trace_nested!(K, V);
-            forward_may_contain_gc!(K, V);
+            fn may_contain_gc() -> bool {
+                <K as Trace>::may_contain_gc()
+                    || <V as Trace>::may_contain_gc()
+                    $(|| std::mem::needs_drop::<$extra>())?
+            }
+            fn __may_contain_gc_at(depth: usize) -> bool {
+                <K as Trace>::__may_contain_gc_at(depth)
+                    || <V as Trace>::__may_contain_gc_at(depth)
+                    $(|| std::mem::needs_drop::<$extra>())?
+            }
         }
 
         impl<K: Trace, V: Trace $(, $extra: $bound)?> Contents for $ty<K, V $(, $extra)?> {

@@ -70,7 +70,8 @@
 //! touching a dropped value; [`Gc::try_deref`] is the non-panicking way. A handle cloned or
 //! stored during `Drop` keeps the (dead) header allocated but does not resurrect the value.
 //! Panics in `Drop` are caught, the rest of the garbage is destroyed, and the first panic is
-//! resumed from [`collect`].
+//! resumed from [`collect`] (a panic caught by an automatic collection is kept for the next
+//! `collect()`: it never unwinds out of `Gc::new`).
 //!
 //! # Python's `gc` module, mapped
 //!

@@ -30,17 +30,22 @@ pub(crate) fn drop_payload(mut payload: Payload) {
     mem::forget(payload);
 }
 
-/// Keeps the first panic of a piece of work, to resume once the work is done; later ones are
-/// dropped with [`drop_payload`].
+/// The panics caught during a piece of work (a collection): the first to resume once the work
+/// is done, and the later ones, kept rather than dropped at once because a payload's `Drop` is
+/// user code, which must not run in the middle of the work (see `collect.rs`). They are dropped
+/// with [`drop_payload`] when the work is done.
 #[derive(Default)]
-pub(crate) struct FirstPanic(Option<Payload>);
+pub(crate) struct Panics {
+    first: Option<Payload>,
+    later: Vec<Payload>,
+}
 
-impl FirstPanic {
+impl Panics {
     pub(crate) fn record(&mut self, payload: Payload) {
-        if self.0.is_none() {
-            self.0 = Some(payload);
+        if self.first.is_none() {
+            self.first = Some(payload);
         } else {
-            drop_payload(payload);
+            self.later.push(payload);
         }
     }
 
@@ -55,18 +60,24 @@ impl FirstPanic {
         }
     }
 
-    /// Resumes the first panic, if there was one.
-    pub(crate) fn resume(mut self) {
-        if let Some(payload) = self.0.take() {
-            panic::resume_unwind(payload);
+    /// How many panics were caught so far.
+    pub(crate) fn count(&self) -> usize {
+        usize::from(self.first.is_some()) + self.later.len()
+    }
+
+    /// Ends the work: drops the later payloads and returns the first.
+    pub(crate) fn finish(mut self) -> Option<Payload> {
+        for payload in self.later.drain(..) {
+            drop_payload(payload);
         }
+        self.first.take()
     }
 }
 
-impl Drop for FirstPanic {
-    /// Only reached with a payload if something unwinds past the work that recorded it.
+impl Drop for Panics {
+    /// Only reached with payloads if something unwinds past the work that recorded them.
     fn drop(&mut self) {
-        if let Some(payload) = self.0.take() {
+        for payload in self.later.drain(..).chain(self.first.take()) {
             drop_payload(payload);
         }
     }
@@ -125,12 +136,16 @@ mod tests {
     }
 
     #[test]
-    fn only_the_first_panic_is_kept() {
-        let mut first = FirstPanic::default();
-        assert!(first.catch(|| {}));
-        assert!(!first.catch(|| panic!("first")));
-        assert!(!first.catch(|| std::panic::panic_any(Bomb(1))));
-        let payload = panic::catch_unwind(AssertUnwindSafe(|| first.resume())).unwrap_err();
-        assert_eq!(*payload.downcast_ref::<&str>().unwrap(), "first");
+    fn the_first_panic_is_returned_and_later_payloads_are_dropped_at_the_end() {
+        let before = BOMBS_DROPPED.with(Cell::get);
+        let mut panics = Panics::default();
+        assert!(panics.catch(|| {}));
+        assert!(!panics.catch(|| panic!("first")));
+        assert!(!panics.catch(|| std::panic::panic_any(Bomb(1))));
+        assert_eq!(panics.count(), 2);
+        assert_eq!(BOMBS_DROPPED.with(Cell::get), before, "kept until the end");
+        let first = panics.finish().unwrap();
+        assert_eq!(*first.downcast_ref::<&str>().unwrap(), "first");
+        assert_eq!(BOMBS_DROPPED.with(Cell::get) - before, 2);
     }
 }

@@ -1,6 +1,7 @@
 //! The [`Trace`] trait and the [`Tracer`] that collects the edges it reports.
 
 use std::fmt;
+use std::mem::{self, ManuallyDrop};
 use std::ptr::NonNull;
 
 use crate::header::Header;
@@ -29,10 +30,13 @@ pub const MAY_CONTAIN_GC_DEPTH_LIMIT: usize = 16;
 ///    elsewhere, a `Gc` behind a `&'static`), makes the collector believe a live object is only
 ///    referenced from inside a cycle. The collector checks the counts it can check and gives up
 ///    on a collection whose numbers do not add up, but it cannot see every lie.
-/// 2. **Not create, clone, drop, move or dereference `Gc`s, nor change the value** (through a
-///    `RefCell`, say). It is only a report: `trace` on a `Gc` field records the edge without
-///    looking inside. (Objects being scanned count as dead until the collector decides, so
-///    dereferencing one from `trace` panics.)
+/// 2. **Not create, clone, drop or move `Gc`s, nor change the value** (through a `RefCell`,
+///    say), **nor catch panics**. It is only a report: `trace` on a `Gc` field records the
+///    edge without looking inside. The collector counts references while it traces, and
+///    trusts that nothing but the tracing happens meanwhile; a panic must reach it, because
+///    the panic hook runs user code that the collector has to account for. (Objects being
+///    scanned count as dead for [`Weak::upgrade`](crate::Weak::upgrade) until the collector
+///    decides.)
 /// 3. **Report only `Gc`s owned by this value, by calling `trace` on the data that owns
 ///    them**, and only on data that stays in place, unchanged, until the whole object is
 ///    traced: the tracer may read what it is handed after the call returns (that is how
@@ -44,13 +48,14 @@ pub const MAY_CONTAIN_GC_DEPTH_LIMIT: usize = 16;
 ///    leak, never unsoundness). That is what `#[trace(skip)]` does.
 /// 4. Return `false` from [`may_contain_gc`](Trace::may_contain_gc) only for types that can
 ///    never own a `Gc`, whatever value they hold now (an empty `RefCell<Vec<Gc<_>>>` can
-///    gain one later, so it answers `true`).
+///    gain one later, so it answers `true`). `may_contain_gc` is called while the collector
+///    traces, so rule 2 applies to it too: it only answers.
 ///
-/// A `trace` that panics is fine: the edges it did not report count as references from
-/// outside (what they point to is kept), the collection goes on, and the panic is resumed
-/// from [`collect`](crate::collect) afterwards. A `RefCell` that is mutably borrowed while
-/// the collector runs is skipped (its contents are kept alive), which is why the collector
-/// can run while user code holds `borrow_mut()`.
+/// A `trace` that panics is fine: the collector traces again without that object (whatever
+/// it points to counts as referenced from outside, so it is kept), completes the collection,
+/// and then resumes the panic from [`collect`](crate::collect). A `RefCell` that is mutably
+/// borrowed while the collector runs is skipped (its contents are kept alive), which is why
+/// the collector can run while user code holds `borrow_mut()`.
 ///
 /// # Why `Rc` and `Arc` are not `Trace`
 ///
@@ -334,6 +339,12 @@ impl Tracer {
     /// handed back to the work list, the guard is kept until that part has been traced, so
     /// the contents cannot change (another thread taking the lock) while they are read.
     ///
+    /// If the trace panics, the guard is parked on the work list too, below whatever was
+    /// handed back from inside it: unwinding would otherwise release it first, freeing the
+    /// contents for others to change while inner guards still point into them, and would
+    /// poison a `Mutex` that the user's code never failed in. [`Tracer::abandon_work`] then
+    /// releases them all, innermost first.
+    ///
     /// # Safety
     /// `guard` must borrow from the value being traced by the running
     /// [`Tracer::trace_value`], and deref to data that does not move when the guard does.
@@ -342,15 +353,50 @@ impl Tracer {
         G: std::ops::Deref,
         G::Target: Trace,
     {
-        let mark = self.work.len();
-        guard.trace(self);
-        if self.work.len() > mark {
-            // SAFETY: the guard borrows from the value being traced (the caller's contract),
-            // and `trace_value` (or `reset`) drops it before returning; it sits below the
-            // work it protects.
-            let guard = unsafe { ErasedGuard::new(guard) };
-            self.work.insert(mark, Work::Guard(guard));
+        /// Parks the guard if the trace unwinds; disarmed (forgotten) on the normal path.
+        struct ParkOnUnwind<G> {
+            tracer: *mut Tracer,
+            guard: ManuallyDrop<G>,
+            mark: usize,
         }
+        impl<G> Drop for ParkOnUnwind<G> {
+            fn drop(&mut self) {
+                // SAFETY: only reached while the trace below unwinds, when nothing else uses
+                // the tracer; the guard is taken once, here.
+                unsafe {
+                    let guard = ManuallyDrop::take(&mut self.guard);
+                    (*self.tracer).park(self.mark, guard);
+                }
+            }
+        }
+        let mark = self.work.len();
+        let tracer: *mut Tracer = self;
+        let mut park = ParkOnUnwind {
+            tracer,
+            guard: ManuallyDrop::new(guard),
+            mark,
+        };
+        // SAFETY: `tracer` comes from `self`, which is not used until the call returns.
+        park.guard.trace(unsafe { &mut *tracer });
+        // SAFETY: the guard is taken once; `park` is forgotten, so it does not take it again.
+        let guard = unsafe { ManuallyDrop::take(&mut park.guard) };
+        mem::forget(park);
+        if self.work.len() > mark {
+            // SAFETY: the caller's contract.
+            unsafe { self.park(mark, guard) };
+        }
+    }
+
+    /// Moves `guard` onto the work list at `mark`, below the work it protects.
+    ///
+    /// # Safety
+    /// As for [`Tracer::guarded`].
+    unsafe fn park<G>(&mut self, mark: usize, guard: G) {
+        // SAFETY: the guard borrows from the value being traced (the caller's contract), and
+        // `trace_value` (or `abandon_work`) drops it before returning; it sits below the work
+        // it protects.
+        let guard = unsafe { ErasedGuard::new(guard) };
+        self.work.insert(mark, Work::Guard(guard));
     }
 
     /// Forgets the pending work (releasing the guards it holds) but keeps the edges

@@ -785,3 +785,39 @@ fn poisoned_mutex_can_be_cleared_with_into_inner_style_recovery() {
     assert_eq!(drops(), before + 3);
     assert_eq!(cyclegc::collect(), 0);
 }
+
+/// A hasher that owns a `Gc` (it is not traced: `BuildHasher` is not `Trace`); it only holds
+/// it, as the next link of a chain.
+struct GcHasher(#[allow(dead_code)] Option<Gc<HashMap<u8, u8, GcHasher>>>);
+
+impl std::hash::BuildHasher for GcHasher {
+    type Hasher = std::collections::hash_map::DefaultHasher;
+    fn build_hasher(&self) -> Self::Hasher {
+        std::collections::hash_map::DefaultHasher::new()
+    }
+}
+
+/// A map owns its hasher, so a map whose hasher may own a `Gc` may own one too: answering
+/// "cannot" would make it untracked, dropped in place outside the bounded release loop.
+#[test]
+fn a_map_whose_hasher_owns_a_gc_is_tracked_and_drops_a_long_chain_on_a_small_stack() {
+    assert!(<HashMap<u8, u8, GcHasher> as Trace>::may_contain_gc());
+    assert!(<HashSet<u8, GcHasher> as Trace>::may_contain_gc());
+    assert!(
+        !<HashMap<u8, u8> as Trace>::may_contain_gc(),
+        "std hashers own nothing"
+    );
+    const N: usize = if cfg!(miri) { 300 } else { 1_000_000 };
+    std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(|| {
+            let mut head = None;
+            for _ in 0..N {
+                head = Some(Gc::new(HashMap::with_hasher(GcHasher(head.take()))));
+            }
+            drop(head);
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}

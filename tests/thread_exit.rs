@@ -309,3 +309,33 @@ fn a_long_chain_dropped_after_the_collector_is_gone_is_dropped_iteratively() {
         .unwrap();
     assert_eq!(drops.load(Ordering::SeqCst), N);
 }
+
+/// A thread-local whose destructor drops the last outside handle of a cycle, then allocates.
+struct DropThenAllocate(RefCell<Option<Gc<Node>>>);
+
+impl Drop for DropThenAllocate {
+    fn drop(&mut self) {
+        let cycle = self.0.borrow_mut().take().unwrap();
+        let drops = cycle.drops.clone();
+        drop(cycle);
+        drop(node(&drops, OnDrop::Nothing));
+    }
+}
+
+thread_local! {
+    static DROP_THEN_ALLOCATE: DropThenAllocate = const { DropThenAllocate(RefCell::new(None)) };
+}
+
+/// The allocation in a thread-local destructor may run an automatic collection, whose
+/// garbage `Drop` panics: the panic must not unwind into the destructor (an abort).
+#[test]
+fn an_automatic_collection_in_a_thread_local_destructor_does_not_abort() {
+    let drops = on_thread(|d| {
+        cyclegc::set_threshold(1);
+        DROP_THEN_ALLOCATE.with(|_| ()); // torn down after the first exit hook
+        let cycle = cycle_of(d, OnDrop::Panic);
+        DROP_THEN_ALLOCATE.with(|slot| *slot.0.borrow_mut() = Some(cycle));
+        drop(two_cycle(d)); // the first root: the first exit hook
+    });
+    assert_eq!(drops, 5, "both cycles and the allocated node");
+}
