@@ -59,11 +59,6 @@ SCENARIOS = {
 }
 
 
-# Random inputs that crash the current code (a `Bomb` payload dropped by the collector): the
-# replay test must pass, so they stay out; minimized versions are in fuzz/regressions/pending/.
-KNOWN_BUG_SEEDS = {4, 16, 22}
-
-
 def main():
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "ops")
     os.makedirs(out, exist_ok=True)
@@ -74,8 +69,6 @@ def main():
     for k in range(24):
         n = rng.choice([16, 48, 96, 200, 400, 800])
         data = bytes(rng.randrange(256) for _ in range(n))
-        if k in KNOWN_BUG_SEEDS:
-            continue
         with open(os.path.join(out, f"seed-random-{k:02}"), "wb") as f:
             f.write(data)
 

@@ -8,7 +8,8 @@
 #[path = "../fuzz/src/harness.rs"]
 mod harness;
 
-/// The inputs Miri replays: every hand-written scenario and three random inputs.
+/// The inputs Miri replays: every hand-written scenario, three random inputs and the
+/// minimized crashes of fixed bugs (`regression-*`).
 macro_rules! seeds {
     ($($name:literal),* $(,)?) => {
         &[$(($name, include_bytes!(concat!("../fuzz/corpus/ops/", $name)))),*]
@@ -37,6 +38,11 @@ const MIRI_SEEDS: &[(&str, &[u8])] = seeds![
     "seed-random-00",
     "seed-random-01",
     "seed-random-02",
+    "regression-bomb-escape-leaves-garbage-undropped",
+    "regression-bomb-payload-dropped-escapes",
+    "regression-get-mut-dedup-collect-lying-trace",
+    "regression-get-mut-sort-collect-lying-trace",
+    "regression-two-bombs-abort-in-cleanup",
 ];
 
 #[cfg(not(miri))]
