@@ -325,14 +325,13 @@ impl Scan {
         }
     }
 
-    /// After an invalid snapshot: revives every node and starts over from the roots that
-    /// still have strong references (the others were released meanwhile and wait in the
-    /// pending list). Keeps [`opaque`](Scan::opaque).
+    /// After an invalid snapshot: revives every node and starts over, taking every node that
+    /// still has strong references as a root (the others were released meanwhile and wait in
+    /// the pending list). Every node, not only the roots: user code may have decremented any
+    /// of them, and a drop does not buffer a tentatively dead object, so each may now be the
+    /// only way into an orphaned cycle. Keeps [`opaque`](Scan::opaque).
     fn restart(&mut self) {
-        let roots: Vec<NonNull<Header>> = self.nodes[..self.root_count]
-            .iter()
-            .map(|node| node.header)
-            .collect();
+        let roots: Vec<NonNull<Header>> = self.nodes.iter().map(|node| node.header).collect();
         self.revive_all();
         self.nodes.clear();
         self.refs.clear();
@@ -360,7 +359,8 @@ impl Scan {
     }
 
     /// Gives up on a collection whose snapshots kept failing: revives every node and puts
-    /// the roots that still have strong references back into `heap`'s root buffer.
+    /// the roots (after a restart, every node of the last attempt) that still have strong
+    /// references back into `heap`'s root buffer.
     fn give_up(&mut self, heap: &Heap) {
         self.revive_all();
         for node in &self.nodes[..self.root_count] {
