@@ -167,3 +167,22 @@ fn a_hook_can_read_a_live_object_that_is_being_scanned() {
     );
     clean_up(o);
 }
+
+/// The hook drops the only reference to a cycle the void attempt had scanned (it takes `w`
+/// out of `o`, and `w -> z -> w` is left alone). A drop does not buffer an object being
+/// scanned, so the collection's retry must not start from the original roots only, or the
+/// cycle would wait for a decrement that never comes.
+#[test]
+fn a_cycle_the_hook_orphans_while_tracing_is_collected_by_the_same_collection() {
+    let (o, w) = panicking_collection(|| {
+        let (o, z) = (held(0), held(1));
+        let w = o.kids.borrow_mut().pop().unwrap();
+        z.kids.borrow_mut().push(w);
+        HELD.with(|held| held.borrow_mut().truncate(1));
+    });
+    assert!(
+        w.upgrade().is_none(),
+        "the orphaned cycle w -> z -> w was collected"
+    );
+    clean_up(o);
+}
