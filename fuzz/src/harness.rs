@@ -1138,10 +1138,13 @@ fn op_collect() {
 }
 
 fn op_clear_stash() {
-    with_model(|m| m.stash.clear());
     let stash = STASH.with(|s| mem::take(&mut *s.borrow_mut()));
-    // One at a time, so that a panicking `Drop` does not leave the rest to drop glue.
+    // One at a time, so that a panicking `Drop` does not leave the rest to drop glue; and
+    // each leaves the model just before it goes, not all at once: a `Drop` that runs
+    // meanwhile may collect, and the handles still waiting here keep their objects alive.
+    // Both lists are in the same order; entries stashed meanwhile are appended behind.
     for gc in stash {
+        with_model(|m| m.stash.remove(0));
         guarded(|| drop(gc));
     }
 }
