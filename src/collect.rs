@@ -630,7 +630,19 @@ impl Drop for Scan {
 /// destruction left pending, unless an outer release will) — also when a panic is unwinding.
 struct EndCollection<'a> {
     heap: &'a Heap,
-    saved_depth: usize,
+    /// The release depth to restore; `None` once [`EndCollection::end_deferral`] did.
+    saved_depth: Option<usize>,
+}
+
+impl EndCollection<'_> {
+    /// Ends the deferral of releases, dropping what the destruction left pending (the values
+    /// the garbage released) with their panics recorded in `panics`, like the collection's
+    /// own: a panic from there must not escape an automatic collection either.
+    fn end_deferral(&mut self, panics: &mut Panics) {
+        if let Some(saved) = self.saved_depth.take() {
+            release::end_deferral_catching(saved, panics);
+        }
+    }
 }
 
 impl Drop for EndCollection<'_> {
@@ -639,7 +651,10 @@ impl Drop for EndCollection<'_> {
         self.heap.collecting.set(false);
         // The buffer was emptied (a `Trace` panic skips `set_trigger_after`).
         self.heap.update_room();
-        release::end_deferral(self.saved_depth);
+        // Only if something unwound past `end_deferral`.
+        if let Some(saved) = self.saved_depth {
+            release::end_deferral(saved);
+        }
     }
 }
 
@@ -663,20 +678,25 @@ pub(crate) enum Trigger {
 }
 
 /// Runs a full collection of `heap`'s buffered roots. Returns the number of objects freed.
+///
+/// Does nothing (returns 0) inside another collection, and while the thread is panicking:
+/// that includes the panic hook, where any panic — even one the collection would catch —
+/// aborts the process.
 pub(crate) fn collect(heap: &Heap, trigger: Trigger) -> usize {
-    if heap.collecting.replace(true) {
+    if std::thread::panicking() || heap.collecting.replace(true) {
         return 0;
     }
     // While collecting, releases that reach zero are deferred: no header in the scan can be
     // freed under it, and drops of garbage never recurse.
-    let _end = EndCollection {
+    let mut end = EndCollection {
         heap,
-        saved_depth: release::begin_deferral(),
+        saved_depth: Some(release::begin_deferral()),
     };
     heap.stats.borrow_mut().collections += 1;
     // The panics of `Trace` and `Drop` impls, dealt with once the collection is complete.
     let mut panics = Panics::default();
     let freed = collect_with(heap, trigger, &mut panics);
+    end.end_deferral(&mut panics);
     heap.report(panics.finish(), trigger);
     freed
 }

@@ -206,12 +206,12 @@ impl Heap {
     }
 
     /// Deals with the first panic a collection caught (later ones are already dropped): an
-    /// explicit collection resumes it — or an older one kept from an earlier collection —
-    /// unless the thread is unwinding already (resuming would abort); an automatic one keeps
-    /// it for the next explicit collection, if none is kept yet; an exit collection drops
-    /// it. The panic hook has reported it in any case.
+    /// explicit collection resumes it — or an older one kept from an earlier collection; an
+    /// automatic one keeps it for the next explicit collection, if none is kept yet; an exit
+    /// collection drops it. The panic hook has reported it in any case. (No collection runs
+    /// while the thread is panicking, where resuming would abort.)
     pub(crate) fn report(&self, panic: Option<Payload>, trigger: Trigger) {
-        if trigger == Trigger::Explicit && !std::thread::panicking() {
+        if trigger == Trigger::Explicit {
             if let Some(older) = self.take_kept_panic() {
                 if let Some(panic) = panic {
                     drop_payload(panic);
@@ -386,7 +386,8 @@ fn collect_due() {
 ///
 /// Every buffered possible root is examined, with everything reachable from it; cycles that
 /// nothing outside references are destroyed. Called while a collection is already running
-/// (from a `Drop` impl of a garbage object, say), it does nothing and returns 0.
+/// (from a `Drop` impl of a garbage object, say), it does nothing and returns 0; so while the
+/// thread is panicking (see below).
 ///
 /// The collector keeps the work arrays of a collection (about 48 bytes per object traced,
 /// plus 8 per reference) for the next one on the same thread. They are freed after a
@@ -407,12 +408,17 @@ fn collect_due() {
 ///   references than exist (see [`Stats::aborted`]); everything connected to that object is
 ///   kept, the rest collected.
 ///
-/// A panic that an automatic collection (in `Gc::new`) caught is resumed here, by the next
-/// `collect()`, before any of its own. While the thread is already unwinding (a `Drop`
-/// calling `collect()`), nothing is resumed — that would abort the process — and the panic
-/// is kept for a later `collect()` instead. Other payloads are dropped under
+/// The drops that the garbage's own drops lead to (objects it held the last references to)
+/// count as part of the collection: their panics are handled the same way. A panic that an
+/// automatic collection (in `Gc::new`) caught is resumed here, by the next `collect()`,
+/// before any of its own. Payloads other than the one resumed are dropped under
 /// `catch_unwind` once the collection is complete (a chain of payloads that panic when
 /// dropped is cut after a few links and the last one leaked).
+///
+/// While the thread is panicking — in a `Drop` that runs during unwinding, or in the panic
+/// hook — `collect()` does nothing and returns 0 (and no automatic collection runs): a panic
+/// there, even one the collection would catch, can abort the process. The garbage waits for
+/// the next collection.
 ///
 /// # Examples
 ///

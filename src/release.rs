@@ -16,7 +16,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::ptr::{self, NonNull};
 
 use crate::header::{GcBox, Header};
-use crate::panics::drop_payload;
+use crate::panics::{drop_payload, Panics};
 
 /// How deep releases may nest before they are deferred to the pending list. Below it, drops
 /// happen in exactly `Rc`'s order; beyond it a chain is dropped iteratively, so stack use is
@@ -167,6 +167,16 @@ pub(crate) fn begin_deferral() -> usize {
 pub(crate) fn end_deferral(saved: usize) {
     if saved == 0 {
         drain_pending();
+    } else {
+        RELEASE.with(|r| r.depth.set(saved));
+    }
+}
+
+/// [`end_deferral`], with the panics of the drops it runs caught and recorded in `panics`
+/// (the first one; [`DrainGuard`] drops the rest and swallows their panics).
+pub(crate) fn end_deferral_catching(saved: usize, panics: &mut Panics) {
+    if saved == 0 {
+        panics.catch(drain_pending);
     } else {
         RELEASE.with(|r| r.depth.set(saved));
     }

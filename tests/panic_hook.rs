@@ -186,3 +186,40 @@ fn a_cycle_the_hook_orphans_while_tracing_is_collected_by_the_same_collection() 
     );
     clean_up(o);
 }
+
+/// Any panic while the panic hook runs aborts the process, even one that would be caught. An
+/// allocation in the hook (say, an interpreter making an exception object) must therefore
+/// not run an automatic collection, nor `collect()` a collection: the garbage's `Drop` may
+/// panic.
+#[test]
+fn no_collection_runs_in_the_panic_hook() {
+    cyclegc::collect();
+    let old = cyclegc::threshold();
+    cyclegc::set_threshold(1);
+    // Garbage whose trace panics: collecting it in the hook would abort.
+    let garbage = obj("garbage", true);
+    garbage.kids.borrow_mut().push(garbage.clone());
+    let weak = Gc::downgrade(&garbage);
+    drop(garbage);
+    let collections = cyclegc::stats().collections;
+    with_hook(
+        || {
+            drop(obj("made in the hook", false));
+            let collected = cyclegc::collect();
+            SEEN.with(|seen| {
+                seen.borrow_mut()
+                    .push(format!("collect() in the hook: {collected}"))
+            });
+        },
+        || {
+            ARMED.with(|armed| armed.set(true));
+            assert!(catch_unwind(|| panic!("an ordinary, caught panic")).is_err());
+        },
+    );
+    cyclegc::set_threshold(old);
+    assert_eq!(SEEN.with(|seen| seen.take()), ["collect() in the hook: 0"]);
+    assert_eq!(cyclegc::stats().collections, collections);
+    ARMED.with(|armed| armed.set(false));
+    assert_eq!(cyclegc::collect(), 1);
+    assert!(weak.upgrade().is_none());
+}
