@@ -731,8 +731,12 @@ fn collect_with(heap: &Heap, trigger: Trigger, panics: &mut Panics) -> usize {
         attempt += 1;
     };
     let all_garbage = scan.subtract() && !trace_released;
-    let lied = !scan.tainted.is_empty();
-    if lied {
+    // The type of an object a `Trace` impl over-counted, for the message below.
+    let lied_about = scan.tainted.first().map(|&node| {
+        // SAFETY: a node's parked vtable is the `&'static VTable` its header was created with.
+        (unsafe { &*scan.nodes[node].vtable }.type_name)()
+    });
+    if lied_about.is_some() {
         scan.keep_tainted();
         heap.stats.borrow_mut().aborted += 1;
     }
@@ -758,14 +762,14 @@ fn collect_with(heap: &Heap, trigger: Trigger, panics: &mut Panics) -> usize {
     // From here on user code runs (the values' `Drop` impls); every member is already DEAD.
     let freed = scan.destroy(all_garbage, panics);
     heap.keep_spare_scan(scan.recycle(traced));
-    if lied && cfg!(debug_assertions) {
+    if let Some(type_name) = lied_about.filter(|_| cfg!(debug_assertions)) {
         // Raised and caught here, so that the panic hook reports it like any other.
         panics.catch(|| {
             panic!(
-                "cyclegc: a `Trace` impl reported more references to an object than it has; \
-                 the collection kept every object connected to it. Check hand-written `Trace` \
-                 impls: each `Gc` a value owns must be reported exactly once, and `Gc`s shared \
-                 with something else (e.g. inside an `Rc`) not at all"
+                "cyclegc: a `Trace` impl reported more references to a `{type_name}` than it \
+                 has; the collection kept every object connected to it. Check hand-written \
+                 `Trace` impls: each `Gc` a value owns must be reported exactly once, and \
+                 `Gc`s shared with something else (e.g. inside an `Rc`) not at all"
             )
         });
     }

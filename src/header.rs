@@ -59,6 +59,9 @@ pub(crate) struct VTable {
     pub(crate) drop_value: unsafe fn(NonNull<Header>),
     /// The layout of the whole allocation, header included.
     pub(crate) layout: Layout,
+    /// The value's type, for messages (and, later, per-type counts). A function because
+    /// `type_name` is not `const` on stable.
+    pub(crate) type_name: fn() -> &'static str,
 }
 
 /// The per-type vtables, as promoted constants.
@@ -69,6 +72,7 @@ impl<T: Trace> VTableFor<T> {
         trace: trace_value::<T>,
         drop_value: drop_value::<T>,
         layout: Layout::new::<GcBox<T>>(),
+        type_name: std::any::type_name::<T>,
     };
 }
 

@@ -589,6 +589,13 @@ fn a_lying_trace_does_not_keep_unrelated_garbage_from_being_collected() {
         cfg!(debug_assertions),
         "debug builds panic"
     );
+    if let Err(err) = result {
+        let message = err.downcast_ref::<String>().unwrap();
+        assert!(
+            message.contains("to a `destroy::Thief` than it has"),
+            "{message}"
+        );
+    }
     assert_eq!(cyclegc::stats().aborted, aborted + 1);
     assert!(unrelated.iter().all(|w| w.upgrade().is_none()), "collected");
     assert!(wa.upgrade().is_some(), "the liar's part is kept");
