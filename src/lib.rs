@@ -105,22 +105,18 @@
 // Lets the derive's `::cyclegc::` paths resolve inside this crate's own tests.
 extern crate self as cyclegc;
 
-mod collect;
-mod gc;
-mod header;
-mod heap;
+mod cycle;
 mod impls;
 mod panics;
-mod release;
+mod primitive;
 mod trace;
-mod weak;
+pub mod unsync;
 
-pub use crate::gc::Gc;
-pub use crate::heap::{
-    collect, count, disable, enable, is_enabled, set_threshold, stats, threshold, Stats,
-};
 pub use crate::trace::{Trace, Tracer};
-pub use crate::weak::Weak;
+#[doc(inline)]
+pub use crate::unsync::{
+    collect, count, disable, enable, is_enabled, set_threshold, stats, threshold, Gc, Stats, Weak,
+};
 
 /// Derives [`Trace`] for structs and enums; see the trait docs for an example.
 ///

@@ -4,7 +4,7 @@ use std::fmt;
 use std::mem::{self, ManuallyDrop};
 use std::ptr::NonNull;
 
-use crate::header::Header;
+use crate::cycle::{Flavour, Object};
 
 /// How deep the derived [`Trace::may_contain_gc`] computation follows field types before it
 /// gives the conservative answer `true`. Only mutually recursive types (`A` holds a `Box<B>`,
@@ -194,7 +194,10 @@ pub unsafe trait Trace {
 /// # let _ = Gc::new(Wrapper(None));
 /// ```
 pub struct Tracer {
-    edges: Vec<NonNull<Header>>,
+    /// The flavour whose collector is tracing: only its edges are recorded.
+    flavour: Flavour,
+    /// The headers of the edges recorded, all of `flavour`'s header type.
+    edges: Vec<NonNull<()>>,
     /// Some content could not be read (a mutably borrowed `RefCell`, a held lock).
     incomplete: bool,
     /// How many containers deep the current call is nested (see [`Tracer::nested`]).
@@ -269,8 +272,10 @@ unsafe fn trace_contents_of<C: Contents>(container: NonNull<()>, tracer: &mut Tr
 }
 
 impl Tracer {
-    pub(crate) const fn new() -> Self {
+    /// A tracer for the collector of `flavour`.
+    pub(crate) const fn new(flavour: Flavour) -> Self {
         Tracer {
+            flavour,
             edges: Vec::new(),
             incomplete: false,
             depth: 0,
@@ -339,7 +344,7 @@ impl Tracer {
     /// handed back to the work list, the guard is kept until that part has been traced, so
     /// the contents cannot change (another thread taking the lock) while they are read.
     ///
-    /// If the trace panics, the guard is parked on the work list too, below whatever was
+    /// If the trace panics, the guard is moved onto the work list too, below whatever was
     /// handed back from inside it: unwinding would otherwise release it first, freeing the
     /// contents for others to change while inner guards still point into them, and would
     /// poison a `Mutex` that the user's code never failed in. [`Tracer::abandon_work`] then
@@ -353,37 +358,37 @@ impl Tracer {
         G: std::ops::Deref,
         G::Target: Trace,
     {
-        /// Parks the guard if the trace unwinds; disarmed (forgotten) on the normal path.
-        struct ParkOnUnwind<G> {
+        /// Moves the guard onto the work list if the trace unwinds; disarmed (forgotten) on the normal path.
+        struct KeepOnUnwind<G> {
             tracer: *mut Tracer,
             guard: ManuallyDrop<G>,
             mark: usize,
         }
-        impl<G> Drop for ParkOnUnwind<G> {
+        impl<G> Drop for KeepOnUnwind<G> {
             fn drop(&mut self) {
                 // SAFETY: only reached while the trace below unwinds, when nothing else uses
                 // the tracer; the guard is taken once, here.
                 unsafe {
                     let guard = ManuallyDrop::take(&mut self.guard);
-                    (*self.tracer).park(self.mark, guard);
+                    (*self.tracer).keep_guard(self.mark, guard);
                 }
             }
         }
         let mark = self.work.len();
         let tracer: *mut Tracer = self;
-        let mut park = ParkOnUnwind {
+        let mut keep = KeepOnUnwind {
             tracer,
             guard: ManuallyDrop::new(guard),
             mark,
         };
         // SAFETY: `tracer` comes from `self`, which is not used until the call returns.
-        park.guard.trace(unsafe { &mut *tracer });
-        // SAFETY: the guard is taken once; `park` is forgotten, so it does not take it again.
-        let guard = unsafe { ManuallyDrop::take(&mut park.guard) };
-        mem::forget(park);
+        keep.guard.trace(unsafe { &mut *tracer });
+        // SAFETY: the guard is taken once; `keep` is forgotten, so it does not take it again.
+        let guard = unsafe { ManuallyDrop::take(&mut keep.guard) };
+        mem::forget(keep);
         if self.work.len() > mark {
             // SAFETY: the caller's contract.
-            unsafe { self.park(mark, guard) };
+            unsafe { self.keep_guard(mark, guard) };
         }
     }
 
@@ -391,7 +396,7 @@ impl Tracer {
     ///
     /// # Safety
     /// As for [`Tracer::guarded`].
-    unsafe fn park<G>(&mut self, mark: usize, guard: G) {
+    unsafe fn keep_guard<G>(&mut self, mark: usize, guard: G) {
         // SAFETY: the guard borrows from the value being traced (the caller's contract), and
         // `trace_value` (or `abandon_work`) drops it before returning; it sits below the work
         // it protects.
@@ -421,15 +426,23 @@ impl Tracer {
         self.incomplete
     }
 
-    /// Records one edge to the object whose header is `header`.
+    /// Records one edge to the object whose header is `header`, if it belongs to the
+    /// flavour being traced. An edge to another flavour's object is that flavour's business:
+    /// for this collector the object is referenced from outside.
     #[inline]
-    pub(crate) fn edge(&mut self, header: NonNull<Header>) {
-        self.edges.push(header);
+    pub(crate) fn edge<H: Object>(&mut self, header: NonNull<H>) {
+        if H::FLAVOUR == self.flavour {
+            self.edges.push(header.cast());
+        }
     }
 
-    /// The edges recorded so far, to be read and then [`clear`](Tracer::clear)ed.
-    pub(crate) fn edges(&self) -> &[NonNull<Header>] {
-        &self.edges
+    /// The edges recorded so far, to be read and then [`clear`](Tracer::clear)ed. `H` must
+    /// be the header type of the flavour this tracer was made for.
+    pub(crate) fn edges<H: Object>(&self) -> &[NonNull<H>] {
+        assert_eq!(H::FLAVOUR, self.flavour, "edges read as another flavour's");
+        // SAFETY: every edge was recorded from a `NonNull<H>` of this flavour (`edge`), and
+        // `NonNull<()>` and `NonNull<H>` have the same layout (`H: Sized`).
+        unsafe { std::slice::from_raw_parts(self.edges.as_ptr().cast(), self.edges.len()) }
     }
 
     pub(crate) fn clear(&mut self) {
@@ -448,6 +461,7 @@ impl Drop for Tracer {
 impl fmt::Debug for Tracer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Tracer")
+            .field("flavour", &self.flavour)
             .field("edges", &self.edges.len())
             .finish()
     }

@@ -3,9 +3,10 @@
 use std::fmt;
 use std::ptr::{self, NonNull};
 
-use crate::gc::Gc;
-use crate::header::{GcBox, Header, DEAD};
+use crate::cycle::{Object, DEAD};
 use crate::trace::{Trace, Tracer};
+use crate::unsync::gc::Gc;
+use crate::unsync::header::{GcBox, Header};
 
 /// A weak pointer to a [`Gc`] allocation: it does not keep the value alive and is not an edge
 /// for the cycle collector, so it never keeps a cycle alive either. Python's `weakref.ref`.

@@ -1,43 +1,39 @@
 //! The release loop (CPython's "trashcan"): dropping values whose last strong reference went,
-//! with bounded stack whatever the data.
+//! with bounded stack whatever the data; and the thread's [`Phase`], which it reads on every
+//! release.
 //!
-//! Releases nest like `Rc`'s drops up to [`RELEASE_DEPTH_LIMIT`] levels; a release that would
+//! Releases nest like `Rc`'s drops up to [`RELEASE_DEPTH_LIMIT`](crate::cycle::phase::RELEASE_DEPTH_LIMIT) levels; a release that would
 //! go deeper joins the *pending* list, which the outermost release drains. A collection sets
 //! the depth to the limit, so that every release during it is deferred too.
 //!
-//! All of this state lives in a thread-local without a destructor: reading it is one load (no
-//! lazy registration), and it never becomes inaccessible, so releases work the same during
-//! thread-local teardown — also after the collector's own [`Heap`](crate::heap) is gone. Such
-//! a thread-local cannot free anything at thread exit, so the pending list is allocated when a
-//! release first needs it and freed as soon as it has been drained.
+//! This state lives in a thread-local without a destructor: reading it is one load (no lazy
+//! registration), and it never becomes inaccessible, so releases work the same during
+//! thread-local teardown. Such a thread-local cannot free anything at thread exit, so the
+//! pending list is allocated when a release first needs it and freed as soon as it has been
+//! drained.
 
 use std::cell::Cell;
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr::{self, NonNull};
 
-use crate::header::{GcBox, Header};
+use crate::cycle::{drop_value, Object, Phase};
 use crate::panics::{drop_payload, Panics};
+use crate::unsync::header::{GcBox, Header};
 
-/// How deep releases may nest before they are deferred to the pending list. Below it, drops
-/// happen in exactly `Rc`'s order; beyond it a chain is dropped iteratively, so stack use is
-/// bounded whatever the data (CPython's trashcan nests 50 deep). Small, because debug builds
-/// use a few KiB of stack per level.
-pub(crate) const RELEASE_DEPTH_LIMIT: usize = 16;
-
-struct Release {
-    /// How many releases are running on this thread, nested in each other.
-    depth: Cell<usize>,
-    /// Values whose last strong reference went while [`RELEASE_DEPTH_LIMIT`] releases were
+struct ReleaseLoop {
+    /// What is running on this thread.
+    phase: Cell<Phase>,
+    /// Values whose last strong reference went while [`RELEASE_DEPTH_LIMIT`](crate::cycle::phase::RELEASE_DEPTH_LIMIT) releases were
     /// already running (or during a collection), and objects a misbehaving `Trace` released
-    /// during a snapshot (`heap::dead_released`). Each entry holds the implicit hold of its
+    /// during a snapshot ([`dead_released`]). Each entry holds the implicit hold of its
     /// header and owns its value's drop. `None` when empty.
     pending: Cell<Option<NonNull<Vec<NonNull<Header>>>>>,
 }
 
 thread_local! {
-    static RELEASE: Release = const {
-        Release {
-            depth: Cell::new(0),
+    static RELEASE_LOOP: ReleaseLoop = const {
+        ReleaseLoop {
+            phase: Cell::new(Phase::MUTATOR),
             pending: Cell::new(None),
         }
     };
@@ -54,15 +50,16 @@ pub(crate) unsafe fn release<T: ?Sized>(ptr: NonNull<GcBox<T>>) {
     /// Leaves a nesting level when the drop is over, also when it panics; the outermost
     /// level drains the pending list first.
     struct Leave {
-        depth: usize,
+        /// The phase before this release.
+        outer: Phase,
     }
     impl Drop for Leave {
         #[inline]
         fn drop(&mut self) {
-            let drain = RELEASE.with(|r| {
-                let drain = self.depth == 0 && r.pending.get().is_some();
+            let drain = RELEASE_LOOP.with(|r| {
+                let drain = self.outer.depth() == 0 && r.pending.get().is_some();
                 if !drain {
-                    r.depth.set(self.depth);
+                    r.phase.set(self.outer);
                 }
                 drain
             });
@@ -73,30 +70,33 @@ pub(crate) unsafe fn release<T: ?Sized>(ptr: NonNull<GcBox<T>>) {
     }
 
     // The thread-local closures stay tiny so that they inline to a single access.
-    let depth = RELEASE.with(|r| {
-        let depth = r.depth.get();
-        if depth < RELEASE_DEPTH_LIMIT {
-            r.depth.set(depth + 1);
+    let outer = RELEASE_LOOP.with(|r| {
+        let phase = r.phase.get();
+        if phase.nests() {
+            r.phase.set(phase.deeper());
         }
-        depth
+        phase
     });
-    if depth >= RELEASE_DEPTH_LIMIT {
+    if !outer.nests() {
         // SAFETY: by the caller's contract, handed over to the pending list.
         return unsafe { defer(ptr.cast()) };
     }
-    let _leave = Leave { depth };
+    let _leave = Leave { outer };
     // SAFETY: by the caller's contract.
     unsafe { drop_box_value(ptr) };
 }
 
-/// Drops the value of `ptr` in place and gives back its implicit hold.
+/// Drops the value of `ptr` in place through the one drop path, which gives back its
+/// implicit hold.
 ///
 /// # Safety
-/// The strong count is zero, the value is alive and unclaimed, and the caller owns its drop.
+/// The strong count is zero, the value is alive and unclaimed, and the caller owns its drop
+/// and the implicit hold.
+#[inline(always)]
 pub(crate) unsafe fn drop_box_value<T: ?Sized>(ptr: NonNull<GcBox<T>>) {
     // SAFETY: by the caller's contract.
     unsafe {
-        Header::drop_value_then_release(ptr.cast(), || {
+        drop_value(ptr.cast::<Header>(), || {
             ptr::drop_in_place(ptr::addr_of_mut!((*ptr.as_ptr()).value))
         })
     }
@@ -110,7 +110,7 @@ pub(crate) unsafe fn drop_box_value<T: ?Sized>(ptr: NonNull<GcBox<T>>) {
 #[cold]
 #[inline(never)]
 pub(crate) unsafe fn defer(header: NonNull<Header>) {
-    RELEASE.with(|r| {
+    RELEASE_LOOP.with(|r| {
         let list = match r.pending.get() {
             Some(list) => list,
             None => {
@@ -128,7 +128,7 @@ pub(crate) unsafe fn defer(header: NonNull<Header>) {
 
 /// Takes the last pending entry; frees the list when it is empty.
 fn pop_pending() -> Option<NonNull<Header>> {
-    RELEASE.with(|r| {
+    RELEASE_LOOP.with(|r| {
         let list = r.pending.get()?;
         // SAFETY: as in `defer`.
         let popped = unsafe { (*list.as_ptr()).pop() };
@@ -143,7 +143,7 @@ fn pop_pending() -> Option<NonNull<Header>> {
 
 /// The number of pending releases (the collector compares it before and after a snapshot).
 pub(crate) fn pending_len() -> usize {
-    RELEASE.with(|r| {
+    RELEASE_LOOP.with(|r| {
         // SAFETY: as in `defer`.
         r.pending
             .get()
@@ -151,34 +151,68 @@ pub(crate) fn pending_len() -> usize {
     })
 }
 
-/// Whether a release (or a collection) is running on this thread.
-pub(crate) fn releasing() -> bool {
-    RELEASE.with(|r| r.depth.get() != 0)
+/// What is running on this thread.
+#[inline]
+pub(crate) fn phase() -> Phase {
+    RELEASE_LOOP.with(|r| r.phase.get())
 }
 
-/// Defers every release until [`end_deferral`]; returns the depth to restore. A collection
-/// must not free headers under its scan, and destroying garbage must not recurse.
-pub(crate) fn begin_deferral() -> usize {
-    RELEASE.with(|r| r.depth.replace(RELEASE_DEPTH_LIMIT))
+fn set_phase(phase: Phase) {
+    RELEASE_LOOP.with(|r| r.phase.set(phase));
 }
 
-/// Ends a deferral begun at depth `saved`. If no release was running before, the caller is
-/// the outermost release and drops what is pending now.
-pub(crate) fn end_deferral(saved: usize) {
-    if saved == 0 {
+/// A collection begins: defers every release until [`end_deferral`]; returns the phase to
+/// restore with [`end_collection`]. A collection must not free headers under its scan, and
+/// destroying garbage must not recurse.
+pub(crate) fn begin_collection() -> Phase {
+    RELEASE_LOOP.with(|r| r.phase.replace(Phase::COLLECTION))
+}
+
+/// The collection's snapshot begins (`true`) or ends.
+pub(crate) fn set_tracing(tracing: bool) {
+    set_phase(phase().with_tracing(tracing));
+}
+
+/// Ends a collection's deferral of releases, begun in phase `outer`. If no release was
+/// running before, the collection is the outermost release and drops what is pending now.
+pub(crate) fn end_deferral(outer: Phase) {
+    if outer.is_mutator() {
         drain_pending();
     } else {
-        RELEASE.with(|r| r.depth.set(saved));
+        set_phase(outer.with_collecting());
     }
 }
 
 /// [`end_deferral`], with the panics of the drops it runs caught and recorded in `panics`
 /// (the first one; [`DrainGuard`] drops the rest and swallows their panics).
-pub(crate) fn end_deferral_catching(saved: usize, panics: &mut Panics) {
-    if saved == 0 {
+pub(crate) fn end_deferral_catching(outer: Phase, panics: &mut Panics) {
+    if outer.is_mutator() {
         panics.catch(drain_pending);
     } else {
-        RELEASE.with(|r| r.depth.set(saved));
+        set_phase(outer.with_collecting());
+    }
+}
+
+/// Ends a collection begun in phase `outer`.
+pub(crate) fn end_collection(outer: Phase) {
+    set_phase(outer);
+}
+
+/// The last strong reference to a `DEAD` object whose value the collector has not dropped
+/// went. During a destruction that is normal (the collector drops the value, then gives back
+/// the implicit hold). During a snapshot the object is only tentatively dead — a misbehaving
+/// `Trace` impl dropped its last reference — so it is released like any other: into the
+/// pending list, which the collector notices and then revives the object.
+///
+/// # Safety
+/// `header` must be live, `DEAD` and not `DROPPED`, with a strong count that just reached
+/// zero: its implicit hold is handed over.
+#[cold]
+pub(crate) unsafe fn dead_released(header: NonNull<Header>) {
+    if phase().tracing() {
+        // SAFETY: by the caller's contract, the value is alive and unclaimed (the snapshot
+        // only tentatively marked it), and its drop and implicit hold are handed over.
+        unsafe { defer(header) };
     }
 }
 
@@ -188,8 +222,8 @@ pub(crate) fn end_deferral_catching(saved: usize, panics: &mut Panics) {
 #[cold]
 #[inline(never)]
 fn drain_pending() {
-    if RELEASE.with(|r| r.pending.get().is_some()) {
-        RELEASE.with(|r| r.depth.set(1));
+    if RELEASE_LOOP.with(|r| r.pending.get().is_some()) {
+        set_phase(phase().with_depth(1));
         let guard = DrainGuard;
         // While unwinding, a second panic would abort: the guard drops the rest instead.
         if !std::thread::panicking() {
@@ -202,7 +236,7 @@ fn drain_pending() {
         }
         drop(guard);
     }
-    RELEASE.with(|r| r.depth.set(0));
+    set_phase(phase().with_depth(0));
 }
 
 /// Ends a drain, dropping whatever is still pending, also when a `Drop` panicked.
@@ -220,18 +254,20 @@ impl Drop for DrainGuard {
                 drop_payload(payload);
             }
         }
-        RELEASE.with(|r| r.depth.set(0));
+        set_phase(phase().with_depth(0));
     }
 }
 
-/// Drops the value behind `header` and gives back its implicit hold.
+/// Drops the value behind `header` through the one drop path, which gives back its implicit
+/// hold.
 ///
 /// # Safety
-/// The strong count is zero, the value is alive and unclaimed, and the caller owns its drop.
+/// The strong count is zero, the value is alive and unclaimed (not in a scan), and the
+/// caller owns its drop and the implicit hold.
 unsafe fn destroy(header: NonNull<Header>) {
     // SAFETY: by the caller's contract; the header is alive until the hold is given back.
     unsafe {
-        let drop_value = header.as_ref().vtable().drop_value;
-        Header::drop_value_then_release(header, || drop_value(header));
+        let drop_in_place = header.as_ref().vtable().drop_in_place;
+        drop_value(header, || drop_in_place(header));
     }
 }

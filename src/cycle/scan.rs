@@ -1,31 +1,35 @@
-//! The cycle collector: synchronous trial deletion (Bacon & Rajan 2001) over the subgraph
-//! reachable from the buffered possible roots, computed CPython-style on side counters.
+//! The cycle collector's algorithm: synchronous trial deletion (Bacon & Rajan 2001) over the
+//! subgraph reachable from the possible roots, computed CPython-style on side counters. It
+//! knows headers only through [`Object`], and the flavour that runs it only through
+//! [`Context`]: no thread-locals, no policy. [`Scan::judge`] takes the roots and returns a
+//! [`Verdict`]; [`Scan::destroy`] then destroys the garbage. The phases, numbered as in
+//! ARCHITECTURE.md:
 //!
-//! 1. **Snapshot.** Starting from the roots (whose buffer holds are given back at once; entries
-//!    withdrawn by `Gc::get_mut` are skipped), every reachable tracked object becomes a scan
-//!    node: its header's `slot` holds the node index, and it is *tentatively* `DEAD`. Each
-//!    node is traced exactly once, depth first, first child first (trees and lists are
-//!    usually allocated in that order, so the later passes walk memory forwards); its edges
-//!    are stored as node indices in one flat array. A `trace` that panics keeps the edges it
-//!    reported; the snapshot goes on.
-//! 2. **Subtract.** `refs` starts as the real strong count (never written); every edge takes one
-//!    from its target's. What is left counts references from outside the snapshot. A `refs`
-//!    that would go below zero proves a `Trace` impl reported more references than exist:
-//!    every node connected to that one is kept alive, the rest judged as usual.
-//! 3. **Scan and claim** (skipped when every `refs` is zero and no `Trace` impl released
-//!    anything, the usual case when collecting garbage): nodes with `refs > 0`, and everything
-//!    reachable from them, are live and revived (vtable back, `DEAD` cleared). A garbage node
-//!    whose last strong reference a misbehaving `Trace` dropped is revived too: the release
+//! 1. **Snapshot.** Starting from the roots (whose buffer holds are given back at once;
+//!    entries withdrawn by `Gc::get_mut` are skipped), every reachable tracked object becomes
+//!    a scan node: its header's slot holds the node index, and it is *tentatively* `DEAD`.
+//!    Each node is traced exactly once, depth first, first child first (trees and lists are
+//!    usually allocated in that order, so the later phases walk memory forwards); its edges
+//!    are stored as node indices in one flat array. A snapshot in which a `trace` panicked
+//!    is void: it is taken again without the objects whose `trace` panicked.
+//! 2. **Subtract.** `refs` starts as the real strong count (never written); every edge takes
+//!    one from its target's. What is left counts references from outside the snapshot. A
+//!    `refs` that would go below zero proves a `Trace` impl reported more references than
+//!    exist: every node connected to that one is kept alive, the rest judged as usual.
+//! 3. **Scan** (phases 3 and 4 are skipped when every `refs` is zero and no `Trace` impl
+//!    released anything, the usual case when collecting garbage): nodes with `refs > 0`,
+//!    and everything reachable from them, are live.
+//! 4. **Claim.** The live nodes are revived (vtable back, `DEAD` cleared), and so is a
+//!    garbage node whose last strong reference a misbehaving `Trace` dropped: the release
 //!    loop owns it now. The rest stays claimed.
-//! 4. **Destroy.** In tracing order: put the vtable back, drop the value (catching panics),
-//!    mark it `DROPPED`. The implicit hold is given back by whichever comes last — the value's
-//!    drop or its last strong reference — so each header is freed as soon as nothing points to
-//!    it, in the same pass.
+//! 5. **Destroy.** In tracing order: put the vtable back, drop the value (catching panics)
+//!    through the one drop path ([`drop_value`]). The implicit hold is given back by whichever
+//!    comes last — the value's drop or its last strong reference — so each header is freed as
+//!    soon as nothing points to it, in the same pass.
 //!
-//! No panic leaves a collection before it is complete: the first panic of a `Trace` or `Drop`
-//! impl is kept and resumed at the end, later ones (and panicking payloads) are dropped under
-//! `catch_unwind`. Should anything else unwind, dropping the [`Scan`] still leaves no header
-//! in a scan state ([`Stage`]).
+//! No panic leaves the algorithm: the panics of `Trace` and `Drop` impls are recorded in the
+//! caller's [`Panics`]. Should anything else unwind, dropping the [`Scan`] still leaves no
+//! header in a scan state ([`Stage`]).
 //!
 //! A garbage header is thus written twice (snapshot, destroy); each phase after the snapshot
 //! reads only the side arrays it needs.
@@ -37,24 +41,47 @@ use std::collections::HashSet;
 use std::mem;
 use std::ptr::NonNull;
 
-use crate::header::{Header, VTable, BUFFERED, DEAD, DROPPED, IN_BUFFER, UNTRACKED};
-use crate::heap::Heap;
+use crate::cycle::object::{drop_value, Object, VTable, BUFFERED, DEAD, IN_BUFFER, UNTRACKED};
 use crate::panics::Panics;
-use crate::release;
 use crate::trace::Tracer;
+
+/// What the algorithm needs of the flavour that runs it.
+pub(crate) trait Context {
+    /// The snapshot (phase 1) begins (`true`) or ends: in between, the `DEAD` flags it sets
+    /// are tentative, which the flavour's handles must know.
+    fn tracing(&self, tracing: bool);
+
+    /// How many released values wait for their drop. A `Trace` impl that drops the last
+    /// reference to an object (a contract violation) makes it grow during the snapshot.
+    fn pending_releases(&self) -> usize;
+}
+
+/// What [`Scan::judge`] found.
+#[derive(Debug)]
+pub(crate) struct Verdict {
+    /// Objects traced: the nodes of the last snapshot.
+    pub(crate) traced: usize,
+    /// Objects claimed as garbage, for [`Scan::destroy`].
+    pub(crate) garbage: usize,
+    /// The type of an object a `Trace` impl reported more references to than it has.
+    pub(crate) lied_about: Option<&'static str>,
+    /// Every snapshot was void (`Trace` impls kept panicking): nothing was judged, and
+    /// [`Scan::survivors`] holds the roots.
+    pub(crate) gave_up: bool,
+}
 
 /// The snapshot, in a few arrays grouped by the passes that read them: `nodes` (destroy),
 /// `refs` (subtract), `visits` and `edges` (scan and claim). Node `i` is the `i`-th object
 /// found. Dropping a `Scan` before it is done leaves no header behind in a scan state (see
 /// [`Stage`]).
 ///
-/// The heap keeps the arrays of the last collection for the next one ([`Scan::recycle`]):
+/// A flavour's collector keeps the arrays of the last collection for the next one ([`Scan::recycle`]):
 /// allocating them afresh each time costs a page fault per 4 KiB touched, and freeing them —
 /// right after the destroy pass has filled the allocator's bins with freed objects — makes
 /// glibc consolidate those bins, touching every freed object once more. Both together were
 /// about a fifth of the time of collecting 100k two-node cycles.
-pub(crate) struct Scan {
-    nodes: Vec<ScanNode>,
+pub(crate) struct Scan<H: Object> {
+    nodes: Vec<ScanNode<H>>,
     /// CPython's `gc_refs`: strong count minus references from inside the snapshot. In 32
     /// bits, because the subtract pass updates it in random order (a random graph's `refs`
     /// then fits in the L2 cache twice as long); a count that does not fit is [`MANY_REFS`].
@@ -66,6 +93,8 @@ pub(crate) struct Scan {
     /// Every node's edges as node indices, in tracing order: visit `k`'s edges end at
     /// `visits[k].edges_end()` and start where visit `k - 1`'s end.
     edges: Vec<usize>,
+    /// Every node is garbage: phases 3 and 4 were skipped, and `visits` lists the garbage.
+    all_garbage: bool,
     /// The snapshot's depth-first work list, then the scan's (kept here between uses).
     stack: Vec<usize>,
     /// Per node, its edges in `edges` (scan and claim only, rebuilt from `visits`).
@@ -75,18 +104,19 @@ pub(crate) struct Scan {
     /// Indices of the unreachable objects, claimed (`DEAD`), to destroy — unless every node
     /// is garbage, when `visits` is the list.
     garbage: Vec<usize>,
-    /// Survivors that could not be traced completely, to examine again next time.
-    retry: Vec<NonNull<Header>>,
+    /// Survivors that could not be traced completely, to examine again next time (or, after
+    /// the collection gave up, the roots).
+    survivors: Vec<NonNull<H>>,
     /// Nodes whose `refs` a `Trace` impl took below zero (it reported references that do not
     /// exist).
     tainted: Vec<usize>,
     /// An empty root buffer with the capacity of the last one, swapped in for the next.
-    spare_roots: Vec<NonNull<Header>>,
+    spare_roots: Vec<NonNull<H>>,
     /// The first `root_count` nodes are the roots.
     root_count: usize,
     /// Objects whose `trace` panicked in an earlier attempt of this collection: not traced
     /// again (see [`Scan::snapshot`]).
-    opaque: HashSet<NonNull<Header>>,
+    opaque: HashSet<NonNull<H>>,
     /// The node whose `trace` is running (to finish its visit if the `trace` panics).
     tracing: usize,
     /// Members of the garbage destroyed so far.
@@ -99,19 +129,26 @@ pub(crate) struct Scan {
 enum Stage {
     /// Nodes may hold a scan index and a tentative `DEAD`: revive them all.
     Scanning,
-    /// The garbage is claimed and being destroyed (every node if `all_garbage`, else the
-    /// `garbage` list): destroy the members not destroyed yet.
-    Destroying { all_garbage: bool },
+    /// The garbage is claimed and being destroyed: destroy the members not destroyed yet.
+    Destroying,
     /// Every header is restored or destroyed: nothing to undo.
     Done,
 }
 
-/// An object in the snapshot, with the vtable parked here while its `slot` holds the index.
-#[derive(Clone, Copy)]
-struct ScanNode {
-    header: NonNull<Header>,
-    vtable: *const VTable,
+/// An object in the snapshot, with the vtable its slot held before the scan (the slot holds
+/// the node's index until the vtable is put back).
+struct ScanNode<H: 'static> {
+    header: NonNull<H>,
+    vtable: &'static VTable<H>,
 }
+
+// Not derived: the derive would require `H: Copy`.
+impl<H> Clone for ScanNode<H> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<H> Copy for ScanNode<H> {}
 
 /// A traced node and where its edges end, with [`INCOMPLETE`] set when part of the value
 /// could not be traced (a borrowed `RefCell`): if it survives, it goes back into the root
@@ -144,13 +181,17 @@ const RETAIN_FLOOR: usize = 1 << 12;
 /// decremented, so the object counts as referenced from outside: live, conservatively.
 const MANY_REFS: u32 = u32::MAX;
 
+/// How many snapshots a collection tries before it gives up; each one that fails marks the
+/// objects whose `trace` panicked, so the next one skips them.
+const SNAPSHOT_ATTEMPTS: usize = 3;
+
 /// How many objects ahead of the one being destroyed the destroy pass prefetches.
 const PREFETCH_AHEAD: usize = 8;
 
 /// Asks the processor to start loading the cache line of `header`: the collector knows which
 /// objects it will touch next, the hardware prefetcher does not when they are scattered.
 #[inline(always)]
-fn prefetch(header: NonNull<Header>) {
+fn prefetch<H>(header: NonNull<H>) {
     #[cfg(all(target_arch = "x86_64", not(miri)))]
     // SAFETY: a prefetch is only a hint: it never faults and changes no memory, whatever the
     // address (`_mm_prefetch` is a safe function on newer toolchains).
@@ -163,18 +204,19 @@ fn prefetch(header: NonNull<Header>) {
     let _ = header;
 }
 
-impl Scan {
-    pub(crate) fn new() -> Scan {
+impl<H: Object> Scan<H> {
+    pub(crate) fn new() -> Scan<H> {
         Scan {
             nodes: Vec::new(),
             refs: Vec::new(),
             visits: Vec::new(),
             edges: Vec::new(),
+            all_garbage: false,
             stack: Vec::new(),
             ranges: Vec::new(),
             live: Vec::new(),
             garbage: Vec::new(),
-            retry: Vec::new(),
+            survivors: Vec::new(),
             tainted: Vec::new(),
             spare_roots: Vec::new(),
             root_count: 0,
@@ -187,7 +229,7 @@ impl Scan {
 
     /// Empties the arrays of a finished collection that traced `traced` objects and returns
     /// them for the next one, unless they are much larger than it needed.
-    fn recycle(mut self, traced: usize) -> Option<Scan> {
+    pub(crate) fn recycle(mut self, traced: usize) -> Option<Scan<H>> {
         debug_assert!(self.stage == Stage::Done);
         let keep = RETAIN_SLACK * traced.max(RETAIN_FLOOR);
         if self.nodes.capacity() > keep || self.edges.capacity() > 2 * keep {
@@ -201,9 +243,10 @@ impl Scan {
         self.ranges.clear();
         self.live.clear();
         self.garbage.clear();
-        self.retry.clear();
+        self.survivors.clear();
         self.tainted.clear();
         self.opaque.clear();
+        self.all_garbage = false;
         self.destroyed = 0;
         self.stage = Stage::Scanning;
         Some(self)
@@ -213,31 +256,107 @@ impl Scan {
         self.nodes.len()
     }
 
-    /// Adds a tracked, live object to the snapshot and returns its index.
-    fn add(&mut self, header: NonNull<Header>) -> usize {
+    /// Phases 1 to 4 over `roots`, the entries of a root buffer (whose holds this gives
+    /// back): takes snapshots until one is valid (giving up after [`SNAPSHOT_ATTEMPTS`]),
+    /// subtracts, and unless every node is garbage, scans and claims. When it returns, the
+    /// garbage is claimed and every other header restored; [`Scan::survivors`] lists the
+    /// objects to put back in the root buffer. The panics of `Trace` impls are recorded in
+    /// `panics`.
+    pub(crate) fn judge(
+        &mut self,
+        roots: Vec<NonNull<H>>,
+        context: &impl Context,
+        panics: &mut Panics,
+    ) -> Verdict {
+        self.add_roots(roots);
+        let mut attempt = 1;
+        let trace_released = loop {
+            let pending_before = context.pending_releases();
+            context.tracing(true);
+            let valid = self.snapshot(panics);
+            context.tracing(false);
+            if valid {
+                // Only a `Trace` impl can have released anything during a valid snapshot.
+                break context.pending_releases() != pending_before;
+            }
+            if attempt == SNAPSHOT_ATTEMPTS {
+                self.give_up();
+                return Verdict {
+                    traced: self.len(),
+                    garbage: 0,
+                    lied_about: None,
+                    gave_up: true,
+                };
+            }
+            self.restart();
+            attempt += 1;
+        };
+        self.all_garbage = self.subtract() && !trace_released;
+        let lied_about = self
+            .tainted
+            .first()
+            .map(|&node| (self.nodes[node].vtable.type_name)());
+        if lied_about.is_some() {
+            self.keep_tainted();
+        }
+        if !self.all_garbage {
+            self.mark_live();
+            self.claim();
+        }
+        Verdict {
+            traced: self.len(),
+            garbage: self.garbage_len(),
+            lied_about,
+            gave_up: false,
+        }
+    }
+
+    /// The survivors of the last verdict to put back in the root buffer: those that could
+    /// not be traced completely, or, if the collection gave up, its roots. Each is tracked,
+    /// alive, and has strong references.
+    pub(crate) fn survivors(&self) -> &[NonNull<H>] {
+        &self.survivors
+    }
+
+    /// An empty root buffer to swap in for the one the next collection takes.
+    pub(crate) fn take_spare_roots(&mut self) -> Vec<NonNull<H>> {
+        mem::take(&mut self.spare_roots)
+    }
+
+    /// Adds a tracked, live object that is not in the snapshot yet, and returns its index.
+    ///
+    /// # Safety
+    /// The object is reachable through a strong reference (a root with a non-zero count, or
+    /// an edge of a node being traced), so its header is alive; it is tracked, not `DEAD`,
+    /// and not in a scan.
+    unsafe fn add(&mut self, header: NonNull<H>) -> usize {
         let index = self.len();
-        // SAFETY: the object is reachable through a strong reference (a root with a non-zero
-        // count, or an edge of a node being traced), so its header is alive.
+        // SAFETY: by the caller's contract.
         let h = unsafe { header.as_ref() };
-        // The vtable is parked before `slot` gets the index, so that `Drop` can always put
+        // The vtable is kept before the slot gets the index, so that `Drop` can always put
         // back what it finds in `nodes`.
         self.nodes.push(ScanNode {
             header,
-            vtable: h.vtable(),
+            // SAFETY: not in a scan (the caller's contract).
+            vtable: unsafe { h.vtable() },
         });
-        h.enter_scan(index);
+        // SAFETY: the vtable is kept in `nodes`; every way out of the scan puts it back
+        // (`claim`, `revive_all`, `destroy_member`, and `Drop for Scan` for the others).
+        unsafe { h.enter_scan(index) };
         self.refs
             .push(u32::try_from(h.strong()).unwrap_or(MANY_REFS));
         // Tentatively dead: most scanned objects are garbage, and this way a garbage header
         // is written only here and when it is destroyed. Survivors are revived in `claim`.
-        h.set_flag(DEAD);
+        // SAFETY: a tentative `DEAD` hands no drop or hold to anyone: the last drop of a
+        // tentatively dead object is released as usual (see `Context::pending_releases`).
+        unsafe { h.set_flag(DEAD) };
         index
     }
 
     /// Adds the wanted roots among the root buffer's entries to the snapshot, giving back the
     /// buffer's holds. A withdrawn entry (`Gc::get_mut`) is skipped: its value may be
     /// borrowed mutably.
-    fn add_roots(&mut self, mut roots: Vec<NonNull<Header>>) {
+    fn add_roots(&mut self, mut roots: Vec<NonNull<H>>) {
         // Most roots lead to a few objects: start the arrays at a size that spares the first
         // few doublings.
         let guess = 4 * roots.len();
@@ -253,13 +372,17 @@ impl Scan {
             let wanted =
                 h.has(BUFFERED) && h.strong() > 0 && !h.has(DEAD) && h.scan_index().is_none();
             if wanted {
-                self.add(root);
+                // SAFETY: a buffered object is tracked; it has strong references, is not
+                // `DEAD` and not in this scan (checked above; no other scan runs).
+                unsafe { self.add(root) };
             }
-            h.clear_flag(IN_BUFFER);
+            // SAFETY: the entry leaves the buffer; its unit is given back next.
+            unsafe { h.clear_flag(IN_BUFFER) };
             // SAFETY: gives back the buffer's unit. A root still wanted has strong references
-            // (and so the implicit hold): this cannot free it. `slot` holds a scan index only
-            // for wanted roots, and then the header is not freed, so the vtable is not read.
-            unsafe { Header::release_hold(root) };
+            // (and so the implicit hold): this cannot free it. The slot holds a scan index
+            // only for wanted roots, and then the header is not freed, so the vtable is not
+            // read.
+            unsafe { H::release_hold(root) };
         }
         self.spare_roots = roots;
         self.root_count = self.len();
@@ -278,7 +401,7 @@ impl Scan {
         let panics_before = panics.count();
         let mut stack = mem::take(&mut self.stack);
         stack.extend((0..self.len()).rev());
-        let mut tracer = Tracer::new();
+        let mut tracer = Tracer::new(H::FLAVOUR);
         while !stack.is_empty() {
             let completed = if self.opaque.is_empty() {
                 panics.catch(|| self.trace_stack::<false>(&mut stack, &mut tracer))
@@ -318,8 +441,9 @@ impl Scan {
                 continue;
             }
             // SAFETY: the node's value is alive (strong > 0, not DEAD before this scan) and
-            // its vtable is the one it was created with. `trace` does not read `slot`.
-            unsafe { ((*vtable).trace)(header, tracer) };
+            // its vtable is the one it was created with. `trace` does not read the slot, and
+            // only `Trace` impls run meanwhile.
+            unsafe { (vtable.trace)(header, tracer) };
             let incomplete = tracer.incomplete();
             self.visit(next, stack, tracer, incomplete);
         }
@@ -331,7 +455,7 @@ impl Scan {
     /// of them, and a drop does not buffer a tentatively dead object, so each may now be the
     /// only way into an orphaned cycle. Keeps [`opaque`](Scan::opaque).
     fn restart(&mut self) {
-        let roots: Vec<NonNull<Header>> = self.nodes.iter().map(|node| node.header).collect();
+        let roots: Vec<NonNull<H>> = self.nodes.iter().map(|node| node.header).collect();
         self.revive_all();
         self.nodes.clear();
         self.refs.clear();
@@ -342,7 +466,9 @@ impl Scan {
             // zero are deferred to the pending list), and it is revived: `slot` holds its
             // vtable.
             if unsafe { root.as_ref() }.strong() > 0 {
-                self.add(root);
+                // SAFETY: as above; it was tracked and live when first added, and strong
+                // references keep it so.
+                unsafe { self.add(root) };
             }
         }
         self.root_count = self.len();
@@ -354,21 +480,20 @@ impl Scan {
             // SAFETY: as in `claim`.
             let h = unsafe { node.header.as_ref() };
             h.leave_scan(node.vtable);
-            h.clear_flag(DEAD);
+            // SAFETY: the `DEAD` was tentative, set by `add`.
+            unsafe { h.clear_flag(DEAD) };
         }
     }
 
-    /// Gives up on a collection whose snapshots kept failing: revives every node and puts
-    /// the roots (after a restart, every node of the last attempt) that still have strong
-    /// references back into `heap`'s root buffer.
-    fn give_up(&mut self, heap: &Heap) {
+    /// Gives up on a collection whose snapshots kept failing: revives every node, and lists
+    /// as survivors the roots (after a restart, every node of the last attempt) that still
+    /// have strong references, for the root buffer.
+    fn give_up(&mut self) {
         self.revive_all();
         for node in &self.nodes[..self.root_count] {
-            // SAFETY: as in `restart`; a root with strong references is tracked and alive.
-            unsafe {
-                if node.header.as_ref().strong() > 0 {
-                    heap.buffer(node.header);
-                }
+            // SAFETY: as in `restart`.
+            if unsafe { node.header.as_ref() }.strong() > 0 {
+                self.survivors.push(node.header);
             }
         }
         self.stage = Stage::Done;
@@ -385,11 +510,11 @@ impl Scan {
         incomplete: bool,
     ) {
         // Start every child's cache miss at once rather than one per loop iteration.
-        for &child in tracer.edges() {
+        for &child in tracer.edges::<H>() {
             prefetch(child);
         }
         // Children are pushed last first, so that the first is traced next.
-        for &child in tracer.edges().iter().rev() {
+        for &child in tracer.edges::<H>().iter().rev() {
             // SAFETY: `trace` reported a `Gc` the value owns: its header is alive.
             let c = unsafe { child.as_ref() };
             let index = match c.scan_index() {
@@ -401,7 +526,9 @@ impl Scan {
                 // (not in this scan) are already being destroyed.
                 None if c.has(UNTRACKED | DEAD) => continue,
                 None => {
-                    let index = self.add(child);
+                    // SAFETY: tracked, live (an owned `Gc` is a strong reference), not
+                    // `DEAD`, and not in this scan (no scan index).
+                    let index = unsafe { self.add(child) };
                     stack.push(index);
                     index
                 }
@@ -511,9 +638,10 @@ impl Scan {
             // the pending list, which owns its value: leave it to the release loop.
             if self.live[visit.node] || h.strong() == 0 {
                 h.leave_scan(vtable);
-                h.clear_flag(DEAD);
+                // SAFETY: the `DEAD` was tentative, set by `add`.
+                unsafe { h.clear_flag(DEAD) };
                 if visit.incomplete() && h.strong() > 0 {
-                    self.retry.push(header);
+                    self.survivors.push(header);
                 }
             } else {
                 self.garbage.push(visit.node);
@@ -521,17 +649,21 @@ impl Scan {
         }
     }
 
-    /// Phase 5: drop the garbage's values (every node if `all_garbage`, else the claimed
-    /// ones), restoring each vtable first. Returns the number of objects destroyed. A
-    /// panicking `Drop` does not stop the pass; the first panic is recorded in `panics`.
-    fn destroy(&mut self, all_garbage: bool, panics: &mut Panics) -> usize {
-        let count = self.garbage_len(all_garbage);
-        self.stage = Stage::Destroying { all_garbage };
+    /// Phase 5: destroys the garbage of the verdict, in tracing order, through the one drop
+    /// path; returns how many objects that was. A panicking `Drop` does not stop the pass:
+    /// its panic is recorded in `panics`.
+    pub(crate) fn destroy(&mut self, panics: &mut Panics) -> usize {
+        if self.stage == Stage::Done {
+            // The collection gave up: there is no garbage.
+            return 0;
+        }
+        let count = self.garbage_len();
+        self.stage = Stage::Destroying;
         while self.destroyed < count {
             // One `catch_unwind` for the whole pass, entered again after a panicking `Drop`,
             // rather than one per object.
             panics.catch(|| {
-                if all_garbage {
+                if self.all_garbage {
                     self.destroy_members::<true>(count);
                 } else {
                     self.destroy_members::<false>(count);
@@ -558,8 +690,8 @@ impl Scan {
         }
     }
 
-    fn garbage_len(&self, all_garbage: bool) -> usize {
-        if all_garbage {
+    fn garbage_len(&self) -> usize {
+        if self.all_garbage {
             self.visits.len()
         } else {
             self.garbage.len()
@@ -568,7 +700,7 @@ impl Scan {
 
     /// The `k`-th member of the garbage, in tracing order.
     #[inline(always)]
-    fn member<const ALL_GARBAGE: bool>(&self, k: usize) -> ScanNode {
+    fn member<const ALL_GARBAGE: bool>(&self, k: usize) -> ScanNode<H> {
         let index = if ALL_GARBAGE {
             self.visits[k].node
         } else {
@@ -578,200 +710,36 @@ impl Scan {
     }
 }
 
-/// Drops the value of a claimed garbage object, then marks it `DROPPED` and, if its last
-/// strong reference is already gone, gives back the implicit hold — also when the value's
-/// `Drop` panics.
+/// Destroys a claimed garbage object: puts its vtable back and drops its value through the
+/// one drop path, which marks it `DROPPED` and, if its last strong reference is already gone,
+/// gives back the implicit hold.
 ///
 /// # Safety
-/// `node` is a member of the garbage the collector has claimed (`DEAD`, its vtable parked in
+/// `node` is a member of the garbage the collector has claimed (`DEAD`, its vtable kept in
 /// `node`), not destroyed before: nothing else drops its value, and it holds the implicit
 /// hold until `DROPPED` is set, so its header is alive.
-unsafe fn destroy_member(node: ScanNode) {
-    /// Finishes the member after its drop, also while a panic from the drop unwinds.
-    struct Finish(NonNull<Header>);
-    impl Drop for Finish {
-        fn drop(&mut self) {
-            // SAFETY: the header holds the implicit hold until `DROPPED` is set below.
-            let h = unsafe { self.0.as_ref() };
-            h.set_flag(DROPPED);
-            if h.strong() == 0 {
-                // The last strong reference went before the value: it left the implicit hold
-                // to us.
-                // SAFETY: the hold is ours; nothing uses `h` afterwards.
-                unsafe { Header::release_hold(self.0) };
-            }
-        }
-    }
+unsafe fn destroy_member<H: Object>(node: ScanNode<H>) {
     // SAFETY: by the caller's contract.
     let h = unsafe { node.header.as_ref() };
     h.leave_scan(node.vtable);
-    let _finish = Finish(node.header);
-    // SAFETY: the value is alive and dropped exactly once, here (by the caller's contract).
-    unsafe { (h.vtable().drop_value)(node.header) };
+    let drop_in_place = node.vtable.drop_in_place;
+    // SAFETY: the object is claimed (`DEAD`) and out of the scan; its value is alive and
+    // dropped exactly once, here (by the caller's contract).
+    unsafe { drop_value(node.header, || drop_in_place(node.header)) };
 }
 
-impl Drop for Scan {
+impl<H: Object> Drop for Scan<H> {
     /// Leaves no header in a scan state, whatever ended the collection early: before the
     /// claim, every node is revived; during the destruction, the rest of the garbage is
     /// destroyed (its panics dropped: one is already on its way).
     fn drop(&mut self) {
         match self.stage {
             Stage::Scanning => self.revive_all(),
-            Stage::Destroying { all_garbage } => {
+            Stage::Destroying => {
                 let mut panics = Panics::default();
-                self.destroy(all_garbage, &mut panics);
+                self.destroy(&mut panics);
             }
             Stage::Done => {}
         }
     }
-}
-
-/// Ends the collection: clears the flag and ends the deferral of releases (dropping what the
-/// destruction left pending, unless an outer release will) — also when a panic is unwinding.
-struct EndCollection<'a> {
-    heap: &'a Heap,
-    /// The release depth to restore; `None` once [`EndCollection::end_deferral`] did.
-    saved_depth: Option<usize>,
-}
-
-impl EndCollection<'_> {
-    /// Ends the deferral of releases, dropping what the destruction left pending (the values
-    /// the garbage released) with their panics recorded in `panics`, like the collection's
-    /// own: a panic from there must not escape an automatic collection either.
-    fn end_deferral(&mut self, panics: &mut Panics) {
-        if let Some(saved) = self.saved_depth.take() {
-            release::end_deferral_catching(saved, panics);
-        }
-    }
-}
-
-impl Drop for EndCollection<'_> {
-    fn drop(&mut self) {
-        self.heap.scanning.set(false);
-        self.heap.collecting.set(false);
-        // The buffer was emptied (a `Trace` panic skips `set_trigger_after`).
-        self.heap.update_room();
-        // Only if something unwound past `end_deferral`.
-        if let Some(saved) = self.saved_depth {
-            release::end_deferral(saved);
-        }
-    }
-}
-
-/// How many snapshots a collection tries before it gives up; each one that fails marks the
-/// objects whose `trace` panicked, so the next one skips them.
-const SNAPSHOT_ATTEMPTS: usize = 3;
-
-/// Who started a collection, which decides what happens to a panic it caught.
-#[derive(Clone, Copy, PartialEq)]
-pub(crate) enum Trigger {
-    /// `collect()`: the first panic is resumed once the collection is complete.
-    Explicit,
-    /// `Gc::new`: a panic is never resumed into the allocation (it may sit in a `Drop` during
-    /// unwinding, or in a thread-local destructor, where unwinding aborts); it is kept for
-    /// the next `collect()`.
-    Automatic,
-    /// A thread-exit hook: panics are dropped (a thread-local destructor must not unwind),
-    /// and survivors that could not be traced are not put back in the buffer: nothing would
-    /// change before the next exit hook looked at them again.
-    Exit,
-}
-
-/// Runs a full collection of `heap`'s buffered roots. Returns the number of objects freed.
-///
-/// Does nothing (returns 0) inside another collection, and while the thread is panicking:
-/// that includes the panic hook, where any panic — even one the collection would catch —
-/// aborts the process.
-pub(crate) fn collect(heap: &Heap, trigger: Trigger) -> usize {
-    if std::thread::panicking() || heap.collecting.replace(true) {
-        return 0;
-    }
-    // While collecting, releases that reach zero are deferred: no header in the scan can be
-    // freed under it, and drops of garbage never recurse.
-    let mut end = EndCollection {
-        heap,
-        saved_depth: Some(release::begin_deferral()),
-    };
-    heap.stats.borrow_mut().collections += 1;
-    // The panics of `Trace` and `Drop` impls, dealt with once the collection is complete.
-    let mut panics = Panics::default();
-    let freed = collect_with(heap, trigger, &mut panics);
-    end.end_deferral(&mut panics);
-    heap.report(panics.finish(), trigger);
-    freed
-}
-
-/// The collection proper, inside [`collect`]'s guards.
-fn collect_with(heap: &Heap, trigger: Trigger, panics: &mut Panics) -> usize {
-    // Dropped before `collect`'s `EndCollection` on every path: the scan revives (or hands
-    // back) its nodes before `end_deferral` drains the pending list, which may hold objects
-    // a misbehaving `Trace` released during the snapshot.
-    let mut scan = heap.take_spare_scan().unwrap_or_else(Scan::new);
-    let roots = heap.take_roots(mem::take(&mut scan.spare_roots));
-    scan.add_roots(roots);
-    let mut attempt = 1;
-    let trace_released = loop {
-        let pending_before = release::pending_len();
-        heap.scanning.set(true);
-        let valid = scan.snapshot(panics);
-        heap.scanning.set(false);
-        if valid {
-            // Only a `Trace` impl can have released anything during a valid snapshot.
-            break release::pending_len() != pending_before;
-        }
-        if attempt == SNAPSHOT_ATTEMPTS {
-            let traced = scan.len();
-            scan.give_up(heap);
-            heap.stats.borrow_mut().aborted += 1;
-            heap.set_trigger_after(traced);
-            heap.keep_spare_scan(scan.recycle(traced));
-            return 0;
-        }
-        scan.restart();
-        attempt += 1;
-    };
-    let all_garbage = scan.subtract() && !trace_released;
-    // The type of an object a `Trace` impl over-counted, for the message below.
-    let lied_about = scan.tainted.first().map(|&node| {
-        // SAFETY: a node's parked vtable is the `&'static VTable` its header was created with.
-        (unsafe { &*scan.nodes[node].vtable }.type_name)()
-    });
-    if lied_about.is_some() {
-        scan.keep_tainted();
-        heap.stats.borrow_mut().aborted += 1;
-    }
-    let traced = scan.len();
-    if !all_garbage {
-        scan.mark_live();
-        scan.claim();
-    }
-
-    if trigger != Trigger::Exit {
-        for &header in &scan.retry {
-            // SAFETY: a retried survivor is tracked, alive and has strong references.
-            unsafe { heap.buffer(header) };
-        }
-    }
-    let garbage = scan.garbage_len(all_garbage);
-    {
-        let mut stats = heap.stats.borrow_mut();
-        stats.collected += garbage as u64;
-        stats.traced += traced as u64;
-    }
-    heap.set_trigger_after(traced - garbage);
-    // From here on user code runs (the values' `Drop` impls); every member is already DEAD.
-    let freed = scan.destroy(all_garbage, panics);
-    heap.keep_spare_scan(scan.recycle(traced));
-    if let Some(type_name) = lied_about.filter(|_| cfg!(debug_assertions)) {
-        // Raised and caught here, so that the panic hook reports it like any other.
-        panics.catch(|| {
-            panic!(
-                "cyclegc: a `Trace` impl reported more references to a `{type_name}` than it \
-                 has; the collection kept every object connected to it. Check hand-written \
-                 `Trace` impls: each `Gc` a value owns must be reported exactly once, and \
-                 `Gc`s shared with something else (e.g. inside an `Rc`) not at all"
-            )
-        });
-    }
-    freed
 }

@@ -10,11 +10,11 @@ use std::ops::Deref;
 use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::ptr::{self, NonNull};
 
-use crate::header::{GcBox, Header, VTableFor, BUFFERED, DEAD, DROPPED, UNTRACKED, WITHDRAWN};
-use crate::heap;
-use crate::release;
+use crate::cycle::{Object, VTableFor, BUFFERED, DEAD, DROPPED, UNTRACKED, WITHDRAWN};
 use crate::trace::{Trace, Tracer};
-use crate::weak::Weak;
+use crate::unsync::header::{GcBox, Header};
+use crate::unsync::weak::Weak;
+use crate::unsync::{local, release};
 
 /// A single-threaded reference-counting pointer whose garbage cycles are reclaimed by the
 /// cycle collector. The `Rc` of this crate.
@@ -90,7 +90,7 @@ impl<T: Trace + 'static> Gc<T> {
     pub fn new(value: T) -> Gc<T> {
         let tracked = T::may_contain_gc();
         if tracked {
-            heap::before_alloc();
+            local::before_alloc();
         }
         // Allocate first and write header and value in place: building the `GcBox` on the
         // stack and moving it into the allocation copies the value twice.
@@ -99,7 +99,11 @@ impl<T: Trace + 'static> Gc<T> {
         // SAFETY: `ptr` points to an allocation sized and aligned for a `GcBox<T>`; each field
         // is written exactly once, through raw pointers, before anything reads the box.
         unsafe {
-            ptr::addr_of_mut!((*ptr).header).write(Header::new(VTableFor::<T>::VTABLE, tracked, 1));
+            ptr::addr_of_mut!((*ptr).header).write(Header::new(
+                VTableFor::<Header, T>::VTABLE,
+                tracked,
+                1,
+            ));
             ptr::addr_of_mut!((*ptr).value).write(value);
         }
         Gc::from_box(NonNull::from(Box::leak(uninit)).cast())
@@ -133,11 +137,11 @@ impl<T: Trace + 'static> Gc<T> {
     {
         let tracked = T::may_contain_gc();
         if tracked {
-            heap::before_alloc();
+            local::before_alloc();
         }
         // `MaybeUninit<T>` has `T`'s layout, so this is the layout of a `GcBox<T>`.
         let uninit = Box::new(GcBox {
-            header: Header::new(VTableFor::<T>::VTABLE, tracked, 0),
+            header: Header::new(VTableFor::<Header, T>::VTABLE, tracked, 0),
             value: MaybeUninit::<T>::uninit(),
         });
         let ptr = NonNull::from(Box::leak(uninit)).cast::<GcBox<T>>();
@@ -150,7 +154,8 @@ impl<T: Trace + 'static> Gc<T> {
         unsafe { ptr::addr_of_mut!((*ptr.as_ptr()).value).write(value) };
         // SAFETY: as above.
         let header = unsafe { &(*ptr.as_ptr()).header };
-        header.set_strong(1);
+        // SAFETY: the value is written; the one `Gc` is returned below.
+        unsafe { header.set_strong(1) };
         // The `Weak`'s unit becomes the implicit hold of the strong reference.
         mem::forget(weak);
         Gc::from_box(ptr)
@@ -328,8 +333,11 @@ impl<T: ?Sized> Gc<T> {
             if header.has(BUFFERED) {
                 // The root buffer is the one way a collection could still reach the value
                 // while the `&mut` lives: withdraw the entry (see the docs above).
-                header.clear_flag(BUFFERED);
-                header.set_flag(WITHDRAWN);
+                // SAFETY: the entry and its unit stay in the buffer; only its kind changes.
+                unsafe {
+                    header.clear_flag(BUFFERED);
+                    header.set_flag(WITHDRAWN);
+                }
             }
             // SAFETY: this is the only pointer to the allocation, and `&mut self` guarantees
             // no reference derived from it is alive. No collection reads the value while the
@@ -348,7 +356,7 @@ impl<T: ?Sized> Gc<T> {
         if strong > 0 {
             // SAFETY: the object is alive and tracked (the caller's flag test), with strong
             // references left.
-            unsafe { heap::possible_root(header) };
+            unsafe { local::possible_root(header) };
         } else if flags & DEAD != 0 {
             // The collector drops the value. If it already has, the last strong reference
             // gives back the implicit hold; if not, the collector will, after the drop.
@@ -358,7 +366,7 @@ impl<T: ?Sized> Gc<T> {
                 unsafe { Header::release_hold(header) };
             } else {
                 // SAFETY: `DEAD`, not `DROPPED`, and its last strong reference just went.
-                unsafe { heap::dead_released(header) };
+                unsafe { release::dead_released(header) };
             }
         } else if flags & UNTRACKED != 0 {
             // SAFETY: the count reached zero: nobody else can reach the value. An untracked
@@ -398,7 +406,8 @@ impl<T: ?Sized> Gc<T> {
         // SAFETY: this is the last strong pointer, so nobody else can read the value; after
         // the read it is treated as moved out (strong count 0, never dropped in place).
         let value = unsafe { ptr::read(ptr::addr_of!((*this.ptr.as_ptr()).value)) };
-        header.set_strong(0);
+        // SAFETY: the value was moved out; the implicit hold is ours, given back below.
+        unsafe { header.set_strong(0) };
         let header = this.header_ptr();
         mem::forget(this);
         // SAFETY: the strong reference we gave up owned the implicit hold.
@@ -547,7 +556,7 @@ impl<T: ?Sized> Deref for Gc<T> {
 #[cold]
 #[inline(never)]
 fn tentatively_dead(header: &Header) -> bool {
-    !header.has(DROPPED) && heap::scanning()
+    !header.has(DROPPED) && release::phase().tracing()
 }
 
 #[cold]
@@ -761,12 +770,15 @@ mod tests {
         *a.0.borrow_mut() = Some(a.clone());
         let weak = Gc::downgrade(&a);
         // Pretend 2^32 more references exist; dropping `a` leaves the self-reference and them.
-        a.header().set_strong(u32::MAX as usize + 3);
+        // SAFETY: a lie the collector must survive; corrected below before anything else
+        // reads the count.
+        unsafe { a.header().set_strong(u32::MAX as usize + 3) };
         drop(a);
         assert_eq!(crate::collect(), 0, "kept alive");
         let a = weak.upgrade().expect("alive");
         // Back to the truth: `a` and the self-reference.
-        a.header().set_strong(2);
+        // SAFETY: the true count again.
+        unsafe { a.header().set_strong(2) };
         drop(a);
         assert_eq!(crate::collect(), 1);
         assert!(weak.upgrade().is_none());
@@ -780,14 +792,15 @@ mod tests {
         const CHILD: &str = "CYCLEGC_OVERFLOW_CHILD";
         if std::env::var_os(CHILD).is_some() {
             let gc = Gc::new(1u8);
-            gc.header().set_strong(usize::MAX);
+            // SAFETY: the clone below aborts before anything else reads the count.
+            unsafe { gc.header().set_strong(usize::MAX) };
             let _ = gc.clone();
             unreachable!("the clone above must abort");
         }
         let output = std::process::Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
-                "gc::tests::strong_count_overflow_aborts",
+                "unsync::gc::tests::strong_count_overflow_aborts",
                 "--nocapture",
             ])
             .env(CHILD, "1")

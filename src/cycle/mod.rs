@@ -1,0 +1,19 @@
+//! The machinery both flavours share, with no thread-locals and no policy: what a header
+//! must offer ([`Object`]) and the per-type [`VTable`], the one path that drops a value
+//! ([`drop_value`]), the [`Phase`] word, the trial-deletion algorithm ([`Scan`]), and the
+//! statistics ([`Stats`]). Each flavour's module (`unsync`) adds its header, its handles, its
+//! release loop and a `Collector` that owns the root buffer, the trigger policy and the
+//! settings, and runs the algorithm.
+
+mod object;
+pub(crate) mod phase;
+mod scan;
+mod stats;
+
+pub(crate) use object::{
+    drop_value, Flavour, GcBox, Object, VTable, VTableFor, BUFFERED, DEAD, DROPPED, IN_BUFFER,
+    UNTRACKED, WITHDRAWN,
+};
+pub(crate) use phase::Phase;
+pub(crate) use scan::{Context, Scan};
+pub use stats::Stats;

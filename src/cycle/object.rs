@@ -1,0 +1,212 @@
+//! What every collected object is, whatever the flavour: a header the flavour defines (the
+//! [`Object`] trait says what the collector needs of it), followed by the value, with a
+//! per-type [`VTable`] for the collector to reach the value through the header alone.
+//!
+//! [`drop_value`] is the one place where a value is dropped.
+
+use std::alloc::Layout;
+use std::marker::PhantomData;
+use std::ptr::{self, NonNull};
+
+use crate::trace::{Trace, Tracer};
+
+/// The object sits in the root buffer as a possible root (and the buffer holds one unit of
+/// its weak count).
+pub(crate) const BUFFERED: usize = 1;
+/// The type can never own a `Gc` ([`Trace::may_contain_gc`] is false): never buffered or
+/// traced.
+pub(crate) const UNTRACKED: usize = 2;
+/// The cycle collector has claimed the object (or, while it traces, tentatively so):
+/// `Weak::upgrade` fails, and once the claim is final, dereferencing panics.
+pub(crate) const DEAD: usize = 4;
+/// The value has been dropped: by the collector (for a `DEAD` object), or by its last
+/// strong reference. Whichever comes last — this, or the last strong reference going —
+/// gives back the implicit hold.
+pub(crate) const DROPPED: usize = 8;
+/// The object's root-buffer entry was withdrawn by `Gc::get_mut`, which hands out `&mut` to
+/// the value: the entry still holds its unit of the weak count, but the collector skips it,
+/// so no collection reaches the value through the buffer while the `&mut` may live
+/// (ARCHITECTURE.md, invariant 1). The next drop that would buffer the object turns the
+/// entry back into a root (`BUFFERED`) instead of adding another. `BUFFERED` and `WITHDRAWN`
+/// are never both set.
+pub(crate) const WITHDRAWN: usize = 16;
+/// The object has an entry in the root buffer, live or withdrawn.
+pub(crate) const IN_BUFFER: usize = BUFFERED | WITHDRAWN;
+
+/// The flavour a header belongs to. A [`Tracer`] records only the edges of the flavour it
+/// traces for: a value may own `Gc`s of another flavour, which that flavour's collector
+/// follows, and which this one must never read as its own headers.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Flavour {
+    /// `cyclegc::unsync`.
+    Unsync,
+}
+
+/// What the collector needs of an object's header: its counts and flags, the slot that
+/// holds the type's [`VTable`] (or, during a snapshot, the object's scan index), and the
+/// weak count that keeps the allocation.
+///
+/// The flags are the constants of this module. Changing them, the counts or the slot has
+/// preconditions (the invariants in ARCHITECTURE.md), so those methods are `unsafe`.
+///
+/// # Safety
+///
+/// Implementations must do what each method says; in particular `vtable` must return the
+/// vtable the header was created with whenever the slot is not in a scan, `scan_index` must
+/// return exactly the index `enter_scan` stored until `leave_scan`, and `release_hold` must
+/// free the allocation with the vtable's layout exactly when the last unit goes.
+pub(crate) unsafe trait Object: Sized + 'static {
+    /// The flavour, for the [`Tracer`]'s filter.
+    const FLAVOUR: Flavour;
+
+    /// The strong count.
+    fn strong(&self) -> usize;
+
+    /// Whether any of the flags in `flags` is set.
+    fn has(&self, flags: usize) -> bool;
+
+    /// Sets `flag`.
+    ///
+    /// # Safety
+    /// The change must keep the header's invariants: who owns which unit of the weak count
+    /// depends on `IN_BUFFER` and `DROPPED`, and who drops the value on `DEAD`.
+    unsafe fn set_flag(&self, flag: usize);
+
+    /// Clears `flag`.
+    ///
+    /// # Safety
+    /// As for [`Object::set_flag`].
+    unsafe fn clear_flag(&self, flag: usize);
+
+    /// Gives back one unit of the weak count (a `Weak` handle or a hold), and frees the
+    /// allocation if that was the last one.
+    ///
+    /// # Safety
+    /// `this` must point to a live header that is not in a scan, and the caller must own the
+    /// unit it gives back. If this frees the header, nothing may use `this` afterwards.
+    unsafe fn release_hold(this: NonNull<Self>);
+
+    /// The type's vtable.
+    ///
+    /// # Safety
+    /// The header must not be in a scan: between [`Object::enter_scan`] and
+    /// [`Object::leave_scan`] its slot holds an index, not a vtable.
+    unsafe fn vtable(&self) -> &'static VTable<Self>;
+
+    /// The scan index stored in the slot, if a snapshot holds this object.
+    fn scan_index(&self) -> Option<usize>;
+
+    /// Replaces the vtable in the slot with the scan index `index`.
+    ///
+    /// # Safety
+    /// The caller must have kept the vtable, and put it back with [`Object::leave_scan`]
+    /// before anything can call [`Object::vtable`] or [`Object::release_hold`] on this header.
+    unsafe fn enter_scan(&self, index: usize);
+
+    /// Puts back the vtable after a scan.
+    fn leave_scan(&self, vtable: &'static VTable<Self>);
+
+    /// The value is dropped: marks it `DROPPED` and, if no strong reference is left, gives
+    /// back the implicit hold (the last strong reference, gone before, left it to whoever
+    /// drops the value).
+    ///
+    /// # Safety
+    /// `this` is live and not in a scan, and its value was just dropped by the caller, who
+    /// owned that drop.
+    #[inline]
+    unsafe fn value_dropped(this: NonNull<Self>) {
+        // SAFETY: by the caller's contract the header is live; the implicit hold keeps it so
+        // until the release below.
+        let header = unsafe { this.as_ref() };
+        // SAFETY: the value is dropped: `DROPPED` says exactly that.
+        unsafe { header.set_flag(DROPPED) };
+        if header.strong() == 0 {
+            // SAFETY: with no strong reference, the implicit hold belongs to the caller (a
+            // release owns it; the collector's destroy is left it by the last drop).
+            unsafe { Self::release_hold(this) };
+        }
+    }
+}
+
+/// An allocation: header, then value. `#[repr(C)]` so the header is at offset 0 and a
+/// pointer to the box can be used as a pointer to the header, whatever `T` is.
+#[repr(C)]
+pub(crate) struct GcBox<H, T: ?Sized> {
+    pub(crate) header: H,
+    pub(crate) value: T,
+}
+
+/// What the collector needs to know about a type it only sees through a header.
+pub(crate) struct VTable<H> {
+    /// Reports the edges of the value behind the header.
+    pub(crate) trace: unsafe fn(NonNull<H>, &mut Tracer),
+    /// Drops the value behind the header in place (the header stays).
+    pub(crate) drop_in_place: unsafe fn(NonNull<H>),
+    /// The layout of the whole allocation, header included.
+    pub(crate) layout: Layout,
+    /// The value's type, for messages (and per-type counts). A function because
+    /// `type_name` is not `const` on stable.
+    pub(crate) type_name: fn() -> &'static str,
+}
+
+/// The per-type vtables, as promoted constants.
+pub(crate) struct VTableFor<H, T>(PhantomData<(H, T)>);
+
+impl<H: Object, T: Trace> VTableFor<H, T> {
+    pub(crate) const VTABLE: &'static VTable<H> = &VTable {
+        trace: trace_value::<H, T>,
+        drop_in_place: drop_in_place::<H, T>,
+        layout: Layout::new::<GcBox<H, T>>(),
+        type_name: std::any::type_name::<T>,
+    };
+}
+
+/// # Safety
+/// `header` must be the header of a live `GcBox<H, T>` whose value has not been dropped, and
+/// nothing but `Trace` impls may run while the tracer holds what it was handed.
+unsafe fn trace_value<H, T: Trace>(header: NonNull<H>, tracer: &mut Tracer) {
+    // SAFETY: by the caller's contract the value is alive; a shared reference is all `trace`
+    // gets, and user code may only have shared references to it too.
+    let value = unsafe { &(*header.cast::<GcBox<H, T>>().as_ptr()).value };
+    // SAFETY: by the caller's contract.
+    unsafe { tracer.trace_value(value) };
+}
+
+/// # Safety
+/// `header` must be the header of a live `GcBox<H, T>` whose value has not been dropped, and
+/// nothing may use the value afterwards.
+unsafe fn drop_in_place<H, T>(header: NonNull<H>) {
+    // SAFETY: by the caller's contract the value is alive and dropped exactly once here.
+    unsafe {
+        ptr::drop_in_place(ptr::addr_of_mut!(
+            (*header.cast::<GcBox<H, T>>().as_ptr()).value
+        ))
+    }
+}
+
+/// Drops the value behind `header` with `drop`, then finishes it with
+/// [`Object::value_dropped`] — also when the value's `Drop` panics (the drop glue still drops
+/// every field), so a panicking destructor cannot leak its header.
+///
+/// This is the one path that drops a value: the release of a last strong reference, the
+/// release loop's pending list and the collector's destroy phase all come here.
+///
+/// # Safety
+/// The header is live and not in a scan, its value is alive, and the caller owns its drop:
+/// `drop` must drop it exactly once. Either its strong count is zero and the caller holds
+/// the implicit hold (a release), or the collector has claimed it (`DEAD`), when the hold
+/// stays with the strong references while any are left.
+#[inline(always)]
+pub(crate) unsafe fn drop_value<H: Object>(header: NonNull<H>, drop: impl FnOnce()) {
+    /// Finishes the value after its drop, also while a panic from the drop unwinds.
+    struct Dropped<H: Object>(NonNull<H>);
+    impl<H: Object> Drop for Dropped<H> {
+        #[inline]
+        fn drop(&mut self) {
+            // SAFETY: the caller of `drop_value` owned the drop that just ended.
+            unsafe { H::value_dropped(self.0) }
+        }
+    }
+    let _dropped = Dropped(header);
+    drop();
+}

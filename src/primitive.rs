@@ -1,0 +1,76 @@
+//! The synchronisation primitives the crate builds on: std's, or loom's under `cfg(loom)`, so
+//! that loom models run the very code users run. No other file names std's atomics or loom:
+//! code that shares memory between threads takes its primitives from here.
+//!
+//! The single-threaded flavour shares nothing between threads and uses none of this; the
+//! thread-safe flavour is built on it.
+#![allow(dead_code, unused_imports)]
+
+#[cfg(not(loom))]
+pub(crate) mod sync {
+    pub(crate) use std::sync::{Arc, Mutex, MutexGuard};
+
+    pub(crate) mod atomic {
+        pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+    }
+}
+
+#[cfg(loom)]
+pub(crate) mod sync {
+    pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};
+
+    pub(crate) mod atomic {
+        pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+    }
+}
+
+#[cfg(not(loom))]
+pub(crate) mod thread {
+    pub(crate) use std::thread::{spawn, yield_now, JoinHandle};
+}
+
+#[cfg(loom)]
+pub(crate) mod thread {
+    pub(crate) use loom::thread::{spawn, yield_now, JoinHandle};
+}
+
+#[cfg(not(loom))]
+pub(crate) mod hint {
+    pub(crate) use std::hint::spin_loop;
+}
+
+#[cfg(loom)]
+pub(crate) mod hint {
+    pub(crate) use loom::hint::spin_loop;
+}
+
+#[cfg(loom)]
+pub(crate) mod cell {
+    pub(crate) use loom::cell::UnsafeCell;
+}
+
+#[cfg(not(loom))]
+pub(crate) mod cell {
+    /// `std::cell::UnsafeCell` with loom's interface: access goes through `with` and
+    /// `with_mut`, which is where loom checks for concurrent access.
+    #[derive(Debug)]
+    pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+    impl<T> UnsafeCell<T> {
+        pub(crate) const fn new(value: T) -> UnsafeCell<T> {
+            UnsafeCell(std::cell::UnsafeCell::new(value))
+        }
+
+        /// Calls `f` with a pointer for reading the contents.
+        #[inline(always)]
+        pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+            f(self.0.get())
+        }
+
+        /// Calls `f` with a pointer for writing the contents.
+        #[inline(always)]
+        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+            f(self.0.get())
+        }
+    }
+}

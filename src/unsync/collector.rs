@@ -1,0 +1,430 @@
+//! [`Collector`]: one thread's collector — the root buffer, the trigger policy, the settings
+//! and the statistics — and the driver that runs a collection around the shared algorithm
+//! (`cycle::Scan`). The thread-local that holds it, and the Python-style functions in front of
+//! it, are in `local.rs`.
+//!
+//! No borrow of this state is ever held while user code (a `Drop`, a `Trace`) runs: every
+//! `RefCell` borrow here is a few instructions long.
+
+use std::cell::{Cell, RefCell};
+use std::mem::ManuallyDrop;
+use std::panic::{self, AssertUnwindSafe};
+use std::ptr::NonNull;
+
+use crate::cycle::{Context, Object, Phase, Scan, Stats, BUFFERED, IN_BUFFER, WITHDRAWN};
+use crate::panics::{drop_payload, Panics, Payload};
+use crate::unsync::header::Header;
+use crate::unsync::release;
+
+/// The automatic-collection threshold a thread starts with: a collection runs when this many
+/// possible cycle roots have been buffered since the last one. CPython's first-generation
+/// threshold is 2000 (700 before 3.13). Small under Miri so that short tests reach it.
+pub(crate) const DEFAULT_THRESHOLD: usize = if cfg!(miri) { 16 } else { 2000 };
+
+/// How many survivors a collection may trace per buffered root before the next automatic one:
+/// the next automatic collection waits for `survivors / SURVIVOR_RATIO` new roots (if that
+/// is more than the threshold). This keeps automatic collection amortised O(1) per root even
+/// when every root leads into a large live structure — CPython's 25% rule for its oldest
+/// generation, applied to the traced subgraph.
+const SURVIVOR_RATIO: usize = 4;
+
+/// How many collections an exit hook runs at most: each may leave new garbage behind (a
+/// `Drop` building a cycle), and a thread must still be able to exit.
+const EXIT_ROUNDS: usize = 4;
+
+/// Who started a collection, which decides what happens to a panic it caught.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Trigger {
+    /// `collect()`: the first panic is resumed once the collection is complete.
+    Explicit,
+    /// `Gc::new`: a panic is never resumed into the allocation (it may sit in a `Drop` during
+    /// unwinding, or in a thread-local destructor, where unwinding aborts); it is kept for
+    /// the next `collect()`.
+    Automatic,
+    /// A thread-exit hook: panics are dropped (a thread-local destructor must not unwind),
+    /// and survivors that could not be traced are not put back in the buffer: nothing would
+    /// change before the next exit hook looked at them again.
+    Exit,
+}
+
+/// One thread's collector. It has no destructor, so that it stays usable through all of
+/// thread-local teardown: its memory is freed by the thread's last exit hook
+/// ([`Collector::exit_collection`]).
+pub(crate) struct Collector {
+    /// Possible cycle roots (B–R's "purple" buffer). Each entry holds a unit of its weak count.
+    /// `ManuallyDrop` (like the other fields that own memory) so that the collector needs no
+    /// destructor.
+    roots: RefCell<ManuallyDrop<Vec<NonNull<Header>>>>,
+    enabled: Cell<bool>,
+    threshold: Cell<usize>,
+    /// Buffered roots needed before the next automatic collection (≥ `threshold`).
+    trigger: Cell<usize>,
+    /// How many more possible roots may be buffered before an automatic collection is due:
+    /// `trigger - roots.len()`, or `usize::MAX` while automatic collection is off (buffering
+    /// counts it down, but no program buffers `usize::MAX` roots). `Gc::new` reads it every
+    /// time. It starts at 0, so that a thread's first tracked allocation goes to
+    /// [`Collector::collect_if_due`], which initializes it.
+    countdown: Cell<usize>,
+    stats: RefCell<Stats>,
+    /// The work arrays of the last collection, emptied, for the next one.
+    spare_scan: Cell<Option<ManuallyDrop<Scan<Header>>>>,
+    /// The first panic of an automatic collection, for the next explicit `collect()`.
+    kept_panic: Cell<Option<ManuallyDrop<Payload>>>,
+    /// Registers the thread's `n`-th exit hook, a thread-local whose destructor calls
+    /// [`Collector::exit_collection`]; false if there is no `n`-th one, or it can no longer
+    /// be registered.
+    register_exit_hook: fn(usize) -> bool,
+    /// An exit hook is registered and has not run yet.
+    exit_hook_pending: Cell<bool>,
+    /// How many exit hooks this thread has registered.
+    exit_hooks_used: Cell<usize>,
+}
+
+// The collector must stay reachable through all of thread-local teardown.
+const _: () = assert!(!std::mem::needs_drop::<Collector>());
+
+impl Collector {
+    /// A collector with the default settings, whose exit hooks `register_exit_hook`
+    /// registers.
+    pub(crate) const fn new(register_exit_hook: fn(usize) -> bool) -> Collector {
+        Collector {
+            roots: RefCell::new(ManuallyDrop::new(Vec::new())),
+            enabled: Cell::new(true),
+            threshold: Cell::new(DEFAULT_THRESHOLD),
+            trigger: Cell::new(DEFAULT_THRESHOLD),
+            countdown: Cell::new(0),
+            stats: RefCell::new(Stats::new()),
+            spare_scan: Cell::new(None),
+            kept_panic: Cell::new(None),
+            register_exit_hook,
+            exit_hook_pending: Cell::new(false),
+            exit_hooks_used: Cell::new(0),
+        }
+    }
+
+    /// Records `header` as a possible cycle root, unless it is one already; an entry
+    /// withdrawn by `Gc::get_mut` becomes a root again. Without an exit hook to come (a
+    /// thread past its last one) nothing is buffered: a cycle through the object may leak,
+    /// nothing worse.
+    ///
+    /// # Safety
+    /// `header` must be the live header of a tracked object with strong references, not in
+    /// a scan.
+    pub(crate) unsafe fn buffer(&self, header: NonNull<Header>) {
+        // SAFETY: the caller guarantees the header is alive.
+        let h = unsafe { header.as_ref() };
+        if h.has(BUFFERED) {
+            return;
+        }
+        if h.has(WITHDRAWN) {
+            // The entry is still in the buffer, holding its unit: make it a root again.
+            // SAFETY: the entry and its unit stay; only its kind changes.
+            unsafe {
+                h.clear_flag(WITHDRAWN);
+                h.set_flag(BUFFERED);
+            }
+            return;
+        }
+        if !self.ensure_exit_hook() {
+            return;
+        }
+        // SAFETY: the buffer's entry and its unit of the weak count are added together.
+        unsafe { h.set_flag(BUFFERED) };
+        h.take_hold();
+        self.roots.borrow_mut().push(header);
+        self.countdown.set(self.countdown.get().saturating_sub(1));
+    }
+
+    /// Whether an automatic collection is due before the next tracked allocation.
+    #[inline(always)]
+    pub(crate) fn due(&self) -> bool {
+        self.countdown.get() == 0
+    }
+
+    /// [`Collector::due`] said so (or this is the thread's first tracked allocation): collect,
+    /// unless the countdown was stale, or this allocation happens inside a release or a
+    /// collection (a `Drop` impl allocating), where collecting is not safe.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn collect_if_due(&self) {
+        self.update_countdown();
+        if self.due() && release::phase().is_mutator() {
+            self.collect(Trigger::Automatic);
+        }
+    }
+
+    /// Runs a full collection of the buffered roots. Returns the number of objects freed.
+    ///
+    /// Does nothing (returns 0) inside another collection, and while the thread is panicking:
+    /// that includes the panic hook, where any panic — even one the collection would catch —
+    /// aborts the process.
+    pub(crate) fn collect(&self, trigger: Trigger) -> usize {
+        if std::thread::panicking() || release::phase().collecting() {
+            return 0;
+        }
+        // While collecting, releases that reach zero are deferred: no header in the scan can
+        // be freed under it, and drops of garbage never recurse.
+        let mut end = EndCollection {
+            collector: self,
+            outer: release::begin_collection(),
+            deferring: true,
+        };
+        self.stats.borrow_mut().collections += 1;
+        // The panics of `Trace` and `Drop` impls, dealt with once the collection is complete.
+        let mut panics = Panics::default();
+        let freed = self.run(trigger, &mut panics);
+        end.end_deferral(&mut panics);
+        self.report(panics.finish(), trigger);
+        freed
+    }
+
+    /// The collection proper, inside [`Collector::collect`]'s guards: phases 1 to 5
+    /// (ARCHITECTURE.md, "A collection") and the bookkeeping between them.
+    fn run(&self, trigger: Trigger, panics: &mut Panics) -> usize {
+        // Dropped before `collect`'s `EndCollection` on every path: the scan revives (or hands
+        // back) its nodes before `end_deferral` drains the pending list, which may hold
+        // objects a misbehaving `Trace` released during the snapshot.
+        let mut scan = self.take_spare_scan().unwrap_or_else(Scan::new);
+        let roots = std::mem::replace(&mut **self.roots.borrow_mut(), scan.take_spare_roots());
+        // Phases 1 to 4.
+        let verdict = scan.judge(roots, self, panics);
+        if verdict.gave_up || verdict.lied_about.is_some() {
+            self.stats.borrow_mut().aborted += 1;
+        }
+        if verdict.gave_up || trigger != Trigger::Exit {
+            for &header in scan.survivors() {
+                // SAFETY: a survivor is tracked, alive, has strong references, and is out of
+                // the scan (`Scan::survivors`).
+                unsafe { self.buffer(header) };
+            }
+        }
+        if !verdict.gave_up {
+            let mut stats = self.stats.borrow_mut();
+            stats.collected += verdict.garbage as u64;
+            stats.traced += verdict.traced as u64;
+        }
+        self.set_trigger_after(verdict.traced - verdict.garbage);
+        // Phase 5. From here on user code runs (the values' `Drop` impls); every member of
+        // the garbage is already `DEAD`.
+        let freed = scan.destroy(panics);
+        self.keep_spare_scan(scan.recycle(verdict.traced));
+        if let Some(type_name) = verdict.lied_about.filter(|_| cfg!(debug_assertions)) {
+            // Raised and caught here, so that the panic hook reports it like any other.
+            panics.catch(|| {
+                panic!(
+                    "cyclegc: a `Trace` impl reported more references to a `{type_name}` than \
+                     it has; the collection kept every object connected to it. Check \
+                     hand-written `Trace` impls: each `Gc` a value owns must be reported \
+                     exactly once, and `Gc`s shared with something else (e.g. inside an \
+                     `Rc`) not at all"
+                )
+            });
+        }
+        freed
+    }
+
+    /// The work arrays kept from the last collection, if any.
+    fn take_spare_scan(&self) -> Option<Scan<Header>> {
+        self.spare_scan.take().map(ManuallyDrop::into_inner)
+    }
+
+    /// Keeps a collection's emptied work arrays for the next one, if an exit hook is due to
+    /// free them. (Registering one just for this would make every exit hook's collection
+    /// register the next.)
+    fn keep_spare_scan(&self, scan: Option<Scan<Header>>) {
+        if self.exit_hook_pending.get() {
+            let old = self.spare_scan.replace(scan.map(ManuallyDrop::new));
+            drop(old.map(ManuallyDrop::into_inner));
+        }
+    }
+
+    /// Deals with the first panic a collection caught (later ones are already dropped): an
+    /// explicit collection resumes it — or an older one kept from an earlier collection; an
+    /// automatic one keeps it for the next explicit collection, if none is kept yet; an exit
+    /// collection drops it. The panic hook has reported it in any case. (No collection runs
+    /// while the thread is panicking, where resuming would abort.)
+    fn report(&self, panic: Option<Payload>, trigger: Trigger) {
+        if trigger == Trigger::Explicit {
+            if let Some(older) = self.take_kept_panic() {
+                if let Some(panic) = panic {
+                    drop_payload(panic);
+                }
+                panic::resume_unwind(older);
+            }
+            if let Some(panic) = panic {
+                panic::resume_unwind(panic);
+            }
+        } else if let Some(panic) = panic {
+            if trigger == Trigger::Exit || self.has_kept_panic() || !self.ensure_exit_hook() {
+                drop_payload(panic);
+            } else {
+                self.kept_panic.set(Some(ManuallyDrop::new(panic)));
+            }
+        }
+    }
+
+    fn take_kept_panic(&self) -> Option<Payload> {
+        self.kept_panic.take().map(ManuallyDrop::into_inner)
+    }
+
+    fn has_kept_panic(&self) -> bool {
+        let kept = self.kept_panic.take();
+        let has = kept.is_some();
+        self.kept_panic.set(kept);
+        has
+    }
+
+    /// Makes sure an exit hook will run after this point; false if none can any more.
+    fn ensure_exit_hook(&self) -> bool {
+        if self.exit_hook_pending.get() {
+            return true;
+        }
+        let used = self.exit_hooks_used.get();
+        let registered = (self.register_exit_hook)(used);
+        if registered {
+            self.exit_hooks_used.set(used + 1);
+        }
+        self.exit_hook_pending.set(registered);
+        registered
+    }
+
+    /// The destructor of an exit hook: collect (a few rounds: destructors may leave new
+    /// garbage behind), then, unless another hook was registered meanwhile, release
+    /// everything.
+    ///
+    /// A thread-local destructor must not unwind (the process would abort), so these
+    /// collections drop the panics of the garbage's `Drop` impls (the panic hook has already
+    /// reported them), and so does a panic kept from an earlier automatic collection.
+    pub(crate) fn exit_collection(&self) {
+        self.exit_hook_pending.set(false);
+        if let Some(panic) = self.take_kept_panic() {
+            drop_payload(panic);
+        }
+        for _ in 0..EXIT_ROUNDS {
+            // An exit collection drops what it catches: only the collector's own bugs unwind.
+            let collect = AssertUnwindSafe(|| self.collect(Trigger::Exit));
+            match panic::catch_unwind(collect) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(payload) => {
+                    drop_payload(payload);
+                    break;
+                }
+            }
+        }
+        if !self.exit_hook_pending.get() {
+            self.release_everything();
+        }
+    }
+
+    /// The last exit hook is over: gives back what is still buffered (the thread stops
+    /// collecting; cycles through it leak, nothing dangles) and frees the collector's memory.
+    fn release_everything(&self) {
+        let roots = std::mem::take(&mut **self.roots.borrow_mut());
+        for header in roots {
+            // SAFETY: each buffer entry holds one unit of its header's weak count, and no
+            // collection is running, so the header is not in a scan.
+            unsafe {
+                header.as_ref().clear_flag(IN_BUFFER);
+                Header::release_hold(header);
+            }
+        }
+        drop(self.take_spare_scan());
+        if let Some(panic) = self.take_kept_panic() {
+            drop_payload(panic);
+        }
+        self.update_countdown();
+    }
+
+    fn set_trigger_after(&self, survivors: usize) {
+        self.trigger
+            .set(self.threshold.get().max(survivors / SURVIVOR_RATIO));
+        self.update_countdown();
+    }
+
+    /// Recomputes the countdown after the buffer, the trigger or the settings changed.
+    fn update_countdown(&self) {
+        let countdown = if self.enabled.get() && self.threshold.get() != 0 {
+            self.trigger.get().saturating_sub(self.roots.borrow().len())
+        } else {
+            usize::MAX
+        };
+        self.countdown.set(countdown);
+    }
+
+    /// Turns automatic collection on or off.
+    pub(crate) fn set_enabled(&self, enabled: bool) {
+        self.enabled.set(enabled);
+        self.update_countdown();
+    }
+
+    pub(crate) fn is_enabled(&self) -> bool {
+        self.enabled.get()
+    }
+
+    pub(crate) fn threshold(&self) -> usize {
+        self.threshold.get()
+    }
+
+    /// Sets the threshold, and the trigger of the next automatic collection to it.
+    pub(crate) fn set_threshold(&self, threshold: usize) {
+        self.threshold.set(threshold);
+        self.trigger.set(threshold);
+        self.update_countdown();
+    }
+
+    /// The number of entries in the root buffer.
+    pub(crate) fn count(&self) -> usize {
+        self.roots.borrow().len()
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        self.stats.borrow().clone()
+    }
+}
+
+impl Context for Collector {
+    fn tracing(&self, tracing: bool) {
+        release::set_tracing(tracing);
+    }
+
+    fn pending_releases(&self) -> usize {
+        release::pending_len()
+    }
+}
+
+/// Ends the collection: restores the phase and ends the deferral of releases (dropping what
+/// the destruction left pending, unless an outer release will) — also when a panic is
+/// unwinding.
+struct EndCollection<'a> {
+    collector: &'a Collector,
+    /// The phase the collection began in.
+    outer: Phase,
+    /// Releases are still deferred ([`EndCollection::end_deferral`] has not run).
+    deferring: bool,
+}
+
+impl EndCollection<'_> {
+    /// Ends the deferral of releases, dropping what the destruction left pending (the values
+    /// the garbage released) with their panics recorded in `panics`, like the collection's
+    /// own: a panic from there must not escape an automatic collection either.
+    fn end_deferral(&mut self, panics: &mut Panics) {
+        if self.deferring {
+            self.deferring = false;
+            release::end_deferral_catching(self.outer, panics);
+        }
+    }
+}
+
+impl Drop for EndCollection<'_> {
+    fn drop(&mut self) {
+        // Only if something unwound past `end_deferral`.
+        if self.deferring {
+            release::end_deferral(self.outer);
+        }
+        release::end_collection(self.outer);
+        // The buffer was emptied (a collection that gave up skips nothing, but one that
+        // unwound skips `set_trigger_after`).
+        self.collector.update_countdown();
+    }
+}

@@ -1,0 +1,197 @@
+//! The three-word header in front of every `unsync::Gc` allocation.
+//!
+//! ```text
+//! GcBox<T>  (#[repr(C)]: the header is at offset 0, so a `*GcBox<T>` is also a `*Header`)
+//! ┌──────────────┬─────────────────────────────────────┬──────────────────────────────┬───────┐
+//! │ strong       │ weak_flags = weak << 5 | flags      │ slot: &VTable, or scan index │ value │
+//! └──────────────┴─────────────────────────────────────┴──────────────────────────────┴───────┘
+//! ```
+//!
+//! * `strong` is a plain count, so clone is `Rc`'s clone to the instruction (increment, abort
+//!   on overflow) and drop is `Rc`'s decrement plus one test of the flags when the count stays
+//!   above zero.
+//! * `weak_flags` packs the five flags (`BUFFERED`, `UNTRACKED`, `DEAD`, `DROPPED`,
+//!   `WITHDRAWN`, defined in `cycle`) under the weak count, which counts `Weak` handles plus
+//!   *holds*: one implicit hold while strong references exist or the value waits in the
+//!   release loop (std's "strong references collectively own one weak"), one while the header
+//!   has an entry in the root buffer, one while the collector destroys it. The header is freed
+//!   exactly when the weak count reaches zero: one rule, in [`Header::release_hold`].
+//! * `slot` normally points to the type's [`VTable`]. During a collection's snapshot it holds
+//!   the object's index in the scan instead (tagged with the low bit; a vtable is
+//!   word-aligned), which maps a header to its scan node in O(1) without a hash map. Nothing
+//!   but the collector reads `slot` while it is tagged (see `cycle/scan.rs`).
+
+use std::alloc::dealloc;
+use std::cell::Cell;
+use std::ptr::{self, NonNull};
+
+use crate::cycle::{self, Flavour, Object, VTable, IN_BUFFER, UNTRACKED};
+
+const FLAG_BITS: u32 = 5;
+const FLAGS: usize = (1 << FLAG_BITS) - 1;
+/// One unit of the weak count, in `weak_flags`.
+const ONE_WEAK: usize = 1 << FLAG_BITS;
+
+/// An `unsync::Gc` allocation: header, then value.
+pub(crate) type GcBox<T> = cycle::GcBox<Header, T>;
+
+/// The header of a `Gc` allocation. See the module docs for the layout.
+#[repr(C)]
+pub(crate) struct Header {
+    strong: Cell<usize>,
+    weak_flags: Cell<usize>,
+    slot: Cell<*const VTable<Header>>,
+}
+
+impl Header {
+    /// A header for a fresh allocation with `strong` strong references (0 for `new_cyclic`,
+    /// which sets it later) and the implicit hold.
+    #[inline]
+    pub(crate) fn new(vtable: &'static VTable<Header>, tracked: bool, strong: usize) -> Header {
+        Header {
+            strong: Cell::new(strong),
+            weak_flags: Cell::new(ONE_WEAK | if tracked { 0 } else { UNTRACKED }),
+            slot: Cell::new(vtable),
+        }
+    }
+
+    /// All the flags, to test several at once.
+    #[inline(always)]
+    pub(crate) fn flags(&self) -> usize {
+        self.weak_flags.get() & FLAGS
+    }
+
+    /// Sets the strong count.
+    ///
+    /// # Safety
+    /// The count must become the number of `Gc`s to this allocation: from 0 to 1 when
+    /// `new_cyclic` has written the value, to 0 when `try_unwrap` has moved it out (the
+    /// caller then owns the implicit hold).
+    pub(crate) unsafe fn set_strong(&self, strong: usize) {
+        self.strong.set(strong);
+    }
+
+    /// Adds a strong reference; aborts if the count would overflow, exactly like `Rc`.
+    #[inline(always)]
+    pub(crate) fn inc_strong(&self) {
+        let strong = self.strong.get().wrapping_add(1);
+        self.strong.set(strong);
+        // Only `mem::forget` in a loop can get here; continuing would allow a use after free.
+        if strong == 0 {
+            count_overflow();
+        }
+    }
+
+    /// Removes a strong reference and returns the new count.
+    #[inline(always)]
+    pub(crate) fn dec_strong(&self) -> usize {
+        let strong = self.strong.get() - 1;
+        self.strong.set(strong);
+        strong
+    }
+
+    fn weak(&self) -> usize {
+        self.weak_flags.get() >> FLAG_BITS
+    }
+
+    /// The number of `Weak` handles: the weak count without the holds.
+    pub(crate) fn weak_handles(&self) -> usize {
+        let implicit = usize::from(self.strong() > 0);
+        let buffered = usize::from(self.has(IN_BUFFER));
+        self.weak() - implicit - buffered
+    }
+
+    /// Adds a `Weak` handle or a hold; aborts on overflow, like `Rc`.
+    #[inline]
+    pub(crate) fn take_hold(&self) {
+        let (weak_flags, overflow) = self.weak_flags.get().overflowing_add(ONE_WEAK);
+        self.weak_flags.set(weak_flags);
+        if overflow {
+            count_overflow();
+        }
+    }
+}
+
+// SAFETY: each method does what the trait says; `release_hold` frees with the layout of the
+// vtable the header was created with, exactly when the last unit of `weak` goes.
+unsafe impl Object for Header {
+    const FLAVOUR: Flavour = Flavour::Unsync;
+
+    #[inline(always)]
+    fn strong(&self) -> usize {
+        self.strong.get()
+    }
+
+    #[inline(always)]
+    fn has(&self, flags: usize) -> bool {
+        self.weak_flags.get() & flags != 0
+    }
+
+    #[inline]
+    unsafe fn set_flag(&self, flag: usize) {
+        self.weak_flags.set(self.weak_flags.get() | flag);
+    }
+
+    #[inline]
+    unsafe fn clear_flag(&self, flag: usize) {
+        self.weak_flags.set(self.weak_flags.get() & !flag);
+    }
+
+    #[inline]
+    unsafe fn release_hold(this: NonNull<Header>) {
+        // SAFETY: the caller guarantees the header is alive.
+        let header = unsafe { this.as_ref() };
+        let weak_flags = header.weak_flags.get() - ONE_WEAK;
+        header.weak_flags.set(weak_flags);
+        if weak_flags < ONE_WEAK {
+            debug_assert_eq!(header.strong(), 0);
+            // SAFETY: not in a scan (the caller's contract).
+            let layout = unsafe { header.vtable() }.layout;
+            // SAFETY: the last unit is gone: no handle, buffer entry or collector refers to the
+            // allocation any more, and it was allocated with this layout in `Gc::new`.
+            unsafe { dealloc(this.as_ptr().cast::<u8>(), layout) }
+        }
+    }
+
+    #[inline]
+    unsafe fn vtable(&self) -> &'static VTable<Header> {
+        let slot = self.slot.get();
+        debug_assert!(slot.addr() & 1 == 0, "vtable read during a scan");
+        // SAFETY: not in a scan (the caller's contract), so `slot` holds the
+        // `&'static VTable` the header was created with.
+        unsafe { &*slot }
+    }
+
+    fn scan_index(&self) -> Option<usize> {
+        let addr = self.slot.get().addr();
+        (addr & 1 == 1).then_some(addr >> 1)
+    }
+
+    unsafe fn enter_scan(&self, index: usize) {
+        self.slot.set(ptr::without_provenance((index << 1) | 1));
+    }
+
+    fn leave_scan(&self, vtable: &'static VTable<Header>) {
+        self.slot.set(vtable);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn count_overflow() -> ! {
+    std::process::abort()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_is_three_words() {
+        assert_eq!(
+            std::mem::size_of::<Header>(),
+            3 * std::mem::size_of::<usize>()
+        );
+        assert_eq!(std::mem::offset_of!(GcBox<u64>, value), 24);
+    }
+}
