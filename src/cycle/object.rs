@@ -19,9 +19,10 @@ pub(crate) const UNTRACKED: usize = 2;
 /// The cycle collector has claimed the object (or, while it traces, tentatively so):
 /// `Weak::upgrade` fails, and once the claim is final, dereferencing panics.
 pub(crate) const DEAD: usize = 4;
-/// The value has been dropped: by the collector (for a `DEAD` object), or by its last
-/// strong reference. Whichever comes last — this, or the last strong reference going —
-/// gives back the implicit hold.
+/// The value of a `DEAD` object has been dropped while strong references to it remain (a
+/// `Drop` of a collected cycle kept one): the last of them gives back the implicit hold.
+/// Whichever comes last — the value's drop, or the last strong reference going — gives it
+/// back.
 pub(crate) const DROPPED: usize = 8;
 /// The object's root-buffer entry was withdrawn by `Gc::get_mut`, which hands out `&mut` to
 /// the value: the entry still holds its unit of the weak count, but the collector skips it,
@@ -106,9 +107,9 @@ pub(crate) unsafe trait Object: Sized + 'static {
     /// Puts back the vtable after a scan.
     fn leave_scan(&self, vtable: &'static VTable<Self>);
 
-    /// The value is dropped: marks it `DROPPED` and, if no strong reference is left, gives
-    /// back the implicit hold (the last strong reference, gone before, left it to whoever
-    /// drops the value).
+    /// The value is dropped. If no strong reference is left, gives back the implicit hold
+    /// (the last strong reference, gone before, left it to whoever drops the value);
+    /// otherwise marks the object `DROPPED`, so that the last of them gives it back.
     ///
     /// # Safety
     /// `this` is live and not in a scan, and its value was just dropped by the caller, who
@@ -118,12 +119,15 @@ pub(crate) unsafe trait Object: Sized + 'static {
         // SAFETY: by the caller's contract the header is live; the implicit hold keeps it so
         // until the release below.
         let header = unsafe { this.as_ref() };
-        // SAFETY: the value is dropped: `DROPPED` says exactly that.
-        unsafe { header.set_flag(DROPPED) };
         if header.strong() == 0 {
             // SAFETY: with no strong reference, the implicit hold belongs to the caller (a
-            // release owns it; the collector's destroy is left it by the last drop).
+            // release owns it; the collector's destroy is left it by the last drop). No
+            // strong reference can appear any more, so nothing reads `DROPPED`.
             unsafe { Self::release_hold(this) };
+        } else {
+            // SAFETY: the value is gone while strong references remain (a `Drop` of a
+            // collected cycle kept one): `DROPPED` hands the hold to the last of them.
+            unsafe { header.set_flag(DROPPED) };
         }
     }
 }

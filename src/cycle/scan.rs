@@ -75,11 +75,11 @@ pub(crate) struct Verdict {
 /// found. Dropping a `Scan` before it is done leaves no header behind in a scan state (see
 /// [`Stage`]).
 ///
-/// A flavour's collector keeps the arrays of the last collection for the next one ([`Scan::recycle`]):
-/// allocating them afresh each time costs a page fault per 4 KiB touched, and freeing them —
-/// right after the destroy pass has filled the allocator's bins with freed objects — makes
-/// glibc consolidate those bins, touching every freed object once more. Both together were
-/// about a fifth of the time of collecting 100k two-node cycles.
+/// A flavour's collector keeps the arrays of the last collection for the next one
+/// ([`Scan::recycle`]): allocating them afresh each time costs a page fault per 4 KiB
+/// touched, and freeing them — right after the destroy pass has filled the allocator's bins
+/// with freed objects — makes glibc consolidate those bins, touching every freed object once
+/// more (BENCHMARKS.md has the measurement).
 pub(crate) struct Scan<H: Object> {
     nodes: Vec<ScanNode<H>>,
     /// CPython's `gc_refs`: strong count minus references from inside the snapshot. In 32
@@ -171,10 +171,11 @@ impl Visit {
     }
 }
 
-/// A collection that traced `n` objects keeps arrays of up to `RETAIN_SLACK * n` entries (but
-/// at least [`RETAIN_FLOOR`]) for the next one; larger ones are freed, so one huge collection
-/// does not pin its memory for good.
+/// A collection that traced `n` objects keeps its arrays for the next one if they hold at most
+/// `RETAIN_SLACK * max(n, RETAIN_FLOOR)` nodes (and twice that many edges); larger ones are
+/// freed, so one huge collection does not pin its memory for good.
 const RETAIN_SLACK: usize = 8;
+/// See [`RETAIN_SLACK`].
 const RETAIN_FLOOR: usize = 1 << 12;
 
 /// The `refs` of an object with `u32::MAX` or more strong references. It is never
@@ -711,13 +712,13 @@ impl<H: Object> Scan<H> {
 }
 
 /// Destroys a claimed garbage object: puts its vtable back and drops its value through the
-/// one drop path, which marks it `DROPPED` and, if its last strong reference is already gone,
-/// gives back the implicit hold.
+/// one drop path, which gives back the implicit hold if the last strong reference is already
+/// gone, and otherwise marks the object `DROPPED` for the last one to give it back.
 ///
 /// # Safety
 /// `node` is a member of the garbage the collector has claimed (`DEAD`, its vtable kept in
-/// `node`), not destroyed before: nothing else drops its value, and it holds the implicit
-/// hold until `DROPPED` is set, so its header is alive.
+/// `node`), not destroyed before: nothing else drops its value, and the implicit hold keeps
+/// its header alive until the value is dropped.
 unsafe fn destroy_member<H: Object>(node: ScanNode<H>) {
     // SAFETY: by the caller's contract.
     let h = unsafe { node.header.as_ref() };

@@ -85,10 +85,10 @@ pub(crate) fn before_alloc() {
 /// (from a `Drop` impl of a garbage object, say), it does nothing and returns 0; so while the
 /// thread is panicking (see below).
 ///
-/// The collector keeps the work arrays of a collection (about 48 bytes per object traced,
+/// The collector keeps the work arrays of a collection (45 to 70 bytes per object traced,
 /// plus 8 per reference) for the next one on the same thread. They are freed after a
-/// collection that needed less than an eighth of them (if they hold more than 4096 objects'
-/// worth), and when the thread exits.
+/// collection that needed less than an eighth of them, if they hold more than 32,768
+/// objects' worth, and when the thread exits.
 ///
 /// # Panics
 ///
