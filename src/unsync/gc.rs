@@ -78,6 +78,11 @@ impl<T: Trace + 'static> Gc<T> {
     /// next [`collect`](crate::collect) (an allocation may sit in a `Drop` that runs during
     /// unwinding, or in a thread-local destructor, where a panic aborts the process).
     ///
+    /// `T: 'static`, because the value may be dropped long after this call: a cycle is only
+    /// found at a later collection (at any `Gc::new` or `collect()` on the thread, or when it
+    /// exits), and a `Drop` of a collected cycle may keep a handle anywhere. A value holding a
+    /// borrow could be traced or dropped after the borrow ended.
+    ///
     /// # Examples
     ///
     /// ```
