@@ -429,8 +429,12 @@ impl Tracer {
     /// Records one edge to the object whose header is `header`, if it belongs to the
     /// flavour being traced. An edge to another flavour's object is that flavour's business:
     /// for this collector the object is referenced from outside.
+    ///
+    /// # Safety
+    /// `header` is the header of a live object, to which the value being traced owns a
+    /// strong reference: the collector will read it.
     #[inline]
-    pub(crate) fn edge<H: Object>(&mut self, header: NonNull<H>) {
+    pub(crate) unsafe fn edge<H: Object>(&mut self, header: NonNull<H>) {
         if H::FLAVOUR == self.flavour {
             self.edges.push(header.cast());
         }

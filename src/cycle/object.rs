@@ -105,7 +105,11 @@ pub(crate) unsafe trait Object: Sized + 'static {
     unsafe fn enter_scan(&self, index: usize);
 
     /// Puts back the vtable after a scan.
-    fn leave_scan(&self, vtable: &'static VTable<Self>);
+    ///
+    /// # Safety
+    /// `vtable` must be the one [`Object::enter_scan`] replaced: it decides how the value is
+    /// traced and dropped, and with which layout the allocation is freed.
+    unsafe fn leave_scan(&self, vtable: &'static VTable<Self>);
 
     /// The value is dropped. If no strong reference is left, gives back the implicit hold
     /// (the last strong reference, gone before, left it to whoever drops the value);

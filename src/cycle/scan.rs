@@ -46,10 +46,23 @@ use crate::panics::Panics;
 use crate::trace::Tracer;
 
 /// What the algorithm needs of the flavour that runs it.
-pub(crate) trait Context {
+///
+/// # Safety
+///
+/// Implementations must answer truthfully: between `tracing(true)` and `tracing(false)`, the
+/// flavour's handles must treat a `DEAD` object that is not `DROPPED` as tentatively dead
+/// (readable, and released into the pending list when its last strong reference goes), and
+/// `pending_releases` must count every such release. The verdict relies on both: a
+/// tentatively dead object released during the snapshot is revived, never destroyed.
+pub(crate) unsafe trait Context {
     /// The snapshot (phase 1) begins (`true`) or ends: in between, the `DEAD` flags it sets
     /// are tentative, which the flavour's handles must know.
-    fn tracing(&self, tracing: bool);
+    ///
+    /// # Safety
+    /// Only the algorithm calls it: `true` right before a snapshot, `false` right after.
+    /// Outside a snapshot, a `DEAD` object is claimed for good, and treating it as tentative
+    /// would let its release drop a value the collector drops too.
+    unsafe fn tracing(&self, tracing: bool);
 
     /// How many released values wait for their drop. A `Trace` impl that drops the last
     /// reference to an object (a contract violation) makes it grow during the snapshot.
@@ -263,7 +276,14 @@ impl<H: Object> Scan<H> {
     /// garbage is claimed and every other header restored; [`Scan::survivors`] lists the
     /// objects to put back in the root buffer. The panics of `Trace` impls are recorded in
     /// `panics`.
-    pub(crate) fn judge(
+    ///
+    /// # Safety
+    /// Every root is a live header of this flavour with an entry in the root buffer
+    /// (`IN_BUFFER`, holding one unit of its weak count), each listed once; the caller hands
+    /// the entries over (this clears `IN_BUFFER` and gives the units back). No other scan runs
+    /// on the thread, and `context` is the flavour's, in a collection that defers releases
+    /// (no header is freed while the scan holds it).
+    pub(crate) unsafe fn judge(
         &mut self,
         roots: Vec<NonNull<H>>,
         context: &impl Context,
@@ -273,9 +293,11 @@ impl<H: Object> Scan<H> {
         let mut attempt = 1;
         let trace_released = loop {
             let pending_before = context.pending_releases();
-            context.tracing(true);
+            // SAFETY: around the snapshot, as `Context::tracing` requires.
+            unsafe { context.tracing(true) };
             let valid = self.snapshot(panics);
-            context.tracing(false);
+            // SAFETY: as above.
+            unsafe { context.tracing(false) };
             if valid {
                 // Only a `Trace` impl can have released anything during a valid snapshot.
                 break context.pending_releases() != pending_before;
@@ -480,7 +502,8 @@ impl<H: Object> Scan<H> {
         for node in &self.nodes {
             // SAFETY: as in `claim`.
             let h = unsafe { node.header.as_ref() };
-            h.leave_scan(node.vtable);
+            // SAFETY: the vtable `add` kept for this node.
+            unsafe { h.leave_scan(node.vtable) };
             // SAFETY: the `DEAD` was tentative, set by `add`.
             unsafe { h.clear_flag(DEAD) };
         }
@@ -638,7 +661,8 @@ impl<H: Object> Scan<H> {
             // A garbage node whose last strong reference a misbehaving `Trace` dropped is in
             // the pending list, which owns its value: leave it to the release loop.
             if self.live[visit.node] || h.strong() == 0 {
-                h.leave_scan(vtable);
+                // SAFETY: the vtable `add` kept for this node.
+                unsafe { h.leave_scan(vtable) };
                 // SAFETY: the `DEAD` was tentative, set by `add`.
                 unsafe { h.clear_flag(DEAD) };
                 if visit.incomplete() && h.strong() > 0 {
@@ -722,7 +746,8 @@ impl<H: Object> Scan<H> {
 unsafe fn destroy_member<H: Object>(node: ScanNode<H>) {
     // SAFETY: by the caller's contract.
     let h = unsafe { node.header.as_ref() };
-    h.leave_scan(node.vtable);
+    // SAFETY: the vtable `Scan::add` kept for this node.
+    unsafe { h.leave_scan(node.vtable) };
     let drop_in_place = node.vtable.drop_in_place;
     // SAFETY: the object is claimed (`DEAD`) and out of the scan; its value is alive and
     // dropped exactly once, here (by the caller's contract).

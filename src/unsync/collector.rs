@@ -166,7 +166,8 @@ impl Collector {
         // be freed under it, and drops of garbage never recurse.
         let mut end = EndCollection {
             collector: self,
-            outer: release::begin_collection(),
+            // SAFETY: no collection is running (checked above); `EndCollection` ends it.
+            outer: unsafe { release::begin_collection() },
             deferring: true,
         };
         self.stats.borrow_mut().collections += 1;
@@ -187,7 +188,9 @@ impl Collector {
         let mut scan = self.take_spare_scan().unwrap_or_else(Scan::new);
         let roots = std::mem::replace(&mut **self.roots.borrow_mut(), scan.take_spare_roots());
         // Phases 1 to 4.
-        let verdict = scan.judge(roots, self, panics);
+        // SAFETY: the root buffer's entries, each a live header with `IN_BUFFER` and a unit
+        // of its weak count, handed over; the collection defers releases (`EndCollection`).
+        let verdict = unsafe { scan.judge(roots, self, panics) };
         if verdict.gave_up || verdict.lied_about.is_some() {
             self.stats.borrow_mut().aborted += 1;
         }
@@ -383,9 +386,13 @@ impl Collector {
     }
 }
 
-impl Context for Collector {
-    fn tracing(&self, tracing: bool) {
-        release::set_tracing(tracing);
+// SAFETY: the phase's tracing flag is what `Gc::deref`, `Gc::try_deref` and `Gc::drop` read
+// to tell a tentative `DEAD` (`release::dead_released` defers such a release), and the
+// pending list's length counts every deferred release.
+unsafe impl Context for Collector {
+    unsafe fn tracing(&self, tracing: bool) {
+        // SAFETY: the algorithm calls this around its snapshot only (the caller's contract).
+        unsafe { release::set_tracing(tracing) };
     }
 
     fn pending_releases(&self) -> usize {
@@ -411,7 +418,8 @@ impl EndCollection<'_> {
     fn end_deferral(&mut self, panics: &mut Panics) {
         if self.deferring {
             self.deferring = false;
-            release::end_deferral_catching(self.outer, panics);
+            // SAFETY: the deferral `collect` began, ended once.
+            unsafe { release::end_deferral_catching(self.outer, panics) };
         }
     }
 }
@@ -420,9 +428,11 @@ impl Drop for EndCollection<'_> {
     fn drop(&mut self) {
         // Only if something unwound past `end_deferral`.
         if self.deferring {
-            release::end_deferral(self.outer);
+            // SAFETY: as in `EndCollection::end_deferral`.
+            unsafe { release::end_deferral(self.outer) };
         }
-        release::end_collection(self.outer);
+        // SAFETY: the collection `collect` began ends here, after its scan was dropped.
+        unsafe { release::end_collection(self.outer) };
         // The buffer was emptied (a collection that gave up skips nothing, but one that
         // unwound skips `set_trigger_after`).
         self.collector.update_countdown();

@@ -528,7 +528,9 @@ impl<T: ?Sized> Drop for Gc<T> {
         let header = self.header();
         // The last reference, or a possible root (tracked, live, not yet buffered); every
         // other drop is `Rc`'s decrement plus one flag test.
-        if header.dec_strong() == 0 || header.flags() & (BUFFERED | UNTRACKED | DEAD) == 0 {
+        // SAFETY: this `Gc` gives up its strong reference; `drop_slow` deals with the rest.
+        let strong = unsafe { header.dec_strong() };
+        if strong == 0 || header.flags() & (BUFFERED | UNTRACKED | DEAD) == 0 {
             self.drop_slow();
         }
     }
@@ -580,7 +582,8 @@ fn dead_deref() -> ! {
 unsafe impl<T: ?Sized> Trace for Gc<T> {
     #[inline]
     fn trace(&self, tracer: &mut Tracer) {
-        tracer.edge(self.header_ptr());
+        // SAFETY: the header of a live object, to which this `Gc` owns a strong reference.
+        unsafe { tracer.edge(self.header_ptr()) };
     }
 
     fn may_contain_gc() -> bool {

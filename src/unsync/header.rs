@@ -83,8 +83,12 @@ impl Header {
     }
 
     /// Removes a strong reference and returns the new count.
+    ///
+    /// # Safety
+    /// The caller gives up a strong reference it owns (a `Gc` being dropped), and deals with
+    /// the count it returns as `Drop for Gc` does.
     #[inline(always)]
-    pub(crate) fn dec_strong(&self) -> usize {
+    pub(crate) unsafe fn dec_strong(&self) -> usize {
         let strong = self.strong.get() - 1;
         self.strong.set(strong);
         strong
@@ -171,7 +175,7 @@ unsafe impl Object for Header {
         self.slot.set(ptr::without_provenance((index << 1) | 1));
     }
 
-    fn leave_scan(&self, vtable: &'static VTable<Header>) {
+    unsafe fn leave_scan(&self, vtable: &'static VTable<Header>) {
         self.slot.set(vtable);
     }
 }

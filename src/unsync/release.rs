@@ -164,18 +164,32 @@ fn set_phase(phase: Phase) {
 /// A collection begins: defers every release until [`end_deferral`]; returns the phase to
 /// restore with [`end_collection`]. A collection must not free headers under its scan, and
 /// destroying garbage must not recurse.
-pub(crate) fn begin_collection() -> Phase {
+///
+/// # Safety
+/// No collection is running on the thread, and the caller ends this one with
+/// [`end_deferral`] (or [`end_deferral_catching`]) and then [`end_collection`], passing the
+/// phase returned here, on every path.
+pub(crate) unsafe fn begin_collection() -> Phase {
     RELEASE_LOOP.with(|r| r.phase.replace(Phase::COLLECTION))
 }
 
 /// The collection's snapshot begins (`true`) or ends.
-pub(crate) fn set_tracing(tracing: bool) {
+///
+/// # Safety
+/// Only around a snapshot of the running collection: while the phase says tracing, the last
+/// release of a `DEAD` object that is not `DROPPED` goes to the pending list, which would
+/// drop a value the collector drops too if the object were claimed for good.
+pub(crate) unsafe fn set_tracing(tracing: bool) {
     set_phase(phase().with_tracing(tracing));
 }
 
 /// Ends a collection's deferral of releases, begun in phase `outer`. If no release was
 /// running before, the collection is the outermost release and drops what is pending now.
-pub(crate) fn end_deferral(outer: Phase) {
+///
+/// # Safety
+/// Once per collection, begun in phase `outer`, after its scan has revived or destroyed
+/// every node (the pending list may hold objects it revived, which are dropped now).
+pub(crate) unsafe fn end_deferral(outer: Phase) {
     if outer.is_mutator() {
         drain_pending();
     } else {
@@ -185,7 +199,10 @@ pub(crate) fn end_deferral(outer: Phase) {
 
 /// [`end_deferral`], with the panics of the drops it runs caught and recorded in `panics`
 /// (the first one; [`DrainGuard`] drops the rest and swallows their panics).
-pub(crate) fn end_deferral_catching(outer: Phase, panics: &mut Panics) {
+///
+/// # Safety
+/// As for [`end_deferral`].
+pub(crate) unsafe fn end_deferral_catching(outer: Phase, panics: &mut Panics) {
     if outer.is_mutator() {
         panics.catch(drain_pending);
     } else {
@@ -194,7 +211,10 @@ pub(crate) fn end_deferral_catching(outer: Phase, panics: &mut Panics) {
 }
 
 /// Ends a collection begun in phase `outer`.
-pub(crate) fn end_collection(outer: Phase) {
+///
+/// # Safety
+/// Once per collection, after its deferral ended.
+pub(crate) unsafe fn end_collection(outer: Phase) {
     set_phase(outer);
 }
 
