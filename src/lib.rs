@@ -40,7 +40,7 @@
 //!
 //! # How it works
 //!
-//! * Every allocation carries a strong count, a weak count with three flags, and a pointer to
+//! * Every allocation carries a strong count, a weak count with five flags, and a pointer to
 //!   its type's vtable (three words; `Rc` has two). Clone is `Rc`'s clone; drop and deref add
 //!   one flag test.
 //! * A drop that leaves the strong count above zero may have orphaned a cycle; the object is
@@ -91,6 +91,9 @@
 //! [`collect`] collects the calling thread's heap. When a thread exits, the garbage cycles it
 //! left are collected; objects still referenced from elsewhere (another thread-local's
 //! destructor, say) stay valid.
+//!
+//! This single-threaded flavour is the module [`unsync`]; the crate root re-exports it, so
+//! `cyclegc::Gc` and `cyclegc::unsync::Gc` are the same type.
 //!
 //! # Features
 //!
