@@ -55,7 +55,9 @@ pub(crate) enum Flavour {
 /// Implementations must do what each method says; in particular `vtable` must return the
 /// vtable the header was created with whenever the slot is not in a scan, `scan_index` must
 /// return exactly the index `enter_scan` stored until `leave_scan`, and `release_hold` must
-/// free the allocation with the vtable's layout exactly when the last unit goes.
+/// free the allocation with the vtable's layout exactly when the last unit goes. Each
+/// flavour has exactly one header type: no two implementations share a `FLAVOUR` (the
+/// [`Tracer`] reads an edge recorded for a flavour as that flavour's header type).
 pub(crate) unsafe trait Object: Sized + 'static {
     /// The flavour, for the [`Tracer`]'s filter.
     const FLAVOUR: Flavour;
@@ -117,7 +119,7 @@ pub(crate) unsafe trait Object: Sized + 'static {
     ///
     /// # Safety
     /// `this` is live and not in a scan, and its value was just dropped by the caller, who
-    /// owned that drop.
+    /// owned that drop; if the strong count is zero, the caller owns the implicit hold.
     #[inline]
     unsafe fn value_dropped(this: NonNull<Self>) {
         // SAFETY: by the caller's contract the header is live; the implicit hold keeps it so

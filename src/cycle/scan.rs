@@ -69,6 +69,27 @@ pub(crate) unsafe trait Context {
     fn pending_releases(&self) -> usize;
 }
 
+/// The snapshot's span, in which the `DEAD` flags it sets are tentative: tells the context
+/// when it begins and — also if anything unwinds out of the snapshot — when it ends.
+struct Tracing<'a, C: Context>(&'a C);
+
+impl<'a, C: Context> Tracing<'a, C> {
+    /// # Safety
+    /// A snapshot follows, and the guard is dropped right after it.
+    unsafe fn begin(context: &'a C) -> Self {
+        // SAFETY: by the caller's contract.
+        unsafe { context.tracing(true) };
+        Tracing(context)
+    }
+}
+
+impl<C: Context> Drop for Tracing<'_, C> {
+    fn drop(&mut self) {
+        // SAFETY: the snapshot `begin` announced is over.
+        unsafe { self.0.tracing(false) };
+    }
+}
+
 /// What [`Scan::judge`] found.
 #[derive(Debug)]
 pub(crate) struct Verdict {
@@ -293,11 +314,11 @@ impl<H: Object> Scan<H> {
         let mut attempt = 1;
         let trace_released = loop {
             let pending_before = context.pending_releases();
-            // SAFETY: around the snapshot, as `Context::tracing` requires.
-            unsafe { context.tracing(true) };
-            let valid = self.snapshot(panics);
-            // SAFETY: as above.
-            unsafe { context.tracing(false) };
+            let valid = {
+                // SAFETY: the guard lives exactly as long as the snapshot.
+                let _tracing = unsafe { Tracing::begin(context) };
+                self.snapshot(panics)
+            };
             if valid {
                 // Only a `Trace` impl can have released anything during a valid snapshot.
                 break context.pending_releases() != pending_before;
@@ -394,18 +415,17 @@ impl<H: Object> Scan<H> {
             let h = unsafe { root.as_ref() };
             let wanted =
                 h.has(BUFFERED) && h.strong() > 0 && !h.has(DEAD) && h.scan_index().is_none();
-            if wanted {
-                // SAFETY: a buffered object is tracked; it has strong references, is not
-                // `DEAD` and not in this scan (checked above; no other scan runs).
-                unsafe { self.add(root) };
-            }
             // SAFETY: the entry leaves the buffer; its unit is given back next.
             unsafe { h.clear_flag(IN_BUFFER) };
-            // SAFETY: gives back the buffer's unit. A root still wanted has strong references
-            // (and so the implicit hold): this cannot free it. The slot holds a scan index
-            // only for wanted roots, and then the header is not freed, so the vtable is not
-            // read.
+            // SAFETY: gives back the buffer's unit; the header is not in a scan (no other
+            // scan runs, and it is added below). A root still wanted has strong references,
+            // and so the implicit hold: this cannot free it.
             unsafe { H::release_hold(root) };
+            if wanted {
+                // SAFETY: a buffered object is tracked; it has strong references (whose hold
+                // keeps `h` alive), is not `DEAD` and not in this scan (checked above).
+                unsafe { self.add(root) };
+            }
         }
         self.spare_roots = roots;
         self.root_count = self.len();
@@ -463,9 +483,11 @@ impl<H: Object> Scan<H> {
                 self.visit(next, stack, tracer, true);
                 continue;
             }
-            // SAFETY: the node's value is alive (strong > 0, not DEAD before this scan) and
-            // its vtable is the one it was created with. `trace` does not read the slot, and
-            // only `Trace` impls run meanwhile.
+            // SAFETY: the node's value is alive: it was live when added, and releases are
+            // deferred while a collection runs (a node whose last reference the panic hook
+            // dropped waits in the pending list, value intact). Its vtable is the one it was
+            // created with. `trace` does not read the slot, and only `Trace` impls run
+            // meanwhile.
             unsafe { (vtable.trace)(header, tracer) };
             let incomplete = tracer.incomplete();
             self.visit(next, stack, tracer, incomplete);

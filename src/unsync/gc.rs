@@ -559,7 +559,8 @@ impl<T: ?Sized> Deref for Gc<T> {
 /// Whether a `DEAD` object is only tentatively dead: a collection is tracing it and has not
 /// drawn its verdict. Its value is intact, and code that runs meanwhile — a `Trace` impl, or
 /// the panic hook when one panics — may read it. (Every garbage object of an earlier
-/// collection is `DROPPED`: a collection always completes its destruction.)
+/// collection that a handle still points to is `DROPPED`: a collection always completes its
+/// destruction.)
 #[cold]
 #[inline(never)]
 fn tentatively_dead(header: &Header) -> bool {

@@ -119,7 +119,7 @@ pub(crate) unsafe fn defer(header: NonNull<Header>) {
                 list
             }
         };
-        // SAFETY: the list belongs to this thread's `RELEASE`, and no other reference to it
+        // SAFETY: the list belongs to this thread's `RELEASE_LOOP`, and no other reference to it
         // is live: `defer`, `pop_pending` and `pending_len` run no user code while they hold
         // one.
         unsafe { (*list.as_ptr()).push(header) };
@@ -249,8 +249,8 @@ fn drain_pending() {
         if !std::thread::panicking() {
             while let Some(header) = pop_pending() {
                 // SAFETY: pending entries are alive, unclaimed, and own their value's drop
-                // (entries a misbehaving `Trace` released during a snapshot are revived or
-                // claimed by the collector before its deferral ends).
+                // (entries a misbehaving `Trace` released during a snapshot are revived by
+                // the collector, never claimed, before its deferral ends).
                 unsafe { destroy(header) };
             }
         }
