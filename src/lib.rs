@@ -112,6 +112,9 @@ mod cycle;
 mod impls;
 mod panics;
 mod primitive;
+// The thread-safe flavour, being built (ARCHITECTURE.md, "The thread-safe flavour").
+#[allow(dead_code)]
+mod sync;
 mod trace;
 pub mod unsync;
 

@@ -1,0 +1,296 @@
+//! The state word of a thread-safe header: the strong count and the flags in one atomic, so
+//! that one atomic operation both changes the count and tells the thread what the object is
+//! going through (ARCHITECTURE.md, "The thread-safe flavour").
+//!
+//! ```text
+//! CLAIMING | GUARD | strong (from bit 6) | SCANNED | WITHDRAWN | DROPPED | DEAD | UNTRACKED | BUFFERED
+//! ```
+//!
+//! `CLAIMING` is the top bit and `GUARD` (always 0 until the count overflows into it) the
+//! next, so that clone's one comparison of the old word with `GUARD` catches both the claim
+//! and an overflow, as `Arc`'s clone compares with its maximum.
+
+use crate::cycle::{BUFFERED, DEAD};
+use crate::primitive::hint::spin_loop;
+use crate::primitive::sync::atomic::{AtomicUsize, Ordering};
+
+/// The collector holds the object in its snapshot: a release of the last strong reference
+/// hands the value to the collector instead of dropping it, and `get_mut` waits.
+pub(crate) const SCANNED: usize = 32;
+const COUNT_SHIFT: u32 = 6;
+/// One strong reference, in the state word.
+pub(crate) const ONE: usize = 1 << COUNT_SHIFT;
+/// The collector is claiming the object: clones and upgrades wait until it has decided.
+const CLAIMING: usize = 1 << (usize::BITS - 1);
+/// Set only when the count overflows into it.
+const GUARD: usize = 1 << (usize::BITS - 2);
+const LOW_FLAGS: usize = ONE - 1;
+
+/// The strong count in a state word.
+pub(crate) fn strong(word: usize) -> usize {
+    (word & !(CLAIMING | GUARD)) >> COUNT_SHIFT
+}
+
+/// A header's state word.
+pub(crate) struct State(AtomicUsize);
+
+impl State {
+    /// A state with `strong` strong references and the low flags `flags`.
+    pub(crate) fn new(strong: usize, flags: usize) -> State {
+        debug_assert!(flags <= LOW_FLAGS);
+        State(AtomicUsize::new(strong << COUNT_SHIFT | flags))
+    }
+
+    /// The current word.
+    pub(crate) fn load(&self, order: Ordering) -> usize {
+        self.0.load(order)
+    }
+
+    /// Adds a strong reference for a clone of a handle the caller holds. Waits while the
+    /// object is being claimed (the clone must not complete before the collector has
+    /// decided: ARCHITECTURE.md, "Why the verdict is right"); aborts on overflow.
+    #[inline]
+    pub(crate) fn increment(&self) {
+        // Relaxed, as in `Arc`: the caller's handle already keeps the object alive.
+        let old = self.0.fetch_add(ONE, Ordering::Relaxed);
+        if old >= GUARD {
+            self.increment_slow(old);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn increment_slow(&self, old: usize) {
+        if old & GUARD != 0 {
+            std::process::abort();
+        }
+        while self.0.load(Ordering::Acquire) & CLAIMING != 0 {
+            spin_loop();
+        }
+    }
+
+    /// Removes a strong reference; returns the word before, from which the caller decides
+    /// what else to do (the last reference, a possible root, a hand-off to the collector).
+    #[inline]
+    pub(crate) fn decrement(&self) -> usize {
+        self.0.fetch_sub(ONE, Ordering::Release)
+    }
+
+    /// Adds a strong reference for `Weak::upgrade`, unless the object has none left or is
+    /// dead; waits while it is being claimed.
+    pub(crate) fn try_increment(&self) -> bool {
+        let mut word = self.0.load(Ordering::Relaxed);
+        loop {
+            if strong(word) == 0 || word & DEAD != 0 {
+                return false;
+            }
+            if word & CLAIMING != 0 {
+                spin_loop();
+                word = self.0.load(Ordering::Relaxed);
+                continue;
+            }
+            if word & GUARD != 0 {
+                std::process::abort();
+            }
+            match self.0.compare_exchange_weak(
+                word,
+                word + ONE,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(current) => word = current,
+            }
+        }
+    }
+
+    /// The collector adds the object to its snapshot: sets `SCANNED` and returns the word it
+    /// replaced (with `SCANNED`), unless the object has no strong reference, or is dead,
+    /// withdrawn by `get_mut`, or already scanned.
+    pub(crate) fn enter_scan(&self, refuse: usize) -> Option<usize> {
+        let mut word = self.0.load(Ordering::Acquire);
+        loop {
+            if strong(word) == 0 || word & (refuse | SCANNED | CLAIMING) != 0 {
+                return None;
+            }
+            match self.0.compare_exchange_weak(
+                word,
+                word | SCANNED,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Some(word | SCANNED),
+                Err(current) => word = current,
+            }
+        }
+    }
+
+    /// The collector leaves the object: clears `SCANNED`; returns the word before.
+    pub(crate) fn leave_scan(&self) -> usize {
+        self.0.fetch_and(!SCANNED, Ordering::AcqRel)
+    }
+
+    /// Starts claiming the object, if its word is still exactly `recorded` (the word
+    /// [`State::enter_scan`] returned).
+    pub(crate) fn claim(&self, recorded: usize) -> bool {
+        self.0
+            .compare_exchange(
+                recorded,
+                recorded | CLAIMING,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            )
+            .is_ok()
+    }
+
+    /// Abandons a claim: the waiting clones and upgrades go on.
+    pub(crate) fn unclaim(&self) {
+        self.0.fetch_and(!CLAIMING, Ordering::Release);
+    }
+
+    /// Completes a claim: the object is `DEAD`; waiting clones and upgrades see it.
+    pub(crate) fn kill(&self) {
+        // `CLAIMING` is set and `DEAD` is not: one exclusive or flips both.
+        self.0.fetch_xor(CLAIMING | DEAD, Ordering::Release);
+    }
+
+    /// Sets `BUFFERED`; returns whether this call set it (and so owns the buffer entry).
+    pub(crate) fn set_buffered(&self) -> bool {
+        self.0.fetch_or(BUFFERED, Ordering::AcqRel) & BUFFERED == 0
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_models {
+    use super::*;
+    use crate::primitive::sync::atomic::{AtomicBool, AtomicUsize};
+    use crate::primitive::sync::Arc;
+    use crate::primitive::thread;
+
+    /// The claim a collector makes of a two-object set it judged garbage, as in phase 4:
+    /// every member moved to `CLAIMING` from the word it recorded, or none.
+    fn claim_all(members: &[(&State, usize)]) -> bool {
+        for (k, &(state, recorded)) in members.iter().enumerate() {
+            if !state.claim(recorded) {
+                for &(done, _) in &members[..k] {
+                    done.unclaim();
+                }
+                return false;
+            }
+        }
+        for &(state, _) in members {
+            state.kill();
+        }
+        true
+    }
+
+    /// Race 5, the do-si-do. `a -> b` and `b -> a` through immutable fields; the mutator
+    /// holds a handle to `a`. It clones `b` out of `a`, drops its `a`, clones `a` back out
+    /// of `b` and drops its `b`: it always ends holding `a`, so the pair is never garbage.
+    /// The collector reads `b`'s count, then `a`'s, and claims them if both match their one
+    /// internal edge. Fails if a clone of a claiming object does not wait (the clone of `a`
+    /// completes between the claims of `a` and `b`).
+    #[test]
+    fn do_si_do_never_kills_what_a_mutator_holds() {
+        loom::model(|| {
+            // a: the edge from b and the mutator's handle; b: the edge from a.
+            let a = Arc::new(State::new(2, 0));
+            let b = Arc::new(State::new(1, 0));
+            let killed = Arc::new(AtomicBool::new(false));
+            let mutator = {
+                let (a, b) = (a.clone(), b.clone());
+                thread::spawn(move || {
+                    b.increment(); // clone a.next: the mutator holds b
+                    a.decrement(); // drop its a
+                    a.increment(); // clone b.next: the mutator holds a
+                    b.decrement(); // drop its b
+                })
+            };
+            let collector = {
+                let (a, b, killed) = (a.clone(), b.clone(), killed.clone());
+                thread::spawn(move || {
+                    let Some(rb) = b.enter_scan(DEAD) else { return };
+                    let Some(ra) = a.enter_scan(DEAD) else {
+                        b.leave_scan();
+                        return;
+                    };
+                    if strong(ra) == 1 && strong(rb) == 1 && claim_all(&[(&a, ra), (&b, rb)]) {
+                        killed.store(true, Ordering::Relaxed);
+                    }
+                })
+            };
+            mutator.join().unwrap();
+            collector.join().unwrap();
+            assert!(
+                !killed.load(Ordering::Relaxed),
+                "the collector killed a pair the mutator holds"
+            );
+            assert_eq!(strong(a.load(Ordering::Relaxed)), 2);
+            assert_eq!(strong(b.load(Ordering::Relaxed)), 1);
+        });
+    }
+
+    /// Race 6: the last handle is dropped on one thread while the collector traces the
+    /// value. Whoever takes the count to zero while the object is `SCANNED` hands the value
+    /// to the collector, which drops it once it has let go; otherwise the dropper drops it.
+    /// The value is read only while alive and dropped exactly once. Fails if the dropper
+    /// ignores `SCANNED`.
+    #[test]
+    fn a_value_is_never_dropped_under_the_tracer() {
+        loom::model(|| {
+            let state = Arc::new(State::new(1, 0));
+            let alive = Arc::new(AtomicBool::new(true));
+            let drops = Arc::new(AtomicUsize::new(0));
+            let drop_value = |alive: &AtomicBool, drops: &AtomicUsize| {
+                alive.store(false, Ordering::Relaxed);
+                drops.fetch_add(1, Ordering::Relaxed);
+            };
+            let mutator = {
+                let (state, alive, drops) = (state.clone(), alive.clone(), drops.clone());
+                thread::spawn(move || {
+                    let old = state.decrement();
+                    if strong(old) == 1 && old & SCANNED == 0 {
+                        drop_value(&alive, &drops);
+                    }
+                })
+            };
+            if state.enter_scan(DEAD).is_some() {
+                // Tracing reads the value.
+                assert!(alive.load(Ordering::Relaxed), "traced a dropped value");
+                let old = state.leave_scan();
+                if strong(old) == 0 {
+                    // Handed over while scanned.
+                    drop_value(&alive, &drops);
+                }
+            }
+            mutator.join().unwrap();
+            assert_eq!(drops.load(Ordering::Relaxed), 1, "dropped once");
+        });
+    }
+
+    /// Race 1: `Weak::upgrade` vs the claim of an orphaned 2-cycle. The upgrade either fails
+    /// (the pair is dead) or succeeds before the claim is decided, in which case the claim
+    /// fails and the pair is not killed.
+    #[test]
+    fn an_upgrade_and_a_claim_never_both_succeed() {
+        loom::model(|| {
+            let a = Arc::new(State::new(1, 0));
+            let b = Arc::new(State::new(1, 0));
+            let upgraded = {
+                let a = a.clone();
+                thread::spawn(move || a.try_increment())
+            };
+            let ra = a.enter_scan(DEAD);
+            let rb = b.enter_scan(DEAD);
+            let killed = match (ra, rb) {
+                (Some(ra), Some(rb)) => {
+                    strong(ra) == 1 && strong(rb) == 1 && claim_all(&[(&a, ra), (&b, rb)])
+                }
+                _ => false,
+            };
+            let upgraded = upgraded.join().unwrap();
+            assert!(!(killed && upgraded), "an upgraded object was killed");
+            assert_eq!(killed, a.load(Ordering::Relaxed) & DEAD != 0);
+        });
+    }
+}
