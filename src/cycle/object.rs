@@ -41,6 +41,8 @@ pub(crate) const IN_BUFFER: usize = BUFFERED | WITHDRAWN;
 pub(crate) enum Flavour {
     /// `cyclegc::unsync`.
     Unsync,
+    /// The thread-safe flavour (being built).
+    Sync,
 }
 
 /// What the collector needs of an object's header: its counts and flags, the slot that
@@ -99,18 +101,32 @@ pub(crate) unsafe trait Object: Sized + 'static {
     /// The scan index stored in the slot, if a snapshot holds this object.
     fn scan_index(&self) -> Option<usize>;
 
-    /// Replaces the vtable in the slot with the scan index `index`.
+    /// Enters the object into a snapshot as node `index`, and returns the strong count the
+    /// snapshot counts for it — or `None` if the object cannot be scanned now (then the
+    /// snapshot leaves it, and the edge that led to it, out: it counts as referenced from
+    /// outside). How the object is marked is the flavour's: the single-threaded header makes
+    /// it tentatively `DEAD` and stores the index in its vtable slot; a header that other
+    /// threads read keeps its vtable and may refuse.
     ///
     /// # Safety
-    /// The caller must have kept the vtable, and put it back with [`Object::leave_scan`]
-    /// before anything can call [`Object::vtable`] or [`Object::release_hold`] on this header.
-    unsafe fn enter_scan(&self, index: usize);
+    /// The caller must have kept the vtable, and take the object out of the scan with
+    /// [`Object::revive`] or [`Object::leave_scan`] before anything can call
+    /// [`Object::vtable`] or [`Object::release_hold`] on this header.
+    unsafe fn enter_scan(&self, index: usize) -> Option<usize>;
 
-    /// Puts back the vtable after a scan.
+    /// Takes a survivor out of the scan: its vtable back, the scan's mark cleared.
     ///
     /// # Safety
-    /// `vtable` must be the one [`Object::enter_scan`] replaced: it decides how the value is
-    /// traced and dropped, and with which layout the allocation is freed.
+    /// The object is in the scan, and `vtable` is the one it had before
+    /// [`Object::enter_scan`]: it decides how the value is traced and dropped, and with which
+    /// layout the allocation is freed.
+    unsafe fn revive(&self, vtable: &'static VTable<Self>);
+
+    /// Takes claimed garbage out of the scan for its destruction: its vtable back, the claim
+    /// (`DEAD`) kept.
+    ///
+    /// # Safety
+    /// As for [`Object::revive`], and the object is claimed.
     unsafe fn leave_scan(&self, vtable: &'static VTable<Self>);
 
     /// The value is dropped. If no strong reference is left, gives back the implicit hold

@@ -7,7 +7,9 @@
 //!
 //! 1. **Snapshot.** Starting from the roots (whose buffer holds are given back at once;
 //!    entries withdrawn by `Gc::get_mut` are skipped), every reachable tracked object becomes
-//!    a scan node: its header's slot holds the node index, and it is *tentatively* `DEAD`.
+//!    a scan node, if its header lets it enter the scan ([`Object::enter_scan`]; the
+//!    single-threaded header stores the node index in its slot and marks the object
+//!    *tentatively* `DEAD`).
 //!    Each node is traced exactly once, depth first, first child first (trees and lists are
 //!    usually allocated in that order, so the later phases walk memory forwards); its edges
 //!    are stored as node indices in one flat array. A snapshot in which a `trace` panicked
@@ -19,7 +21,7 @@
 //! 3. **Scan** (phases 3 and 4 are skipped when every `refs` is zero and no `Trace` impl
 //!    released anything, the usual case when collecting garbage): nodes with `refs > 0`,
 //!    and everything reachable from them, are live.
-//! 4. **Claim.** The live nodes are revived (vtable back, `DEAD` cleared), and so is a
+//! 4. **Claim.** The live nodes are revived ([`Object::revive`]), and so is a
 //!    garbage node whose last strong reference a misbehaving `Trace` dropped: the release
 //!    loop owns it now. The rest stays claimed.
 //! 5. **Destroy.** In tracing order: put the vtable back, drop the value (catching panics)
@@ -367,18 +369,20 @@ impl<H: Object> Scan<H> {
         mem::take(&mut self.spare_roots)
     }
 
-    /// Adds a tracked, live object that is not in the snapshot yet, and returns its index.
+    /// Adds a tracked, live object that is not in the snapshot yet, and returns its index,
+    /// or `None` if its header refuses ([`Object::enter_scan`]).
     ///
     /// # Safety
     /// The object is reachable through a strong reference (a root with a non-zero count, or
     /// an edge of a node being traced), so its header is alive; it is tracked, not `DEAD`,
     /// and not in a scan.
-    unsafe fn add(&mut self, header: NonNull<H>) -> usize {
+    #[inline]
+    unsafe fn add(&mut self, header: NonNull<H>) -> Option<usize> {
         let index = self.len();
         // SAFETY: by the caller's contract.
         let h = unsafe { header.as_ref() };
-        // The vtable is kept before the slot gets the index, so that `Drop` can always put
-        // back what it finds in `nodes`.
+        // The vtable is kept before the object enters the scan, so that `Drop` can always
+        // put back what it finds in `nodes`.
         self.nodes.push(ScanNode {
             header,
             // SAFETY: not in a scan (the caller's contract).
@@ -386,15 +390,12 @@ impl<H: Object> Scan<H> {
         });
         // SAFETY: the vtable is kept in `nodes`; every way out of the scan puts it back
         // (`claim`, `revive_all`, `destroy_member`, and `Drop for Scan` for the others).
-        unsafe { h.enter_scan(index) };
-        self.refs
-            .push(u32::try_from(h.strong()).unwrap_or(MANY_REFS));
-        // Tentatively dead: most scanned objects are garbage, and this way a garbage header
-        // is written only here and when it is destroyed. Survivors are revived in `claim`.
-        // SAFETY: a tentative `DEAD` hands no drop or hold to anyone: the last drop of a
-        // tentatively dead object is released as usual (see `Context::pending_releases`).
-        unsafe { h.set_flag(DEAD) };
-        index
+        let Some(strong) = (unsafe { h.enter_scan(index) }) else {
+            self.nodes.pop();
+            return None;
+        };
+        self.refs.push(u32::try_from(strong).unwrap_or(MANY_REFS));
+        Some(index)
     }
 
     /// Adds the wanted roots among the root buffer's entries to the snapshot, giving back the
@@ -423,8 +424,9 @@ impl<H: Object> Scan<H> {
             unsafe { H::release_hold(root) };
             if wanted {
                 // SAFETY: a buffered object is tracked; it has strong references (whose hold
-                // keeps `h` alive), is not `DEAD` and not in this scan (checked above).
-                unsafe { self.add(root) };
+                // keeps `h` alive), is not `DEAD` and not in this scan (checked above). A
+                // root its header refuses is simply not examined.
+                let _ = unsafe { self.add(root) };
             }
         }
         self.spare_roots = roots;
@@ -513,7 +515,7 @@ impl<H: Object> Scan<H> {
             if unsafe { root.as_ref() }.strong() > 0 {
                 // SAFETY: as above; it was tracked and live when first added, and strong
                 // references keep it so.
-                unsafe { self.add(root) };
+                let _ = unsafe { self.add(root) };
             }
         }
         self.root_count = self.len();
@@ -524,10 +526,8 @@ impl<H: Object> Scan<H> {
         for node in &self.nodes {
             // SAFETY: as in `claim`.
             let h = unsafe { node.header.as_ref() };
-            // SAFETY: the vtable `add` kept for this node.
-            unsafe { h.leave_scan(node.vtable) };
-            // SAFETY: the `DEAD` was tentative, set by `add`.
-            unsafe { h.clear_flag(DEAD) };
+            // SAFETY: in the scan, with the vtable `add` kept for this node.
+            unsafe { h.revive(node.vtable) };
         }
     }
 
@@ -574,7 +574,11 @@ impl<H: Object> Scan<H> {
                 None => {
                     // SAFETY: tracked, live (an owned `Gc` is a strong reference), not
                     // `DEAD`, and not in this scan (no scan index).
-                    let index = unsafe { self.add(child) };
+                    let Some(index) = (unsafe { self.add(child) }) else {
+                        // Refused: the edge is left out; the child counts as referenced
+                        // from outside.
+                        continue;
+                    };
                     stack.push(index);
                     index
                 }
@@ -683,10 +687,8 @@ impl<H: Object> Scan<H> {
             // A garbage node whose last strong reference a misbehaving `Trace` dropped is in
             // the pending list, which owns its value: leave it to the release loop.
             if self.live[visit.node] || h.strong() == 0 {
-                // SAFETY: the vtable `add` kept for this node.
-                unsafe { h.leave_scan(vtable) };
-                // SAFETY: the `DEAD` was tentative, set by `add`.
-                unsafe { h.clear_flag(DEAD) };
+                // SAFETY: in the scan, with the vtable `add` kept for this node.
+                unsafe { h.revive(vtable) };
                 if visit.incomplete() && h.strong() > 0 {
                     self.survivors.push(header);
                 }

@@ -154,6 +154,18 @@ impl State {
         self.0.fetch_xor(CLAIMING | DEAD, Ordering::Release);
     }
 
+    /// Sets the low flags `flags`; returns the word before.
+    pub(crate) fn set_flags(&self, flags: usize) -> usize {
+        debug_assert!(flags <= LOW_FLAGS);
+        self.0.fetch_or(flags, Ordering::AcqRel)
+    }
+
+    /// Clears the low flags `flags`; returns the word before.
+    pub(crate) fn clear_flags(&self, flags: usize) -> usize {
+        debug_assert!(flags <= LOW_FLAGS);
+        self.0.fetch_and(!flags, Ordering::AcqRel)
+    }
+
     /// Sets `BUFFERED`; returns whether this call set it (and so owns the buffer entry).
     pub(crate) fn set_buffered(&self) -> bool {
         self.0.fetch_or(BUFFERED, Ordering::AcqRel) & BUFFERED == 0

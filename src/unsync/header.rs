@@ -25,7 +25,7 @@ use std::alloc::dealloc;
 use std::cell::Cell;
 use std::ptr::{self, NonNull};
 
-use crate::cycle::{self, Flavour, Object, VTable, IN_BUFFER, UNTRACKED};
+use crate::cycle::{self, Flavour, Object, VTable, DEAD, IN_BUFFER, UNTRACKED};
 
 const FLAG_BITS: u32 = 5;
 const FLAGS: usize = (1 << FLAG_BITS) - 1;
@@ -171,10 +171,26 @@ unsafe impl Object for Header {
         (addr & 1 == 1).then_some(addr >> 1)
     }
 
-    unsafe fn enter_scan(&self, index: usize) {
+    /// Stores the index in the vtable slot and marks the object tentatively `DEAD`: most
+    /// scanned objects are garbage, and this way a garbage header is written only here and
+    /// when it is destroyed. Never refuses.
+    #[inline]
+    unsafe fn enter_scan(&self, index: usize) -> Option<usize> {
         self.slot.set(ptr::without_provenance((index << 1) | 1));
+        // SAFETY: a tentative `DEAD` hands no drop or hold to anyone: the last drop of a
+        // tentatively dead object is released as usual (`release::dead_released`).
+        unsafe { self.set_flag(DEAD) };
+        Some(self.strong())
     }
 
+    #[inline]
+    unsafe fn revive(&self, vtable: &'static VTable<Header>) {
+        self.slot.set(vtable);
+        // SAFETY: the `DEAD` was tentative, set by `enter_scan`.
+        unsafe { self.clear_flag(DEAD) };
+    }
+
+    #[inline]
     unsafe fn leave_scan(&self, vtable: &'static VTable<Header>) {
         self.slot.set(vtable);
     }

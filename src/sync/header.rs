@@ -1,0 +1,285 @@
+//! The header in front of every thread-safe allocation (ARCHITECTURE.md, "The thread-safe
+//! flavour"): the state word, the weak count, the vtable (never overwritten: other threads
+//! read it) and the scan slot, which only the collecting thread touches.
+
+use std::alloc::dealloc;
+use std::ptr::NonNull;
+
+use crate::cycle::{self, Flavour, Object, VTable, DEAD, DROPPED, UNTRACKED, WITHDRAWN};
+use crate::primitive::cell::UnsafeCell;
+use crate::primitive::sync::atomic::{fence, AtomicUsize, Ordering};
+use crate::sync::state::{self, State, SCANNED};
+
+/// A thread-safe allocation: header, then value.
+pub(crate) type GcBox<T> = cycle::GcBox<Header, T>;
+
+/// The header of a thread-safe allocation.
+#[repr(C)]
+pub(crate) struct Header {
+    state: State,
+    /// `Weak` handles plus holds (the implicit one of the strong references, a buffer
+    /// entry's, the collector's while it destroys): the allocation is freed when it reaches
+    /// zero.
+    weak: AtomicUsize,
+    vtable: &'static VTable<Header>,
+    /// The object's node in the running snapshot. Only the thread that holds the collector
+    /// lock reads or writes it, and only while the object is `SCANNED`.
+    scan: UnsafeCell<usize>,
+}
+
+// SAFETY: the counts are atomics and the vtable is immutable; `scan` is read and written only
+// by the collecting thread, one collection at a time, ordered by the collector lock.
+unsafe impl Send for Header {}
+// SAFETY: as above.
+unsafe impl Sync for Header {}
+
+impl Header {
+    /// A header for a fresh allocation with `strong` strong references and the implicit hold.
+    pub(crate) fn new(vtable: &'static VTable<Header>, tracked: bool, strong: usize) -> Header {
+        Header {
+            state: State::new(strong, if tracked { 0 } else { UNTRACKED }),
+            weak: AtomicUsize::new(1),
+            vtable,
+            scan: UnsafeCell::new(0),
+        }
+    }
+
+    /// The state word.
+    pub(crate) fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// Adds a `Weak` handle or a hold; aborts on overflow, like `Arc`.
+    pub(crate) fn take_hold(&self) {
+        if self.weak.fetch_add(1, Ordering::Relaxed) > isize::MAX as usize {
+            std::process::abort();
+        }
+    }
+}
+
+// SAFETY: each method does what the trait says; `release_hold` frees with the layout of the
+// vtable the header was created with, exactly when the last unit of `weak` goes (the
+// `Release` decrement and the `Acquire` fence order every use of the allocation before it).
+unsafe impl Object for Header {
+    const FLAVOUR: Flavour = Flavour::Sync;
+
+    fn strong(&self) -> usize {
+        state::strong(self.state.load(Ordering::Acquire))
+    }
+
+    fn has(&self, flags: usize) -> bool {
+        self.state.load(Ordering::Acquire) & flags != 0
+    }
+
+    unsafe fn set_flag(&self, flag: usize) {
+        self.state.set_flags(flag);
+    }
+
+    unsafe fn clear_flag(&self, flag: usize) {
+        self.state.clear_flags(flag);
+    }
+
+    unsafe fn release_hold(this: NonNull<Header>) {
+        // SAFETY: the caller owns a unit, which keeps the header alive until given back.
+        let header = unsafe { this.as_ref() };
+        if header.weak.fetch_sub(1, Ordering::Release) == 1 {
+            fence(Ordering::Acquire);
+            let layout = header.vtable.layout;
+            // SAFETY: the last unit is gone: no handle, buffer entry or collector refers to
+            // the allocation any more, and it was allocated with this layout.
+            unsafe { dealloc(this.as_ptr().cast::<u8>(), layout) }
+        }
+    }
+
+    unsafe fn vtable(&self) -> &'static VTable<Header> {
+        self.vtable
+    }
+
+    fn scan_index(&self) -> Option<usize> {
+        // SAFETY: only the collecting thread calls this; it wrote the index when it set
+        // `SCANNED`, and no other thread writes it.
+        self.has(SCANNED)
+            .then(|| self.scan.with(|index| unsafe { *index }))
+    }
+
+    /// Sets `SCANNED` by CAS and records the index; refuses an object with no strong
+    /// reference (it is being released), a `DEAD` one, and one withdrawn by `get_mut`.
+    unsafe fn enter_scan(&self, index: usize) -> Option<usize> {
+        let word = self.state.enter_scan(DEAD | WITHDRAWN)?;
+        // SAFETY: the collecting thread is the only one that touches `scan`.
+        self.scan.with_mut(|slot| unsafe { *slot = index });
+        Some(state::strong(word))
+    }
+
+    /// Clears `SCANNED`. (The vtable never left its field.)
+    unsafe fn revive(&self, _: &'static VTable<Header>) {
+        self.state.leave_scan();
+    }
+
+    unsafe fn leave_scan(&self, _: &'static VTable<Header>) {
+        self.state.leave_scan();
+    }
+
+    /// Sets `DROPPED` and reads the strong count in one atomic step, so that of the
+    /// collector (here) and the thread dropping the last strong reference, exactly one sees
+    /// both "value dropped" and "no strong reference left", and gives back the implicit hold.
+    unsafe fn value_dropped(this: NonNull<Header>) {
+        // SAFETY: the implicit hold keeps the header alive until it is given back.
+        let old = unsafe { this.as_ref() }.state.set_flags(DROPPED);
+        if state::strong(old) == 0 {
+            // SAFETY: no strong reference is left: the hold is the caller's.
+            unsafe { Self::release_hold(this) };
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize as StdAtomicUsize;
+    use std::sync::OnceLock;
+
+    use crate::cycle::{Context, Scan, VTableFor, BUFFERED};
+    use crate::panics::Panics;
+    use crate::trace::{Trace, Tracer};
+
+    /// One strong reference to a thread-safe object, as the handles will hold it.
+    struct Edge(NonNull<Header>);
+
+    // SAFETY: the test's objects are only used on the test's thread.
+    unsafe impl Send for Edge {}
+    // SAFETY: as above.
+    unsafe impl Sync for Edge {}
+
+    // SAFETY: reports the one strong reference it owns.
+    unsafe impl Trace for Edge {
+        fn trace(&self, tracer: &mut Tracer) {
+            // SAFETY: the edge owns a strong reference to a live object.
+            unsafe { tracer.edge(self.0) }
+        }
+    }
+
+    impl Drop for Edge {
+        /// Gives back the strong reference. In these tests only the collector's destroy
+        /// phase drops edges, so the target is always `DEAD`.
+        fn drop(&mut self) {
+            // SAFETY: the strong reference keeps the header alive.
+            let header = unsafe { self.0.as_ref() };
+            let old = header.state.decrement();
+            assert!(old & DEAD != 0, "only garbage is dropped here");
+            if state::strong(old) == 1 && old & DROPPED != 0 {
+                // SAFETY: the value is gone and so is the last strong reference.
+                unsafe { Header::release_hold(self.0) };
+            }
+        }
+    }
+
+    static DROPS: StdAtomicUsize = StdAtomicUsize::new(0);
+
+    struct Node {
+        next: OnceLock<Edge>,
+    }
+
+    impl Drop for Node {
+        fn drop(&mut self) {
+            DROPS.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    // SAFETY: forwards to its one field.
+    unsafe impl Trace for Node {
+        fn trace(&self, tracer: &mut Tracer) {
+            if let Some(edge) = self.next.get() {
+                edge.trace(tracer);
+            }
+        }
+    }
+
+    fn node(strong: usize) -> NonNull<Header> {
+        let boxed = Box::new(GcBox {
+            header: Header::new(VTableFor::<Header, Node>::VTABLE, true, strong),
+            value: Node {
+                next: OnceLock::new(),
+            },
+        });
+        NonNull::from(Box::leak(boxed)).cast()
+    }
+
+    fn link(from: NonNull<Header>, to: NonNull<Header>) {
+        // SAFETY: `from` is a live `GcBox<Node>` of this test.
+        let value = unsafe { &(*from.cast::<GcBox<Node>>().as_ptr()).value };
+        assert!(value.next.set(Edge(to)).is_ok());
+    }
+
+    /// Makes `header` a root-buffer entry, as a drop to a non-zero count would.
+    fn buffer(header: NonNull<Header>) -> NonNull<Header> {
+        // SAFETY: a live header of this test.
+        let h = unsafe { header.as_ref() };
+        assert!(h.state.set_buffered());
+        h.take_hold();
+        header
+    }
+
+    struct NoReleases;
+
+    // SAFETY: nothing is released while these tests' snapshots run.
+    unsafe impl Context for NoReleases {
+        unsafe fn tracing(&self, _: bool) {}
+        fn pending_releases(&self) -> usize {
+            0
+        }
+    }
+
+    /// The shared algorithm judges thread-safe headers as it judges single-threaded ones: a
+    /// garbage 2-cycle is claimed and destroyed, a self-cycle with a handle from outside
+    /// survives, and both leave the scan. (No concurrency here: that is the loom models'
+    /// job.)
+    #[test]
+    fn the_shared_algorithm_judges_thread_safe_headers() {
+        let drops_before = DROPS.load(Ordering::Relaxed);
+        let (a, b, c) = (node(1), node(1), node(2));
+        link(a, b);
+        link(b, a);
+        link(c, c); // and one handle from outside: strong 2
+        let mut scan = Scan::<Header>::new();
+        let mut panics = Panics::default();
+        // SAFETY: each root is a live buffer entry, listed once; nothing runs concurrently.
+        let verdict = unsafe { scan.judge(vec![buffer(a), buffer(c)], &NoReleases, &mut panics) };
+        assert_eq!((verdict.traced, verdict.garbage), (3, 2));
+        assert!(!verdict.gave_up && verdict.lied_about.is_none());
+        // SAFETY: `c` is alive (the test's handle).
+        let c_header = unsafe { c.as_ref() };
+        assert!(
+            !c_header.has(SCANNED | DEAD | BUFFERED),
+            "the survivor left the scan"
+        );
+        // The shared algorithm judged the pair garbage; claiming it is this flavour's step
+        // (phase 4 of ARCHITECTURE.md's design), done here as the collector will: from the
+        // word each member entered the scan with (unchanged: nothing runs concurrently).
+        for garbage in [a, b] {
+            // SAFETY: the pair is alive until destroyed.
+            let state = unsafe { garbage.as_ref() }.state();
+            let recorded = state.load(Ordering::Relaxed);
+            assert!(recorded & SCANNED != 0 && state::strong(recorded) == 1);
+            assert!(state.claim(recorded));
+            state.kill();
+        }
+        assert_eq!(scan.destroy(&mut panics), 2);
+        assert!(panics.finish().is_none());
+        assert_eq!(DROPS.load(Ordering::Relaxed) - drops_before, 2);
+
+        // The handle from outside goes; the self-cycle is garbage now.
+        c_header.state.decrement();
+        let mut scan = scan.recycle(3).expect("small arrays are kept");
+        let mut panics = Panics::default();
+        // SAFETY: as above.
+        let verdict = unsafe { scan.judge(vec![buffer(c)], &NoReleases, &mut panics) };
+        assert_eq!((verdict.traced, verdict.garbage), (1, 1));
+        let recorded = c_header.state().load(Ordering::Relaxed);
+        assert!(c_header.state().claim(recorded));
+        c_header.state().kill();
+        assert_eq!(scan.destroy(&mut panics), 1);
+        assert_eq!(DROPS.load(Ordering::Relaxed) - drops_before, 3);
+        // Every header was freed (Miri's leak checker would say otherwise).
+    }
+}
