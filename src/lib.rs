@@ -112,6 +112,7 @@ mod cycle;
 mod impls;
 mod panics;
 mod primitive;
+mod release;
 // The thread-safe flavour, being built (ARCHITECTURE.md, "The thread-safe flavour").
 #[allow(dead_code)]
 mod sync;

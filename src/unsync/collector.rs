@@ -13,8 +13,8 @@ use std::ptr::NonNull;
 
 use crate::cycle::{Context, Object, Phase, Scan, Stats, BUFFERED, IN_BUFFER, WITHDRAWN};
 use crate::panics::{drop_payload, Panics, Payload};
+use crate::release;
 use crate::unsync::header::Header;
-use crate::unsync::release;
 
 /// The automatic-collection threshold a thread starts with: a collection runs when this many
 /// possible cycle roots have been buffered since the last one. CPython's first-generation
@@ -387,7 +387,7 @@ impl Collector {
 }
 
 // SAFETY: the phase's tracing flag is what `Gc::deref`, `Gc::try_deref` and `Gc::drop` read
-// to tell a tentative `DEAD` (`release::dead_released` defers such a release), and the
+// to tell a tentative `DEAD` (`dead_released` in `gc.rs` defers such a release), and the
 // pending list's length counts every deferred release.
 unsafe impl Context for Collector {
     unsafe fn tracing(&self, tracing: bool) {

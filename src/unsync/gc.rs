@@ -11,10 +11,11 @@ use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::ptr::{self, NonNull};
 
 use crate::cycle::{Object, VTableFor, BUFFERED, DEAD, DROPPED, UNTRACKED, WITHDRAWN};
+use crate::release;
 use crate::trace::{Trace, Tracer};
 use crate::unsync::header::{GcBox, Header};
+use crate::unsync::local;
 use crate::unsync::weak::Weak;
-use crate::unsync::{local, release};
 
 /// A single-threaded reference-counting pointer whose garbage cycles are reclaimed by the
 /// cycle collector. The `Rc` of this crate.
@@ -371,7 +372,7 @@ impl<T: ?Sized> Gc<T> {
                 unsafe { Header::release_hold(header) };
             } else {
                 // SAFETY: `DEAD`, not `DROPPED`, and its last strong reference just went.
-                unsafe { release::dead_released(header) };
+                unsafe { dead_released(header) };
             }
         } else if flags & UNTRACKED != 0 {
             // SAFETY: the count reached zero: nobody else can reach the value. An untracked
@@ -553,6 +554,24 @@ impl<T: ?Sized> Deref for Gc<T> {
         // only tentatively, while it traces), so it is alive; only shared references to it
         // are handed out.
         unsafe { &(*self.ptr.as_ptr()).value }
+    }
+}
+
+/// The last strong reference to a `DEAD` object whose value the collector has not dropped
+/// went. During a destruction that is normal (the collector drops the value, then gives back
+/// the implicit hold). During a snapshot the object is only tentatively dead — a misbehaving
+/// `Trace` impl dropped its last reference — so it is released like any other: into the
+/// pending list, which the collector notices and then revives the object.
+///
+/// # Safety
+/// `header` must be live, `DEAD` and not `DROPPED`, with a strong count that just reached
+/// zero: its implicit hold is handed over.
+#[cold]
+unsafe fn dead_released(header: NonNull<Header>) {
+    if release::phase().tracing() {
+        // SAFETY: by the caller's contract, the value is alive and unclaimed (the snapshot
+        // only tentatively marked it), and its drop and implicit hold are handed over.
+        unsafe { release::defer(header) };
     }
 }
 

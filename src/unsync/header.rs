@@ -178,7 +178,7 @@ unsafe impl Object for Header {
     unsafe fn enter_scan(&self, index: usize) -> Option<usize> {
         self.slot.set(ptr::without_provenance((index << 1) | 1));
         // SAFETY: a tentative `DEAD` hands no drop or hold to anyone: the last drop of a
-        // tentatively dead object is released as usual (`release::dead_released`).
+        // tentatively dead object is released as usual (`dead_released` in `gc.rs`).
         unsafe { self.set_flag(DEAD) };
         Some(self.strong())
     }

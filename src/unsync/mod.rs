@@ -23,7 +23,6 @@ mod collector;
 mod gc;
 mod header;
 mod local;
-mod release;
 mod weak;
 
 pub use crate::cycle::Stats;

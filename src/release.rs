@@ -1,6 +1,7 @@
 //! The release loop (CPython's "trashcan"): dropping values whose last strong reference went,
 //! with bounded stack whatever the data; and the thread's [`Phase`], which it reads on every
-//! release.
+//! release. Shared by the flavours: a thread has one loop, and a pending entry carries the
+//! function that destroys it, so objects of both flavours nest and defer together.
 //!
 //! Releases nest like `Rc`'s drops up to [`RELEASE_DEPTH_LIMIT`](crate::cycle::phase::RELEASE_DEPTH_LIMIT) levels; a release that would
 //! go deeper joins the *pending* list, which the outermost release drains. A collection sets
@@ -16,18 +17,24 @@ use std::cell::Cell;
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr::{self, NonNull};
 
-use crate::cycle::{drop_value, Object, Phase};
+use crate::cycle::{drop_value, GcBox, Object, Phase};
 use crate::panics::{drop_payload, Panics};
-use crate::unsync::header::{GcBox, Header};
+
+/// A released value waiting for its drop: its header, and the function that destroys it
+/// (drops the value through the one drop path, which gives back the implicit hold).
+struct Pending {
+    header: NonNull<()>,
+    destroy: unsafe fn(NonNull<()>),
+}
 
 struct ReleaseLoop {
     /// What is running on this thread.
     phase: Cell<Phase>,
     /// Values whose last strong reference went while [`RELEASE_DEPTH_LIMIT`](crate::cycle::phase::RELEASE_DEPTH_LIMIT) releases were
     /// already running (or during a collection), and objects a misbehaving `Trace` released
-    /// during a snapshot ([`dead_released`]). Each entry holds the implicit hold of its
-    /// header and owns its value's drop. `None` when empty.
-    pending: Cell<Option<NonNull<Vec<NonNull<Header>>>>>,
+    /// during a snapshot (`unsync`'s `dead_released`). Each entry holds the implicit hold of
+    /// its header and owns its value's drop. `None` when empty.
+    pending: Cell<Option<NonNull<Vec<Pending>>>>,
 }
 
 thread_local! {
@@ -46,7 +53,7 @@ thread_local! {
 /// The strong count of `ptr` is zero, its value is alive and unclaimed, and the caller owns
 /// its drop.
 #[inline]
-pub(crate) unsafe fn release<T: ?Sized>(ptr: NonNull<GcBox<T>>) {
+pub(crate) unsafe fn release<H: Object, T: ?Sized>(ptr: NonNull<GcBox<H, T>>) {
     /// Leaves a nesting level when the drop is over, also when it panics; the outermost
     /// level drains the pending list first.
     struct Leave {
@@ -79,7 +86,7 @@ pub(crate) unsafe fn release<T: ?Sized>(ptr: NonNull<GcBox<T>>) {
     });
     if !outer.nests() {
         // SAFETY: by the caller's contract, handed over to the pending list.
-        return unsafe { defer(ptr.cast()) };
+        return unsafe { defer(ptr.cast::<H>()) };
     }
     let _leave = Leave { outer };
     // SAFETY: by the caller's contract.
@@ -93,10 +100,10 @@ pub(crate) unsafe fn release<T: ?Sized>(ptr: NonNull<GcBox<T>>) {
 /// The strong count is zero, the value is alive and unclaimed, and the caller owns its drop
 /// and the implicit hold.
 #[inline(always)]
-pub(crate) unsafe fn drop_box_value<T: ?Sized>(ptr: NonNull<GcBox<T>>) {
+pub(crate) unsafe fn drop_box_value<H: Object, T: ?Sized>(ptr: NonNull<GcBox<H, T>>) {
     // SAFETY: by the caller's contract.
     unsafe {
-        drop_value(ptr.cast::<Header>(), || {
+        drop_value(ptr.cast::<H>(), || {
             ptr::drop_in_place(ptr::addr_of_mut!((*ptr.as_ptr()).value))
         })
     }
@@ -109,7 +116,11 @@ pub(crate) unsafe fn drop_box_value<T: ?Sized>(ptr: NonNull<GcBox<T>>) {
 /// hands over its drop and its implicit hold.
 #[cold]
 #[inline(never)]
-pub(crate) unsafe fn defer(header: NonNull<Header>) {
+pub(crate) unsafe fn defer<H: Object>(header: NonNull<H>) {
+    let pending = Pending {
+        header: header.cast(),
+        destroy: destroy::<H>,
+    };
     RELEASE_LOOP.with(|r| {
         let list = match r.pending.get() {
             Some(list) => list,
@@ -122,12 +133,12 @@ pub(crate) unsafe fn defer(header: NonNull<Header>) {
         // SAFETY: the list belongs to this thread's `RELEASE_LOOP`, and no other reference to it
         // is live: `defer`, `pop_pending` and `pending_len` run no user code while they hold
         // one.
-        unsafe { (*list.as_ptr()).push(header) };
+        unsafe { (*list.as_ptr()).push(pending) };
     });
 }
 
 /// Takes the last pending entry; frees the list when it is empty.
-fn pop_pending() -> Option<NonNull<Header>> {
+fn pop_pending() -> Option<Pending> {
     RELEASE_LOOP.with(|r| {
         let list = r.pending.get()?;
         // SAFETY: as in `defer`.
@@ -218,24 +229,6 @@ pub(crate) unsafe fn end_collection(outer: Phase) {
     set_phase(outer);
 }
 
-/// The last strong reference to a `DEAD` object whose value the collector has not dropped
-/// went. During a destruction that is normal (the collector drops the value, then gives back
-/// the implicit hold). During a snapshot the object is only tentatively dead — a misbehaving
-/// `Trace` impl dropped its last reference — so it is released like any other: into the
-/// pending list, which the collector notices and then revives the object.
-///
-/// # Safety
-/// `header` must be live, `DEAD` and not `DROPPED`, with a strong count that just reached
-/// zero: its implicit hold is handed over.
-#[cold]
-pub(crate) unsafe fn dead_released(header: NonNull<Header>) {
-    if phase().tracing() {
-        // SAFETY: by the caller's contract, the value is alive and unclaimed (the snapshot
-        // only tentatively marked it), and its drop and implicit hold are handed over.
-        unsafe { defer(header) };
-    }
-}
-
 /// Drops everything pending as the outermost release (nested releases may recurse again up
 /// to the limit), then ends it. If a value's `Drop` panics, the rest are still dropped (by
 /// [`DrainGuard`]) before the panic goes on.
@@ -247,10 +240,11 @@ fn drain_pending() {
         let guard = DrainGuard;
         // While unwinding, a second panic would abort: the guard drops the rest instead.
         if !std::thread::panicking() {
-            while let Some(header) = pop_pending() {
+            while let Some(Pending { header, destroy }) = pop_pending() {
                 // SAFETY: pending entries are alive, unclaimed, and own their value's drop
                 // (entries a misbehaving `Trace` released during a snapshot are revived by
-                // the collector, never claimed, before its deferral ends).
+                // the collector, never claimed, before its deferral ends); `destroy` is the
+                // one `defer` chose for the header's type.
                 unsafe { destroy(header) };
             }
         }
@@ -267,7 +261,7 @@ impl Drop for DrainGuard {
         // Only reached with entries left while a `Drop` panic unwinds: drop the rest,
         // swallowing further panics (the first one is already on its way). Their payloads
         // are dropped under `catch_unwind` too: a second panic here would abort.
-        while let Some(header) = pop_pending() {
+        while let Some(Pending { header, destroy }) = pop_pending() {
             // SAFETY: as in `drain_pending`.
             let destroy = || unsafe { destroy(header) };
             if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(destroy)) {
@@ -278,13 +272,14 @@ impl Drop for DrainGuard {
     }
 }
 
-/// Drops the value behind `header` through the one drop path, which gives back its implicit
-/// hold.
+/// Drops the value behind `header`, an `H`, through the one drop path, which gives back its
+/// implicit hold.
 ///
 /// # Safety
-/// The strong count is zero, the value is alive and unclaimed (not in a scan), and the
-/// caller owns its drop and the implicit hold.
-unsafe fn destroy(header: NonNull<Header>) {
+/// `header` is an `H` whose strong count is zero, whose value is alive and unclaimed (not in
+/// a scan), and the caller owns its drop and the implicit hold.
+unsafe fn destroy<H: Object>(header: NonNull<()>) {
+    let header = header.cast::<H>();
     // SAFETY: by the caller's contract; the header is alive until the hold is given back.
     unsafe {
         let drop_in_place = header.as_ref().vtable().drop_in_place;
