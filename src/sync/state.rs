@@ -10,7 +10,7 @@
 //! next, so that clone's one comparison of the old word with `GUARD` catches both the claim
 //! and an overflow, as `Arc`'s clone compares with its maximum.
 
-use crate::cycle::{BUFFERED, DEAD};
+use crate::cycle::{BUFFERED, DEAD, UNTRACKED};
 use crate::primitive::hint::spin_loop;
 use crate::primitive::sync::atomic::{AtomicUsize, Ordering};
 
@@ -29,6 +29,16 @@ const LOW_FLAGS: usize = ONE - 1;
 /// The strong count in a state word.
 pub(crate) fn strong(word: usize) -> usize {
     (word & !(CLAIMING | GUARD)) >> COUNT_SHIFT
+}
+
+/// What a drop of a tracked object did ([`State::decrement_tracked`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Decrement {
+    /// Other strong references remain, and this drop set `BUFFERED`: the hold it took is
+    /// now the root-buffer entry's, which the caller records.
+    Buffered,
+    /// A plain decrement; the word before it.
+    Plain(usize),
 }
 
 /// A header's state word.
@@ -74,6 +84,45 @@ impl State {
     #[inline]
     pub(crate) fn decrement(&self) -> usize {
         self.0.fetch_sub(ONE, Ordering::Release)
+    }
+
+    /// Removes a strong reference of a tracked object. If other strong references remain
+    /// and the object is neither buffered nor dead, the object may now be the only way into
+    /// a garbage cycle: this drop sets `BUFFERED` in the same atomic step as its decrement.
+    /// After a plain decrement the thread owns nothing and may not touch the header (a
+    /// racing last drop can free it), so the buffer's weak hold is taken first, with
+    /// `take_hold`, while the caller's strong reference still keeps the header; if another
+    /// thread buffers the object first, the hold is given back with `give_back`, still
+    /// before the decrement.
+    pub(crate) fn decrement_tracked(
+        &self,
+        take_hold: impl Fn(),
+        give_back: impl Fn(),
+    ) -> Decrement {
+        let mut word = self.0.load(Ordering::Relaxed);
+        let mut holding = false;
+        loop {
+            let wants_buffer = strong(word) > 1 && word & (BUFFERED | UNTRACKED | DEAD) == 0;
+            if !wants_buffer {
+                if holding {
+                    give_back();
+                }
+                return Decrement::Plain(self.decrement());
+            }
+            if !holding {
+                take_hold();
+                holding = true;
+            }
+            match self.0.compare_exchange_weak(
+                word,
+                (word - ONE) | BUFFERED,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Decrement::Buffered,
+                Err(current) => word = current,
+            }
+        }
     }
 
     /// Adds a strong reference for `Weak::upgrade`, unless the object has none left or is
@@ -176,7 +225,7 @@ impl State {
 mod loom_models {
     use super::*;
     use crate::primitive::sync::atomic::{AtomicBool, AtomicUsize};
-    use crate::primitive::sync::Arc;
+    use crate::primitive::sync::{Arc, Mutex};
     use crate::primitive::thread;
 
     /// The claim a collector makes of a two-object set it judged garbage, as in phase 4:
@@ -277,6 +326,85 @@ mod loom_models {
             }
             mutator.join().unwrap();
             assert_eq!(drops.load(Ordering::Relaxed), 1, "dropped once");
+        });
+    }
+
+    /// Race 3: two threads drop the two strong references of one object (one to non-zero,
+    /// which buffers it, one to zero, which drops the value) while the collector drains the
+    /// root buffer. The header is freed exactly once, after every thread is done with it,
+    /// and the value is dropped exactly once. Fails if the buffering drop sets `BUFFERED`
+    /// after a plain decrement (it then touches a header the last drop may have freed).
+    #[test]
+    fn a_buffering_drop_never_touches_a_freed_header() {
+        struct Object {
+            state: State,
+            /// The implicit hold (1) plus the buffer entry's hold.
+            weak: AtomicUsize,
+            freed: AtomicBool,
+            drops: AtomicUsize,
+        }
+        impl Object {
+            fn touch(&self) {
+                assert!(
+                    !self.freed.load(Ordering::Relaxed),
+                    "touched a freed header"
+                );
+            }
+            fn take_hold(&self) {
+                self.touch();
+                self.weak.fetch_add(1, Ordering::Relaxed);
+            }
+            fn release_hold(&self) {
+                self.touch();
+                if self.weak.fetch_sub(1, Ordering::AcqRel) == 1 {
+                    self.freed.store(true, Ordering::Relaxed);
+                }
+            }
+            /// A drop of one strong reference, as `sync::Gc`'s will do it.
+            fn drop_strong(&self, buffer: &Mutex<Vec<()>>) {
+                self.touch();
+                match self
+                    .state
+                    .decrement_tracked(|| self.take_hold(), || self.release_hold())
+                {
+                    Decrement::Buffered => buffer.lock().unwrap().push(()),
+                    Decrement::Plain(old) if strong(old) == 1 => {
+                        self.drops.fetch_add(1, Ordering::Relaxed);
+                        self.release_hold(); // the implicit hold
+                    }
+                    Decrement::Plain(_) => {}
+                }
+            }
+            /// The collector takes the entry out of the buffer.
+            fn drain(&self, buffer: &Mutex<Vec<()>>) {
+                let taken = buffer.lock().unwrap().pop();
+                if taken.is_some() {
+                    self.state.clear_flags(BUFFERED);
+                    self.release_hold(); // the entry's hold
+                }
+            }
+        }
+        loom::model(|| {
+            let object = Arc::new(Object {
+                state: State::new(2, 0),
+                weak: AtomicUsize::new(1),
+                freed: AtomicBool::new(false),
+                drops: AtomicUsize::new(0),
+            });
+            let buffer = Arc::new(Mutex::new(Vec::new()));
+            let droppers: Vec<_> = (0..2)
+                .map(|_| {
+                    let (object, buffer) = (object.clone(), buffer.clone());
+                    thread::spawn(move || object.drop_strong(&buffer))
+                })
+                .collect();
+            object.drain(&buffer);
+            for dropper in droppers {
+                dropper.join().unwrap();
+            }
+            object.drain(&buffer);
+            assert_eq!(object.drops.load(Ordering::Relaxed), 1, "dropped once");
+            assert!(object.freed.load(Ordering::Relaxed), "freed in the end");
         });
     }
 
