@@ -24,7 +24,9 @@ mod static_check_pointers_are_one_word {
 mod static_check_common_traits {
     use super::*;
     assert_impl_all!(Gc<u32>: Clone, std::fmt::Debug, std::fmt::Pointer, Unpin);
-    assert_impl_all!(Gc<u32>: std::panic::UnwindSafe);
+    assert_impl_all!(Gc<u32>: std::panic::UnwindSafe, std::panic::RefUnwindSafe);
+    // As for `Rc`: only a payload that is `RefUnwindSafe` makes the pointer so.
+    assert_not_impl_any!(Gc<std::cell::UnsafeCell<u32>>: std::panic::UnwindSafe, std::panic::RefUnwindSafe);
     assert_impl_all!(Weak<u32>: Clone, std::fmt::Debug, Default);
 }
 

@@ -1018,12 +1018,20 @@ fn op_make_mut(h: &mut Handles, inp: &mut Input) {
         None
     };
     let unique = predict_unique(aid);
+    // Only `Weak`s share it: the value moves to a new allocation (same node, same id) and the
+    // `Weak`s are disassociated, as for `try_unwrap`.
+    let moves = !unique && with_model(|m| m.counts()[aid] == 1);
     with_model(|m| {
+        if moves {
+            for w in m.weaks.iter_mut().filter(|w| w.0 == aid) {
+                w.1 = false;
+            }
+        }
         m.make_mut = Some(MakeMutCtx {
             slot: a,
             old: aid,
             new: None,
-            applied: unique,
+            applied: unique || moves,
         })
     });
     let frame = Frame::new();
@@ -1050,9 +1058,14 @@ fn op_make_mut(h: &mut Handles, inp: &mut Input) {
                 node.id
             ));
         }
-        if unique != (id == aid) {
+        if (unique || moves) != (id == aid) {
             fail(format!(
-                "make_mut on node {aid} (unique: {unique}) gave node {id}"
+                "make_mut on node {aid} (unique: {unique}, only weaks: {moves}) gave node {id}"
+            ));
+        }
+        if moves && with_model(|m| m.make_mut.as_ref().is_some_and(|ctx| ctx.new.is_some())) {
+            fail(format!(
+                "make_mut cloned node {aid}, which only weaks share"
             ));
         }
         let edges = node.edges.get_mut();

@@ -162,6 +162,26 @@ pub(crate) struct GcBox<H, T: ?Sized> {
     pub(crate) value: T,
 }
 
+impl<H, T: ?Sized> GcBox<H, T> {
+    /// The box whose value `value` points to (the inverse of projecting to the `value`
+    /// field), for the handles' `from_raw`.
+    ///
+    /// # Safety
+    /// `value` points to the value of a `GcBox<H, T>` whose allocation is live.
+    pub(crate) unsafe fn from_value(value: *const T) -> NonNull<GcBox<H, T>> {
+        // With `#[repr(C)]`, the value starts at the header's size rounded up to the value's
+        // alignment. `align_of_val` reads only the pointer's metadata (a slice's element
+        // type, a trait object's vtable); the allocation is live, so the reference is
+        // dereferenceable.
+        // SAFETY: by the caller's contract.
+        let align = std::mem::align_of_val(unsafe { &*value });
+        let offset = std::mem::size_of::<H>().next_multiple_of(align);
+        // SAFETY: the box starts `offset` bytes before its value, in the same allocation;
+        // the cast keeps the pointer's metadata, which `GcBox<H, T>` shares with `T`.
+        unsafe { NonNull::new_unchecked(value.byte_sub(offset) as *mut GcBox<H, T>) }
+    }
+}
+
 /// What the collector needs to know about a type it only sees through a header.
 pub(crate) struct VTable<H> {
     /// Reports the edges of the value behind the header.

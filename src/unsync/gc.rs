@@ -8,6 +8,7 @@ use std::marker::PhantomData;
 use std::mem::{self, MaybeUninit};
 use std::ops::Deref;
 use std::panic::{RefUnwindSafe, UnwindSafe};
+use std::pin::Pin;
 use std::ptr::{self, NonNull};
 
 use crate::cycle::{Object, VTableFor, BUFFERED, DEAD, DROPPED, UNTRACKED, WITHDRAWN};
@@ -113,6 +114,24 @@ impl<T: Trace + 'static> Gc<T> {
             ptr::addr_of_mut!((*ptr).value).write(value);
         }
         Gc::from_box(NonNull::from(Box::leak(uninit)).cast())
+    }
+
+    /// Allocates `value` and pins it: the value never moves again, as for
+    /// [`Rc::pin`](std::rc::Rc::pin) (the collector drops values in place).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cyclegc::Gc;
+    ///
+    /// let pinned = Gc::pin(5);
+    /// assert_eq!(*pinned, 5);
+    /// ```
+    pub fn pin(value: T) -> Pin<Gc<T>> {
+        // SAFETY: a `Gc` never moves its value: the value is dropped in place, and the only
+        // ways to move it out (`try_unwrap`, `make_mut`, `get_mut`) need the `Gc` by value
+        // or by `&mut`, which `Pin` does not hand out.
+        unsafe { Pin::new_unchecked(Gc::new(value)) }
     }
 
     /// Builds a value that holds a [`Weak`] pointer to itself.
@@ -277,6 +296,97 @@ impl<T: ?Sized> Gc<T> {
     pub fn as_ptr(this: &Self) -> *const T {
         // SAFETY: the allocation is alive; no reference is created.
         unsafe { ptr::addr_of!((*this.ptr.as_ptr()).value) }
+    }
+
+    /// Consumes the `Gc` and returns the pointer to the value, as
+    /// [`Rc::into_raw`](std::rc::Rc::into_raw): the strong reference is kept (leaked) until
+    /// [`Gc::from_raw`] takes it back. While it is out, the collector counts it as a
+    /// reference from outside, so the object and everything it reaches stay alive.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cyclegc::Gc;
+    ///
+    /// let x = Gc::new("hello".to_owned());
+    /// let ptr = Gc::into_raw(x);
+    /// assert_eq!(unsafe { &*ptr }, "hello");
+    /// let x = unsafe { Gc::from_raw(ptr) };
+    /// assert_eq!(*x, "hello");
+    /// ```
+    #[must_use = "losing the pointer leaks the value"]
+    pub fn into_raw(this: Self) -> *const T {
+        let ptr = Gc::as_ptr(&this);
+        mem::forget(this);
+        ptr
+    }
+
+    /// Takes back the strong reference a [`Gc::into_raw`] gave out.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must come from [`Gc::into_raw`] (or [`Gc::as_ptr`] of a `Gc` whose strong
+    /// reference [`Gc::increment_strong_count`] added) for this same `T`, and each such
+    /// reference may be taken back once. As for `Rc::from_raw`, a pointer from `into_raw` of
+    /// a `Gc<U>` is only allowed if `U` has the size and alignment of `T`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cyclegc::Gc;
+    ///
+    /// let ptr = Gc::into_raw(Gc::new(7));
+    /// let back = unsafe { Gc::from_raw(ptr) };
+    /// assert_eq!(Gc::strong_count(&back), 1);
+    /// ```
+    pub unsafe fn from_raw(ptr: *const T) -> Gc<T> {
+        // SAFETY: by the caller's contract, `ptr` is the value of a live `GcBox<T>`, whose
+        // strong reference it hands over.
+        Gc::from_box(unsafe { GcBox::from_value(ptr) })
+    }
+
+    /// Adds a strong reference to the object `ptr` points into, as
+    /// [`Rc::increment_strong_count`](std::rc::Rc::increment_strong_count).
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must come from [`Gc::into_raw`] and its strong reference must still be out
+    /// (not taken back), so that the object is alive.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cyclegc::Gc;
+    ///
+    /// let ptr = Gc::into_raw(Gc::new(5));
+    /// unsafe {
+    ///     Gc::increment_strong_count(ptr);
+    ///     let five = Gc::from_raw(ptr);
+    ///     assert_eq!(Gc::strong_count(&five), 2);
+    ///     Gc::decrement_strong_count(ptr);
+    ///     assert_eq!(Gc::strong_count(&five), 1);
+    /// }
+    /// ```
+    pub unsafe fn increment_strong_count(ptr: *const T) {
+        // SAFETY: by the caller's contract; the reference is put back out with `forget`.
+        let gc = mem::ManuallyDrop::new(unsafe { Gc::from_raw(ptr) });
+        mem::forget(Gc::clone(&gc));
+    }
+
+    /// Gives back a strong reference to the object `ptr` points into, as
+    /// [`Rc::decrement_strong_count`](std::rc::Rc::decrement_strong_count): the same as
+    /// dropping the `Gc` that [`Gc::from_raw`] would return.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Gc::from_raw`]: the strong reference must be out, and is taken back here.
+    ///
+    /// # Examples
+    ///
+    /// See [`Gc::increment_strong_count`].
+    pub unsafe fn decrement_strong_count(ptr: *const T) {
+        // SAFETY: by the caller's contract.
+        drop(unsafe { Gc::from_raw(ptr) });
     }
 
     /// Returns the value, or `None` if the cycle collector has already destroyed it.
@@ -462,8 +572,13 @@ impl<T: ?Sized> Gc<T> {
 }
 
 impl<T: Clone + Trace + 'static> Gc<T> {
-    /// A mutable reference to the value, cloning it into a new allocation first if other
-    /// `Gc` or `Weak` pointers exist (clone-on-write, like [`Rc::make_mut`](std::rc::Rc::make_mut)).
+    /// A mutable reference to the value, making it unique first, as
+    /// [`Rc::make_mut`](std::rc::Rc::make_mut) does:
+    ///
+    /// * other `Gc`s point to it: the value is cloned into a new allocation;
+    /// * only [`Weak`]s point to it: the value is moved into a new allocation, and the
+    ///   `Weak`s are disassociated (they no longer upgrade);
+    /// * nothing else points to it: the value is borrowed in place.
     ///
     /// # Examples
     ///
@@ -474,12 +589,54 @@ impl<T: Clone + Trace + 'static> Gc<T> {
     /// let other = Gc::clone(&data);
     /// *Gc::make_mut(&mut data) += 1; // clones
     /// assert_eq!((*data, *other), (6, 5));
+    ///
+    /// let weak = Gc::downgrade(&data);
+    /// *Gc::make_mut(&mut data) += 1; // moves: the `Weak` is disassociated
+    /// assert_eq!(*data, 7);
+    /// assert!(weak.upgrade().is_none());
     /// ```
     pub fn make_mut(this: &mut Self) -> &mut T {
-        if Gc::get_mut(this).is_none() {
+        let header = this.header();
+        if header.strong() != 1 || header.has(DEAD) {
             *this = Gc::new((**this).clone());
+        } else if header.weak_handles() != 0 {
+            Gc::move_to_fresh_allocation(this);
         }
         Gc::get_mut(this).expect("a fresh `Gc` is unique")
+    }
+
+    /// Moves the value of the only strong reference `this` into a new allocation, leaving
+    /// the old one to its `Weak`s (which no longer upgrade), as `try_unwrap` does.
+    fn move_to_fresh_allocation(this: &mut Self) {
+        // The only user code on the way, before anything is moved: nothing below unwinds
+        // (an allocation failure aborts).
+        let tracked = T::may_contain_gc();
+        let mut uninit = Box::<GcBox<T>>::new_uninit();
+        let fresh = uninit.as_mut_ptr();
+        // SAFETY: `fresh` is sized and aligned for a `GcBox<T>` and written once, field by
+        // field. The value is copied bitwise out of the old allocation, whose strong count
+        // goes to 0 below without its value being dropped: it is moved, not duplicated.
+        unsafe {
+            ptr::addr_of_mut!((*fresh).header).write(Header::new(
+                VTableFor::<Header, T>::VTABLE,
+                tracked,
+                1,
+            ));
+            ptr::copy_nonoverlapping(Gc::as_ptr(this), ptr::addr_of_mut!((*fresh).value), 1);
+        }
+        let fresh = Gc::from_box(NonNull::from(Box::leak(uninit)).cast());
+        let old = mem::replace(this, fresh);
+        // SAFETY: `old` was the only strong reference (checked by the caller) and its value
+        // has been moved out: strong 0, and the implicit hold it owned is given back (the
+        // `Weak`s and a root-buffer entry keep the header; nothing drops the value again,
+        // since only a strong reference or the collector would, and the collector skips an
+        // entry with no strong reference).
+        unsafe {
+            old.header().set_strong(0);
+            let header = old.header_ptr();
+            mem::forget(old);
+            Header::release_hold(header);
+        }
     }
 }
 
@@ -612,6 +769,7 @@ unsafe impl<T: ?Sized> Trace for Gc<T> {
 }
 
 impl<T: ?Sized> UnwindSafe for Gc<T> where T: RefUnwindSafe {}
+impl<T: ?Sized> RefUnwindSafe for Gc<T> where T: RefUnwindSafe {}
 impl<T: ?Sized> Unpin for Gc<T> {}
 
 impl<T: ?Sized> AsRef<T> for Gc<T> {

@@ -56,9 +56,14 @@ impl<T: ?Sized> Weak<T> {
         Weak { ptr }
     }
 
+    /// Whether this is a `Weak::new()`, which points to nothing.
+    fn is_dangling(&self) -> bool {
+        self.ptr.cast::<()>().as_ptr().addr() == usize::MAX
+    }
+
     /// The header, or `None` for a `Weak::new()`.
     fn header(&self) -> Option<&Header> {
-        if self.ptr.cast::<()>().as_ptr().addr() == usize::MAX {
+        if self.is_dangling() {
             None
         } else {
             // SAFETY: a non-dangling `Weak` holds one unit of the weak count, which keeps the
@@ -126,6 +131,84 @@ impl<T: ?Sized> Weak<T> {
             Some(header) if header.strong() > 0 && !header.has(DEAD) => header.weak_handles(),
             _ => 0,
         }
+    }
+
+    /// A pointer to the value, as [`std::rc::Weak::as_ptr`]. It may be read only while a
+    /// strong reference exists and the value has not been destroyed; for a [`Weak::new`] it
+    /// dangles.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cyclegc::Gc;
+    ///
+    /// let strong = Gc::new("hello".to_owned());
+    /// let weak = Gc::downgrade(&strong);
+    /// assert_eq!(weak.as_ptr(), Gc::as_ptr(&strong));
+    /// assert_eq!(unsafe { &*weak.as_ptr() }, "hello");
+    /// ```
+    #[must_use]
+    pub fn as_ptr(&self) -> *const T {
+        if self.is_dangling() {
+            // The sentinel itself: it is never a value's address (a value sits at a
+            // multiple of the header's alignment; the sentinel is odd), so `from_raw`
+            // recognizes it.
+            self.ptr.as_ptr() as *const T
+        } else {
+            // SAFETY: the `Weak`'s unit keeps the allocation; no reference is created.
+            unsafe { ptr::addr_of!((*self.ptr.as_ptr()).value) }
+        }
+    }
+
+    /// Consumes the `Weak` and returns the pointer to the value, keeping its weak reference
+    /// until [`Weak::from_raw`] takes it back, as [`std::rc::Weak::into_raw`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cyclegc::{Gc, Weak};
+    ///
+    /// let strong = Gc::new(5);
+    /// let raw = Gc::downgrade(&strong).into_raw();
+    /// let weak = unsafe { Weak::from_raw(raw) };
+    /// assert_eq!(weak.upgrade().as_deref(), Some(&5));
+    /// ```
+    #[must_use = "losing the pointer leaks the allocation"]
+    pub fn into_raw(self) -> *const T {
+        let ptr = self.as_ptr();
+        std::mem::forget(self);
+        ptr
+    }
+
+    /// Takes back the weak reference a [`Weak::into_raw`] gave out.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must come from [`Weak::into_raw`] for this same `T` (with the size and
+    /// alignment rules of `std::rc::Weak::from_raw`), and each weak reference it gave out
+    /// may be taken back once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cyclegc::Weak;
+    ///
+    /// let raw = Weak::<u8>::new().into_raw();
+    /// let weak = unsafe { Weak::from_raw(raw) };
+    /// assert!(weak.upgrade().is_none());
+    /// ```
+    pub unsafe fn from_raw(ptr: *const T) -> Weak<T> {
+        if ptr.addr() == usize::MAX {
+            // A `Weak::new()`: the sentinel, as `as_ptr` returned it.
+            let sentinel = ptr as *mut GcBox<T>;
+            return Weak {
+                // SAFETY: `usize::MAX` is not null.
+                ptr: unsafe { NonNull::new_unchecked(sentinel) },
+            };
+        }
+        // SAFETY: by the caller's contract, `ptr` points to the value of a `GcBox<T>` whose
+        // allocation this weak reference keeps.
+        Weak::from_box(unsafe { GcBox::from_value(ptr) })
     }
 
     /// Whether two `Weak`s point to the same allocation (two `Weak::new()`s are equal).
