@@ -62,6 +62,14 @@
 //! treated as referenced from outside, so at worst a cycle leaks); reporting an edge that is
 //! not there is what the trait's safety contract forbids.
 //!
+//! # Trait objects and slices
+//!
+//! `Gc<dyn Trait>` and `Gc<[T]>` are made from a `Gc` of a concrete type with [`unsize!`]
+//! (stable Rust has no implicit unsizing for library pointers): `unsize!(gc => dyn
+//! Observer)`. The collector traces and drops the value through its real type, so cycles
+//! through trait objects are collected like any other; `Gc<dyn Any>` has
+//! [`downcast`](Gc::downcast).
+//!
 //! # Dropping garbage
 //!
 //! When a cycle is collected, every member is first marked dead: [`Weak::upgrade`] returns
@@ -117,6 +125,7 @@ mod release;
 #[allow(dead_code)]
 mod sync;
 mod trace;
+mod unsize;
 pub mod unsync;
 
 pub use crate::trace::{Trace, Tracer};
@@ -141,6 +150,7 @@ pub use cyclegc_derive::Trace;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::trace::{Acyclic, MAY_CONTAIN_GC_DEPTH_LIMIT};
+    pub use crate::unsize::Unsize;
 }
 
 /// The README's examples, run as doctests.

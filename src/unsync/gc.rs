@@ -1,5 +1,6 @@
 //! [`Gc<T>`]: the strong, reference-counted, cycle-collected pointer.
 
+use std::any::Any;
 use std::borrow::Borrow;
 use std::cmp::Ordering;
 use std::fmt;
@@ -14,6 +15,7 @@ use std::ptr::{self, NonNull};
 use crate::cycle::{Object, VTableFor, BUFFERED, DEAD, DROPPED, UNTRACKED, WITHDRAWN};
 use crate::release;
 use crate::trace::{Trace, Tracer};
+use crate::unsize::Unsize;
 use crate::unsync::header::{GcBox, Header};
 use crate::unsync::local;
 use crate::unsync::weak::Weak;
@@ -637,6 +639,52 @@ impl<T: Clone + Trace + 'static> Gc<T> {
             mem::forget(old);
             Header::release_hold(header);
         }
+    }
+}
+
+impl Gc<dyn Any> {
+    /// Returns the `Gc` as a `Gc<T>` if the value is a `T`, else gives it back, as
+    /// [`Rc::downcast`](std::rc::Rc::downcast). Make a `Gc<dyn Any>` with
+    /// [`unsize!`](crate::unsize).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::any::Any;
+    /// use cyclegc::{unsize, Gc};
+    ///
+    /// let any: Gc<dyn Any> = unsize!(Gc::new(5u32) => dyn Any);
+    /// let any = any.downcast::<String>().unwrap_err();
+    /// assert_eq!(*any.downcast::<u32>().unwrap(), 5);
+    /// ```
+    pub fn downcast<T: Any>(self) -> Result<Gc<T>, Gc<dyn Any>> {
+        // SAFETY: the allocation is alive (this strong reference); `is` reads only the
+        // trait object's vtable, never the value (which may have been destroyed).
+        let is_t = unsafe { &*Gc::as_ptr(&self) }.is::<T>();
+        if is_t {
+            // SAFETY: the value is a `T`: the pointer, without its metadata, is a `*const T`
+            // into the same `GcBox`, whose strong reference `into_raw` handed over.
+            Ok(unsafe { Gc::from_raw(Gc::into_raw(self).cast::<T>()) })
+        } else {
+            Err(self)
+        }
+    }
+}
+
+impl<T: ?Sized> Unsize for Gc<T> {
+    type Value = T;
+    type Output<U: ?Sized> = Gc<U>;
+
+    unsafe fn __unsize<U: ?Sized>(self, coerce: impl FnOnce(*const T) -> *const U) -> Gc<U> {
+        let value = Gc::into_raw(self);
+        let coerced = coerce(value);
+        debug_assert!(
+            ptr::addr_eq(value, coerced),
+            "an unsizing coercion keeps the address"
+        );
+        // SAFETY: by the caller's contract `coerced` points to the same value, now with `U`'s
+        // metadata; `into_raw` handed its strong reference over.
+        unsafe { Gc::from_raw(coerced) }
     }
 }
 

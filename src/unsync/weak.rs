@@ -5,6 +5,7 @@ use std::ptr::{self, NonNull};
 
 use crate::cycle::{Object, DEAD};
 use crate::trace::{Trace, Tracer};
+use crate::unsize::Unsize;
 use crate::unsync::gc::Gc;
 use crate::unsync::header::{GcBox, Header};
 
@@ -227,6 +228,23 @@ impl<T: ?Sized> Weak<T> {
     #[inline]
     pub fn ptr_eq(&self, other: &Self) -> bool {
         ptr::addr_eq(self.ptr.as_ptr(), other.ptr.as_ptr())
+    }
+}
+
+impl<T: ?Sized> Unsize for Weak<T> {
+    type Value = T;
+    type Output<U: ?Sized> = Weak<U>;
+
+    unsafe fn __unsize<U: ?Sized>(self, coerce: impl FnOnce(*const T) -> *const U) -> Weak<U> {
+        let value = self.into_raw();
+        let coerced = coerce(value);
+        debug_assert!(
+            ptr::addr_eq(value, coerced),
+            "an unsizing coercion keeps the address"
+        );
+        // SAFETY: by the caller's contract `coerced` points to the same value (or is the
+        // same sentinel), now with `U`'s metadata; `into_raw` handed its weak reference over.
+        unsafe { Weak::from_raw(coerced) }
     }
 }
 
