@@ -444,3 +444,130 @@ tuple!(A B C D E F G H I);
 tuple!(A B C D E F G H I J);
 tuple!(A B C D E F G H I J K);
 tuple!(A B C D E F G H I J K L);
+
+leaf!(
+    std::cmp::Ordering,
+    std::net::IpAddr,
+    std::net::Ipv4Addr,
+    std::net::Ipv6Addr,
+    std::net::SocketAddr,
+    std::net::SocketAddrV4,
+    std::net::SocketAddrV6,
+    std::ops::RangeFull,
+);
+
+/// Function pointers own nothing (a closure's captures cannot be reached through one).
+macro_rules! fn_pointer {
+    ($($arg:ident)*) => {
+        // SAFETY: a function pointer owns nothing.
+        unsafe impl<R $(, $arg)*> Trace for fn($($arg),*) -> R {
+            fn trace(&self, _: &mut Tracer) {}
+            fn may_contain_gc() -> bool {
+                false
+            }
+        }
+        // SAFETY: as above.
+        unsafe impl<R $(, $arg)*> Trace for unsafe fn($($arg),*) -> R {
+            fn trace(&self, _: &mut Tracer) {}
+            fn may_contain_gc() -> bool {
+                false
+            }
+        }
+        // SAFETY: as above.
+        unsafe impl<R $(, $arg)*> Trace for extern "C" fn($($arg),*) -> R {
+            fn trace(&self, _: &mut Tracer) {}
+            fn may_contain_gc() -> bool {
+                false
+            }
+        }
+    };
+}
+
+fn_pointer!();
+fn_pointer!(A);
+fn_pointer!(A B);
+fn_pointer!(A B C);
+fn_pointer!(A B C D);
+fn_pointer!(A B C D E);
+fn_pointer!(A B C D E F);
+
+/// Ranges: their bounds are owned (a `Range<Gc<T>>` owns two `Gc`s).
+macro_rules! range {
+    ($($ty:ident { $($bound:ident),+ }),* $(,)?) => {$(
+        // SAFETY: each bound is owned and reported once.
+        unsafe impl<T: Trace> Trace for std::ops::$ty<T> {
+            fn trace(&self, tracer: &mut Tracer) {
+                $(self.$bound.trace(tracer);)+
+            }
+            forward_may_contain_gc!(T);
+        }
+    )*};
+}
+
+range!(
+    Range { start, end },
+    RangeFrom { start },
+    RangeTo { end },
+    RangeToInclusive { end },
+);
+
+// SAFETY: both bounds are owned and reported once.
+unsafe impl<T: Trace> Trace for std::ops::RangeInclusive<T> {
+    fn trace(&self, tracer: &mut Tracer) {
+        self.start().trace(tracer);
+        self.end().trace(tracer);
+    }
+    forward_may_contain_gc!(T);
+}
+
+// SAFETY: an included or excluded bound owns its value, reported once.
+unsafe impl<T: Trace> Trace for std::ops::Bound<T> {
+    fn trace(&self, tracer: &mut Tracer) {
+        match self {
+            std::ops::Bound::Included(value) | std::ops::Bound::Excluded(value) => {
+                value.trace(tracer)
+            }
+            std::ops::Bound::Unbounded => {}
+        }
+    }
+    forward_may_contain_gc!(T);
+}
+
+// SAFETY: the wrapped value is owned and reported once; whether it is ever dropped does not
+// change what it owns while it exists.
+unsafe impl<T: Trace> Trace for std::mem::ManuallyDrop<T> {
+    fn trace(&self, tracer: &mut Tracer) {
+        (**self).trace(tracer);
+    }
+    forward_may_contain_gc!(T);
+}
+
+// SAFETY: a `Pin<P>` is the pointer `P` (`#[repr(transparent)]`); tracing it reads the
+// pointer, never moves what it points to.
+unsafe impl<P: Trace> Trace for std::pin::Pin<P> {
+    fn trace(&self, tracer: &mut Tracer) {
+        // SAFETY: `Pin<P>` is `#[repr(transparent)]` over `P`; a shared reference to the
+        // pointer lets no one move the pointee.
+        let pointer = unsafe { &*(self as *const std::pin::Pin<P>).cast::<P>() };
+        pointer.trace(tracer);
+    }
+    forward_may_contain_gc!(P);
+}
+
+/// `Box<dyn Any>` can hold anything, a `Gc` included, but the collector cannot see inside:
+/// it reports nothing (what it holds stays alive, as behind `#[trace(skip)]`).
+macro_rules! opaque_any {
+    ($($ty:ty),*) => {$(
+        // SAFETY: reports nothing, which is always allowed; it may own a `Gc`, so it stays
+        // tracked (`may_contain_gc` keeps its default, `true`).
+        unsafe impl Trace for $ty {
+            fn trace(&self, _: &mut Tracer) {}
+        }
+    )*};
+}
+
+opaque_any!(
+    Box<dyn std::any::Any>,
+    Box<dyn std::any::Any + Send>,
+    Box<dyn std::any::Any + Send + Sync>
+);

@@ -127,12 +127,14 @@ mod sync;
 mod trace;
 mod unsize;
 pub mod unsync;
+mod untraced;
 
 pub use crate::trace::{Trace, Tracer};
 #[doc(inline)]
 pub use crate::unsync::{
     collect, count, disable, enable, is_enabled, set_threshold, stats, threshold, Gc, Stats, Weak,
 };
+pub use crate::untraced::Untraced;
 
 /// Derives [`Trace`] for structs and enums; see the trait docs for an example.
 ///

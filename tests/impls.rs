@@ -821,3 +821,89 @@ fn a_map_whose_hasher_owns_a_gc_is_tracked_and_drops_a_long_chain_on_a_small_sta
         .join()
         .unwrap();
 }
+
+cycle_test!(range, RangeK, 2, std::ops::Range<G<Self>>, |l| l[0].clone()
+    ..l[1].clone());
+cycle_test!(
+    range_inclusive,
+    RangeInclusiveK,
+    2,
+    std::ops::RangeInclusive<G<Self>>,
+    |l| l[0].clone()..=l[1].clone()
+);
+cycle_test!(
+    range_from,
+    RangeFromK,
+    1,
+    std::ops::RangeFrom<G<Self>>,
+    |l| l[0].clone()..
+);
+cycle_test!(range_to, RangeToK, 1, std::ops::RangeTo<G<Self>>, |l| ..l
+    [0]
+.clone());
+cycle_test!(
+    range_to_inclusive,
+    RangeToInclusiveK,
+    1,
+    std::ops::RangeToInclusive<G<Self>>,
+    |l| ..=l[0].clone()
+);
+cycle_test!(bound, BoundK, 1, std::ops::Bound<G<Self>>, |l| {
+    std::ops::Bound::Excluded(l[0].clone())
+});
+cycle_test!(
+    pin,
+    PinK,
+    1,
+    std::pin::Pin<G<Self>>,
+    |l| std::pin::Pin::new(l[0].clone())
+);
+
+#[test]
+fn may_contain_gc_of_the_newer_std_impls() {
+    fn no<T: Trace>() -> bool {
+        !T::may_contain_gc()
+    }
+    assert!(no::<fn(u8) -> u8>());
+    assert!(no::<unsafe fn()>());
+    assert!(no::<extern "C" fn(u32, u32) -> u32>());
+    assert!(no::<Ordering>());
+    assert!(no::<std::net::SocketAddr>());
+    assert!(no::<std::ops::Range<u32>>());
+    assert!(no::<std::ops::RangeFull>());
+    assert!(no::<std::mem::ManuallyDrop<String>>());
+    assert!(<std::mem::ManuallyDrop<G<RangeK>> as Trace>::may_contain_gc());
+    assert!(<Box<dyn std::any::Any> as Trace>::may_contain_gc());
+    assert!(<Box<dyn std::any::Any + Send + Sync> as Trace>::may_contain_gc());
+    // `Untraced`: untracked only when it has no destructor (and so cannot own a `Gc`).
+    assert!(no::<cyclegc::Untraced<u32>>());
+    assert!(<cyclegc::Untraced<String> as Trace>::may_contain_gc());
+    assert!(<cyclegc::Untraced<Box<dyn Fn()>> as Trace>::may_contain_gc());
+}
+
+/// A `Gc` inside `Untraced` is hidden, as documented: the cycle through it survives a
+/// collection (a leak, never unsoundness). Broken by hand afterwards, so nothing leaks.
+#[test]
+fn a_cycle_through_untraced_is_kept() {
+    kind!(UntracedK, 1, cyclegc::Untraced<G<Self>>, |l| {
+        cyclegc::Untraced(l[0].clone())
+    });
+
+    cyclegc::collect();
+    let before = drops();
+    let (links, holder) = build::<UntracedK>();
+    let weak_link = Gc::downgrade(&links[0]);
+    drop(links);
+    drop(holder);
+    assert_eq!(
+        cyclegc::collect(),
+        0,
+        "the hidden edge keeps the cycle alive"
+    );
+    assert_eq!(drops(), before);
+    let link = weak_link.upgrade().expect("alive");
+    let holder = link.next.borrow_mut().take().expect("set");
+    drop(link);
+    drop(holder);
+    assert_eq!(drops(), before + 2, "freed by reference counting");
+}
