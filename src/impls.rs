@@ -571,3 +571,152 @@ opaque_any!(
     Box<dyn std::any::Any + Send>,
     Box<dyn std::any::Any + Send + Sync>
 );
+
+// Other crates' containers, each behind the feature named after the crate. They follow the
+// std containers above: elements traced through `Tracer::nested`, locks by `try_*`.
+
+#[cfg(feature = "hashbrown")]
+mod hashbrown_impls {
+    use super::*;
+    use hashbrown::{HashMap as HashbrownMap, HashSet as HashbrownSet};
+
+    iterable!(HashbrownSet<T, S: BuildHasher>);
+    map!(HashbrownMap<K, V, S: BuildHasher>);
+}
+
+#[cfg(feature = "indexmap")]
+mod indexmap_impls {
+    use super::*;
+    use indexmap::{IndexMap, IndexSet};
+
+    iterable!(IndexSet<T, S: BuildHasher>);
+    map!(IndexMap<K, V, S: BuildHasher>);
+}
+
+#[cfg(feature = "smallvec")]
+mod smallvec_impls {
+    use super::*;
+    use smallvec::{Array, SmallVec};
+
+    // SAFETY: every element is owned by the vector (inline or spilled) and reported once.
+    unsafe impl<A: Array> Trace for SmallVec<A>
+    where
+        A::Item: Trace,
+    {
+        trace_nested!(A::Item);
+        fn may_contain_gc() -> bool {
+            <A::Item as Trace>::may_contain_gc()
+        }
+        fn __may_contain_gc_at(depth: usize) -> bool {
+            <A::Item as Trace>::__may_contain_gc_at(depth)
+        }
+    }
+
+    impl<A: Array> Contents for SmallVec<A>
+    where
+        A::Item: Trace,
+    {
+        fn trace_contents(&self, tracer: &mut Tracer) {
+            for item in self {
+                item.trace(tracer);
+            }
+        }
+    }
+}
+
+#[cfg(feature = "arrayvec")]
+mod arrayvec_impls {
+    use super::*;
+    use arrayvec::{ArrayString, ArrayVec};
+
+    // SAFETY: every element is owned by the vector and reported once. Inline storage, like
+    // an array: traced directly.
+    unsafe impl<T: Trace, const CAP: usize> Trace for ArrayVec<T, CAP> {
+        fn trace(&self, tracer: &mut Tracer) {
+            for item in self {
+                item.trace(tracer);
+            }
+        }
+        forward_may_contain_gc!(T);
+    }
+
+    // SAFETY: owns no `Gc`.
+    unsafe impl<const CAP: usize> Trace for ArrayString<CAP> {
+        fn trace(&self, _: &mut Tracer) {}
+        fn may_contain_gc() -> bool {
+            false
+        }
+    }
+}
+
+#[cfg(feature = "slotmap")]
+mod slotmap_impls {
+    use super::*;
+    use slotmap::{DenseSlotMap, Key, SecondaryMap, SlotMap, SparseSecondaryMap};
+
+    /// Slot maps: every value (keys are plain `Copy` handles).
+    macro_rules! slot_map {
+        ($($ty:ident<K, V $(, $extra:ident: $bound:path)?>),*) => {$(
+            // SAFETY: every value is owned by the map and reported once.
+            unsafe impl<K: Key, V: Trace $(, $extra: $bound)?> Trace for $ty<K, V $(, $extra)?> {
+                trace_nested!(V);
+                fn may_contain_gc() -> bool {
+                    <V as Trace>::may_contain_gc() $(|| std::mem::needs_drop::<$extra>())?
+                }
+                fn __may_contain_gc_at(depth: usize) -> bool {
+                    <V as Trace>::__may_contain_gc_at(depth)
+                        $(|| std::mem::needs_drop::<$extra>())?
+                }
+            }
+
+            impl<K: Key, V: Trace $(, $extra: $bound)?> Contents for $ty<K, V $(, $extra)?> {
+                fn trace_contents(&self, tracer: &mut Tracer) {
+                    for value in self.values() {
+                        value.trace(tracer);
+                    }
+                }
+            }
+        )*};
+    }
+
+    slot_map!(
+        SlotMap<K, V>,
+        DenseSlotMap<K, V>,
+        SecondaryMap<K, V>,
+        SparseSecondaryMap<K, V, S: BuildHasher>
+    );
+}
+
+#[cfg(feature = "serde_json")]
+leaf!(serde_json::Value, serde_json::Map<String, serde_json::Value>, serde_json::Number);
+
+#[cfg(feature = "parking_lot")]
+mod parking_lot_impls {
+    use super::*;
+
+    // SAFETY: the contents are owned and reported once, read under the lock (a lock held
+    // elsewhere is skipped: its contents count as referenced from outside).
+    unsafe impl<T: Trace> Trace for parking_lot::Mutex<T> {
+        fn trace(&self, tracer: &mut Tracer) {
+            match self.try_lock() {
+                // SAFETY: the guard borrows from the value being traced; the mutex's data
+                // does not move with the guard.
+                Some(value) => unsafe { tracer.guarded(value) },
+                None => tracer.skip_busy(),
+            }
+        }
+        forward_may_contain_gc!(T);
+    }
+
+    // SAFETY: as for `parking_lot::Mutex`.
+    unsafe impl<T: Trace> Trace for parking_lot::RwLock<T> {
+        fn trace(&self, tracer: &mut Tracer) {
+            match self.try_read() {
+                // SAFETY: as for `parking_lot::Mutex`.
+                Some(value) => unsafe { tracer.guarded(value) },
+                None => tracer.skip_busy(),
+            }
+        }
+        forward_may_contain_gc!(T);
+    }
+}

@@ -106,6 +106,12 @@
 //! # Features
 //!
 //! * `derive` (default): `#[derive(Trace)]`, re-exported from `cyclegc-derive`.
+//! * `serde`: `Serialize`/`Deserialize` for `Gc` and `Weak`, as serde's `rc` feature does
+//!   for `Rc` (sharing is not preserved).
+//! * `Trace` for other crates' types, each behind the feature named after the crate:
+//!   `hashbrown` (`HashMap`, `HashSet`), `indexmap` (`IndexMap`, `IndexSet`), `smallvec`
+//!   (`SmallVec`), `arrayvec` (`ArrayVec`, `ArrayString`), `slotmap` (its maps' values),
+//!   `serde_json` (`Value`, untracked), `parking_lot` (`Mutex`, `RwLock`).
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(
     missing_docs,
@@ -121,6 +127,8 @@ mod impls;
 mod panics;
 mod primitive;
 mod release;
+#[cfg(feature = "serde")]
+mod serde_impls;
 // The thread-safe flavour, being built (ARCHITECTURE.md, "The thread-safe flavour").
 #[allow(dead_code)]
 mod sync;

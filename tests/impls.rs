@@ -907,3 +907,152 @@ fn a_cycle_through_untraced_is_kept() {
     drop(holder);
     assert_eq!(drops(), before + 2, "freed by reference counting");
 }
+
+// Other crates' containers (features named after the crates).
+
+#[cfg(feature = "hashbrown")]
+mod hashbrown_cases {
+    use super::*;
+    use std::hash::RandomState;
+    cycle_test!(hashbrown_map, HashbrownMapK, 2, hashbrown::HashMap<u32, G<Self>, RandomState>, |l| {
+        l.iter().cloned().enumerate().map(|(i, g)| (i as u32, g)).collect()
+    });
+    cycle_test!(
+        hashbrown_set,
+        HashbrownSetK,
+        2,
+        hashbrown::HashSet<G<Self>, RandomState>,
+        |l| l.iter().cloned().collect()
+    );
+}
+
+#[cfg(feature = "indexmap")]
+mod indexmap_cases {
+    use super::*;
+    use std::hash::RandomState;
+    cycle_test!(
+        index_map,
+        IndexMapK,
+        2,
+        indexmap::IndexMap<G<Self>, u8, RandomState>,
+        |l| l.iter().cloned().map(|g| (g, 0)).collect()
+    );
+    cycle_test!(
+        index_set,
+        IndexSetK,
+        2,
+        indexmap::IndexSet<G<Self>, RandomState>,
+        |l| l.iter().cloned().collect()
+    );
+}
+
+#[cfg(feature = "smallvec")]
+mod smallvec_cases {
+    use super::*;
+    // One inline, three spilled to the heap.
+    cycle_test!(
+        small_vec_inline,
+        SmallVecInlineK,
+        1,
+        smallvec::SmallVec<[G<Self>; 2]>,
+        |l| l.iter().cloned().collect()
+    );
+    cycle_test!(
+        small_vec_spilled,
+        SmallVecSpilledK,
+        3,
+        smallvec::SmallVec<[G<Self>; 2]>,
+        |l| l.iter().cloned().collect()
+    );
+}
+
+#[cfg(feature = "arrayvec")]
+mod arrayvec_cases {
+    use super::*;
+    cycle_test!(
+        array_vec,
+        ArrayVecK,
+        2,
+        arrayvec::ArrayVec<G<Self>, 4>,
+        |l| l.iter().cloned().collect()
+    );
+
+    #[test]
+    fn array_string_is_a_leaf() {
+        assert!(!<arrayvec::ArrayString<8> as Trace>::may_contain_gc());
+    }
+}
+
+#[cfg(feature = "slotmap")]
+mod slotmap_cases {
+    use super::*;
+    cycle_test!(slot_map, SlotMapK, 2, slotmap::SlotMap<slotmap::DefaultKey, G<Self>>, |l| {
+        let mut map = slotmap::SlotMap::new();
+        for g in l {
+            map.insert(g.clone());
+        }
+        map
+    });
+    cycle_test!(
+        dense_slot_map,
+        DenseSlotMapK,
+        2,
+        slotmap::DenseSlotMap<slotmap::DefaultKey, G<Self>>,
+        |l| {
+            let mut map = slotmap::DenseSlotMap::new();
+            for g in l {
+                map.insert(g.clone());
+            }
+            map
+        }
+    );
+}
+
+#[cfg(feature = "serde_json")]
+#[test]
+fn serde_json_values_are_untracked() {
+    assert!(!<serde_json::Value as Trace>::may_contain_gc());
+    let value = Gc::new(serde_json::json!({"a": [1, 2]}));
+    drop(value.clone());
+    assert_eq!(cyclegc::count(), 0, "never buffered");
+}
+
+#[cfg(feature = "parking_lot")]
+mod parking_lot_cases {
+    use super::*;
+    cycle_test!(
+        parking_lot_mutex,
+        ParkingLotMutexK,
+        1,
+        parking_lot::Mutex<G<Self>>,
+        |l| parking_lot::Mutex::new(l[0].clone())
+    );
+    cycle_test!(
+        parking_lot_rw_lock,
+        ParkingLotRwLockK,
+        1,
+        parking_lot::RwLock<G<Self>>,
+        |l| parking_lot::RwLock::new(l[0].clone())
+    );
+}
+
+#[cfg(all(feature = "serde", feature = "serde_json"))]
+#[test]
+fn gc_and_weak_round_trip_through_serde() {
+    let value = Gc::new(vec![String::from("a"), String::from("b")]);
+    let json = serde_json::to_string(&value).unwrap();
+    assert_eq!(json, r#"["a","b"]"#);
+    let back: Gc<Vec<String>> = serde_json::from_str(&json).unwrap();
+    assert_eq!(*back, *value);
+    assert!(!Gc::ptr_eq(&back, &value), "sharing is not preserved");
+
+    let weak = Gc::downgrade(&value);
+    assert_eq!(serde_json::to_string(&weak).unwrap(), json);
+    let weak_back: Weak<Vec<String>> = serde_json::from_str(&json).unwrap();
+    assert!(
+        weak_back.upgrade().is_none(),
+        "a deserialized Weak is empty"
+    );
+    drop(value);
+    assert_eq!(serde_json::to_string(&weak).unwrap(), "null");
+}
