@@ -534,7 +534,8 @@ unsafe impl<T: Trace> Trace for std::ops::Bound<T> {
 }
 
 // SAFETY: the wrapped value is owned and reported once; whether it is ever dropped does not
-// change what it owns while it exists.
+// change what it owns while it exists. (A value taken out with `ManuallyDrop::take` outside
+// its owner's `Drop` must not be traced again: that is the `unsafe` caller's obligation.)
 unsafe impl<T: Trace> Trace for std::mem::ManuallyDrop<T> {
     fn trace(&self, tracer: &mut Tracer) {
         (**self).trace(tracer);

@@ -13,9 +13,10 @@ use crate::trace::{Trace, Tracer};
 /// leak, never unsoundness) — as with `#[trace(skip)]`, which does the same for one field.
 /// Capture `Weak`s in closures, not `Gc`s, to avoid that.
 ///
-/// A type without a destructor cannot own a `Gc`, so `Gc<Untraced<T>>` of such a type is
-/// untracked (never buffered as a possible root, like `Gc<String>`); otherwise it is tracked,
-/// so that its drop goes through the collector's bounded release loop.
+/// A type without a destructor cannot release a `Gc` when it is dropped, so `Gc<Untraced<T>>`
+/// of such a type is untracked (never buffered as a possible root, like `Gc<String>`);
+/// otherwise it is tracked, so that its drop goes through the collector's bounded release
+/// loop.
 ///
 /// # Examples
 ///
@@ -94,8 +95,10 @@ impl<T> From<T> for Untraced<T> {
 }
 
 // SAFETY: reports nothing, which is always allowed (what it owns counts as referenced from
-// outside). `may_contain_gc` is `false` only for a type without a destructor, which cannot
-// own a `Gc` (a `Gc` has one).
+// outside). `may_contain_gc` is `false` only for a type without a destructor: its drop can
+// release no `Gc` (it could hold one only in a `ManuallyDrop` or `MaybeUninit`, never
+// dropped), so it never cascades, and with nothing reported, being untracked hides nothing
+// more.
 unsafe impl<T> Trace for Untraced<T> {
     fn trace(&self, _: &mut Tracer) {}
 

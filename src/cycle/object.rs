@@ -172,7 +172,11 @@ impl<H, T: ?Sized> GcBox<H, T> {
         // With `#[repr(C)]`, the value starts at the header's size rounded up to the value's
         // alignment. `align_of_val` reads only the pointer's metadata (a slice's element
         // type, a trait object's vtable); the allocation is live, so the reference is
-        // dereferenceable.
+        // dereferenceable. The value itself may be uninitialized (`new_cyclic`) or dropped
+        // (a handle a `Drop` kept): this relies on a reference to such memory being allowed
+        // when nothing reads through it (Miri's default checks accept it; its
+        // `-Zmiri-recursive-validation` does not). `align_of_val_raw` replaces this once
+        // stable.
         // SAFETY: by the caller's contract.
         let align = std::mem::align_of_val(unsafe { &*value });
         let offset = std::mem::size_of::<H>().next_multiple_of(align);

@@ -10,9 +10,9 @@
 //! next, so that clone's one comparison of the old word with `GUARD` catches both the claim
 //! and an overflow, as `Arc`'s clone compares with its maximum.
 
-use crate::cycle::{BUFFERED, DEAD, UNTRACKED};
+use crate::cycle::{BUFFERED, DEAD, UNTRACKED, WITHDRAWN};
 use crate::primitive::hint::spin_loop;
-use crate::primitive::sync::atomic::{AtomicUsize, Ordering};
+use crate::primitive::sync::atomic::{fence, AtomicUsize, Ordering};
 
 /// The collector holds the object in its snapshot: a release of the last strong reference
 /// hands the value to the collector instead of dropping it, and `get_mut` waits.
@@ -37,6 +37,9 @@ pub(crate) enum Decrement {
     /// Other strong references remain, and this drop set `BUFFERED`: the hold it took is
     /// now the root-buffer entry's, which the caller records.
     Buffered,
+    /// Other strong references remain, and the object's entry, withdrawn by `get_mut`, is a
+    /// root again (`WITHDRAWN` turned into `BUFFERED`): the entry and its hold exist already.
+    Rearmed,
     /// A plain decrement; the word before it.
     Plain(usize),
 }
@@ -81,9 +84,16 @@ impl State {
 
     /// Removes a strong reference; returns the word before, from which the caller decides
     /// what else to do (the last reference, a possible root, a hand-off to the collector).
+    /// If it was the last strong reference, an `Acquire` fence orders every other thread's
+    /// use of the object (their `Release` decrements, the collector's drop of a `DEAD`
+    /// object's value) before whatever the caller does next, as in `Arc`'s drop.
     #[inline]
     pub(crate) fn decrement(&self) -> usize {
-        self.0.fetch_sub(ONE, Ordering::Release)
+        let old = self.0.fetch_sub(ONE, Ordering::Release);
+        if strong(old) == 1 {
+            fence(Ordering::Acquire);
+        }
+        old
     }
 
     /// Removes a strong reference of a tracked object. If other strong references remain
@@ -103,6 +113,25 @@ impl State {
         let mut holding = false;
         loop {
             let wants_buffer = strong(word) > 1 && word & (BUFFERED | UNTRACKED | DEAD) == 0;
+            if wants_buffer && word & WITHDRAWN != 0 {
+                // One entry per object, ever: make the withdrawn one a root again.
+                if holding {
+                    give_back();
+                    holding = false;
+                }
+                match self.0.compare_exchange_weak(
+                    word,
+                    (word - ONE) & !WITHDRAWN | BUFFERED,
+                    Ordering::Release,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return Decrement::Rearmed,
+                    Err(current) => {
+                        word = current;
+                        continue;
+                    }
+                }
+            }
             if !wants_buffer {
                 if holding {
                     give_back();
@@ -221,10 +250,48 @@ impl State {
     }
 }
 
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    /// `get_mut` withdrew the object's entry; a drop that would buffer it turns the entry
+    /// back into a root instead of adding a second one (and takes no hold for it).
+    #[test]
+    fn a_drop_rearms_a_withdrawn_entry_instead_of_adding_one() {
+        let state = State::new(2, WITHDRAWN);
+        let holds = Cell::new(0i32);
+        let outcome =
+            state.decrement_tracked(|| holds.set(holds.get() + 1), || holds.set(holds.get() - 1));
+        assert_eq!(outcome, Decrement::Rearmed);
+        assert_eq!(holds.get(), 0, "no hold for a new entry");
+        let word = state.load(Ordering::Relaxed);
+        assert_eq!((strong(word), word & (BUFFERED | WITHDRAWN)), (1, BUFFERED));
+    }
+
+    /// A buffering drop takes the entry's hold, decrements and sets `BUFFERED`; a second
+    /// drop finds it buffered and only decrements.
+    #[test]
+    fn the_first_drop_buffers_and_the_next_only_decrements() {
+        let state = State::new(3, 0);
+        let holds = Cell::new(0i32);
+        let drop_once = || {
+            state.decrement_tracked(|| holds.set(holds.get() + 1), || holds.set(holds.get() - 1))
+        };
+        assert_eq!(drop_once(), Decrement::Buffered);
+        assert_eq!(holds.get(), 1);
+        assert!(matches!(drop_once(), Decrement::Plain(old) if strong(old) == 2));
+        assert_eq!(holds.get(), 1);
+        assert_eq!(strong(state.load(Ordering::Relaxed)), 1);
+    }
+}
+
 #[cfg(all(test, loom))]
 mod loom_models {
     use super::*;
-    use crate::primitive::sync::atomic::{AtomicBool, AtomicUsize};
+    use crate::cycle::DROPPED;
+    use crate::primitive::cell::UnsafeCell;
+    use crate::primitive::sync::atomic::{fence, AtomicBool, AtomicUsize};
     use crate::primitive::sync::{Arc, Mutex};
     use crate::primitive::thread;
 
@@ -294,38 +361,89 @@ mod loom_models {
     /// Race 6: the last handle is dropped on one thread while the collector traces the
     /// value. Whoever takes the count to zero while the object is `SCANNED` hands the value
     /// to the collector, which drops it once it has let go; otherwise the dropper drops it.
-    /// The value is read only while alive and dropped exactly once. Fails if the dropper
-    /// ignores `SCANNED`.
+    /// The value is a loom cell, so loom also checks that the orderings make the collector's
+    /// read happen before the drop's write. Fails if the dropper ignores `SCANNED`, or if the
+    /// orderings are weakened.
     #[test]
     fn a_value_is_never_dropped_under_the_tracer() {
         loom::model(|| {
             let state = Arc::new(State::new(1, 0));
-            let alive = Arc::new(AtomicBool::new(true));
+            let value = Arc::new(UnsafeCell::new(7u64));
             let drops = Arc::new(AtomicUsize::new(0));
-            let drop_value = |alive: &AtomicBool, drops: &AtomicUsize| {
-                alive.store(false, Ordering::Relaxed);
+            let drop_value = |value: &UnsafeCell<u64>, drops: &AtomicUsize| {
+                // SAFETY: loom checks that no other access races with this one.
+                value.with_mut(|p| unsafe { *p = 0 });
                 drops.fetch_add(1, Ordering::Relaxed);
             };
             let mutator = {
-                let (state, alive, drops) = (state.clone(), alive.clone(), drops.clone());
+                let (state, value, drops) = (state.clone(), value.clone(), drops.clone());
                 thread::spawn(move || {
                     let old = state.decrement();
                     if strong(old) == 1 && old & SCANNED == 0 {
-                        drop_value(&alive, &drops);
+                        drop_value(&value, &drops);
                     }
                 })
             };
             if state.enter_scan(DEAD).is_some() {
                 // Tracing reads the value.
-                assert!(alive.load(Ordering::Relaxed), "traced a dropped value");
+                // SAFETY: as above.
+                value.with(|p| assert_eq!(unsafe { *p }, 7, "traced a dropped value"));
                 let old = state.leave_scan();
                 if strong(old) == 0 {
                     // Handed over while scanned.
-                    drop_value(&alive, &drops);
+                    fence(Ordering::Acquire);
+                    drop_value(&value, &drops);
                 }
             }
             mutator.join().unwrap();
             assert_eq!(drops.load(Ordering::Relaxed), 1, "dropped once");
+        });
+    }
+
+    /// The hand-off of a destroyed object's implicit hold: the collector drops the value of
+    /// a `DEAD` object that a `Drop` kept a strong reference to, then `value_dropped`'s
+    /// `fetch_or(DROPPED)`; another thread drops that reference; a third drops the last
+    /// `Weak`. Whoever gives back the last unit frees the allocation, after every other
+    /// thread's use of it. Fails without the `Acquire` fence of the last decrement (the
+    /// free then races with the collector's drop of the value).
+    #[test]
+    fn the_last_unit_is_given_back_after_every_use() {
+        fn release_hold(weak: &AtomicUsize, value: &UnsafeCell<u64>) {
+            if weak.fetch_sub(1, Ordering::Release) == 1 {
+                fence(Ordering::Acquire);
+                // The free, as a write to the allocation.
+                // SAFETY: loom checks that no other access races with this one.
+                value.with_mut(|p| unsafe { *p = 99 });
+            }
+        }
+        loom::model(|| {
+            // One strong reference (kept by a `Drop`), the implicit hold and one `Weak`.
+            let state = Arc::new(State::new(1, DEAD));
+            let weak = Arc::new(AtomicUsize::new(2));
+            let value = Arc::new(UnsafeCell::new(0u64));
+            let dropper = {
+                let (state, weak, value) = (state.clone(), weak.clone(), value.clone());
+                thread::spawn(move || {
+                    let old = state.decrement();
+                    if strong(old) == 1 && old & DROPPED != 0 {
+                        release_hold(&weak, &value);
+                    }
+                })
+            };
+            let weak_dropper = {
+                let (weak, value) = (weak.clone(), value.clone());
+                thread::spawn(move || release_hold(&weak, &value))
+            };
+            // The collector's destroy: the value's drop writes to it, then `value_dropped`.
+            // SAFETY: as above.
+            value.with_mut(|p| unsafe { *p = 1 });
+            let old = state.set_flags(DROPPED);
+            if strong(old) == 0 {
+                release_hold(&weak, &value);
+            }
+            dropper.join().unwrap();
+            weak_dropper.join().unwrap();
+            assert_eq!(weak.load(Ordering::Relaxed), 0, "every unit given back");
         });
     }
 
@@ -372,7 +490,7 @@ mod loom_models {
                         self.drops.fetch_add(1, Ordering::Relaxed);
                         self.release_hold(); // the implicit hold
                     }
-                    Decrement::Plain(_) => {}
+                    Decrement::Rearmed | Decrement::Plain(_) => {}
                 }
             }
             /// The collector takes the entry out of the buffer.

@@ -598,21 +598,23 @@ impl<T: Clone + Trace + 'static> Gc<T> {
     /// assert!(weak.upgrade().is_none());
     /// ```
     pub fn make_mut(this: &mut Self) -> &mut T {
+        // The only user code on the move path, run before the counts are read: nothing it
+        // could do (against the `Trace` contract) can change them after the check.
+        let tracked = T::may_contain_gc();
         let header = this.header();
         if header.strong() != 1 || header.has(DEAD) {
             *this = Gc::new((**this).clone());
         } else if header.weak_handles() != 0 {
-            Gc::move_to_fresh_allocation(this);
+            Gc::move_to_fresh_allocation(this, tracked);
         }
         Gc::get_mut(this).expect("a fresh `Gc` is unique")
     }
 
-    /// Moves the value of the only strong reference `this` into a new allocation, leaving
-    /// the old one to its `Weak`s (which no longer upgrade), as `try_unwrap` does.
-    fn move_to_fresh_allocation(this: &mut Self) {
-        // The only user code on the way, before anything is moved: nothing below unwinds
-        // (an allocation failure aborts).
-        let tracked = T::may_contain_gc();
+    /// Moves the value of the only strong reference `this` into a new allocation (tracked
+    /// as `tracked` says), leaving the old one to its `Weak`s (which no longer upgrade), as
+    /// `try_unwrap` does. Runs no user code and does not unwind (an allocation failure
+    /// aborts).
+    fn move_to_fresh_allocation(this: &mut Self, tracked: bool) {
         let mut uninit = Box::<GcBox<T>>::new_uninit();
         let fresh = uninit.as_mut_ptr();
         // SAFETY: `fresh` is sized and aligned for a `GcBox<T>` and written once, field by
