@@ -292,6 +292,7 @@ impl<T: ?Sized> Gc<T> {
     /// let x = Gc::new("hello".to_owned());
     /// let y = Gc::clone(&x);
     /// assert_eq!(Gc::as_ptr(&x), Gc::as_ptr(&y));
+    /// // SAFETY: `x` is a strong reference to a value the collector has not destroyed.
     /// assert_eq!(unsafe { &*Gc::as_ptr(&x) }, "hello");
     /// ```
     #[inline]
@@ -312,7 +313,9 @@ impl<T: ?Sized> Gc<T> {
     ///
     /// let x = Gc::new("hello".to_owned());
     /// let ptr = Gc::into_raw(x);
+    /// // SAFETY: the strong reference `into_raw` gave out keeps the value alive.
     /// assert_eq!(unsafe { &*ptr }, "hello");
+    /// // SAFETY: `ptr` comes from `into_raw` of a `Gc<String>` and is taken back once.
     /// let x = unsafe { Gc::from_raw(ptr) };
     /// assert_eq!(*x, "hello");
     /// ```
@@ -338,6 +341,7 @@ impl<T: ?Sized> Gc<T> {
     /// use cyclegc::Gc;
     ///
     /// let ptr = Gc::into_raw(Gc::new(7));
+    /// // SAFETY: `ptr` comes from `into_raw` of a `Gc<i32>` and is taken back once.
     /// let back = unsafe { Gc::from_raw(ptr) };
     /// assert_eq!(Gc::strong_count(&back), 1);
     /// ```
@@ -361,6 +365,7 @@ impl<T: ?Sized> Gc<T> {
     /// use cyclegc::Gc;
     ///
     /// let ptr = Gc::into_raw(Gc::new(5));
+    /// // SAFETY: `ptr`'s reference stays out until the end; the one added is given back.
     /// unsafe {
     ///     Gc::increment_strong_count(ptr);
     ///     let five = Gc::from_raw(ptr);

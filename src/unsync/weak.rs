@@ -146,6 +146,7 @@ impl<T: ?Sized> Weak<T> {
     /// let strong = Gc::new("hello".to_owned());
     /// let weak = Gc::downgrade(&strong);
     /// assert_eq!(weak.as_ptr(), Gc::as_ptr(&strong));
+    /// // SAFETY: `strong` keeps the value alive.
     /// assert_eq!(unsafe { &*weak.as_ptr() }, "hello");
     /// ```
     #[must_use]
@@ -171,6 +172,7 @@ impl<T: ?Sized> Weak<T> {
     ///
     /// let strong = Gc::new(5);
     /// let raw = Gc::downgrade(&strong).into_raw();
+    /// // SAFETY: `raw` comes from `Weak::into_raw` of a `Weak<i32>` and is taken back once.
     /// let weak = unsafe { Weak::from_raw(raw) };
     /// assert_eq!(weak.upgrade().as_deref(), Some(&5));
     /// ```
@@ -195,6 +197,7 @@ impl<T: ?Sized> Weak<T> {
     /// use cyclegc::Weak;
     ///
     /// let raw = Weak::<u8>::new().into_raw();
+    /// // SAFETY: `raw` comes from `Weak::into_raw` of a `Weak<u8>` and is taken back once.
     /// let weak = unsafe { Weak::from_raw(raw) };
     /// assert!(weak.upgrade().is_none());
     /// ```
