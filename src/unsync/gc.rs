@@ -101,21 +101,30 @@ impl<T: Trace + 'static> Gc<T> {
         if tracked {
             local::before_alloc();
         }
-        // Allocate first and write header and value in place: building the `GcBox` on the
-        // stack and moving it into the allocation copies the value twice.
+        let ptr = Gc::<T>::allocate(tracked);
+        // SAFETY: `ptr` is a fresh allocation whose value is written here, once, in place:
+        // building the value into a `GcBox` on the stack and moving that would copy it twice.
+        unsafe { ptr::addr_of_mut!((*ptr.as_ptr()).value).write(value) };
+        Gc::from_box(ptr)
+    }
+
+    /// Allocates a `GcBox<T>` and writes its header (one strong reference, the implicit
+    /// hold); the value is left uninitialized, for the caller to write in place before the
+    /// box becomes a `Gc`.
+    #[inline(always)]
+    fn allocate(tracked: bool) -> NonNull<GcBox<T>> {
         let mut uninit = Box::<GcBox<T>>::new_uninit();
         let ptr = uninit.as_mut_ptr();
-        // SAFETY: `ptr` points to an allocation sized and aligned for a `GcBox<T>`; each field
-        // is written exactly once, through raw pointers, before anything reads the box.
+        // SAFETY: `ptr` points to an allocation sized and aligned for a `GcBox<T>`; the header
+        // is written once, through a raw pointer, before anything reads the box.
         unsafe {
             ptr::addr_of_mut!((*ptr).header).write(Header::new(
                 VTableFor::<Header, T>::VTABLE,
                 tracked,
                 1,
-            ));
-            ptr::addr_of_mut!((*ptr).value).write(value);
-        }
-        Gc::from_box(NonNull::from(Box::leak(uninit)).cast())
+            ))
+        };
+        NonNull::from(Box::leak(uninit)).cast()
     }
 
     /// Allocates `value` and pins it: the value never moves again, as for
@@ -620,20 +629,18 @@ impl<T: Clone + Trace + 'static> Gc<T> {
     /// `try_unwrap` does. Runs no user code and does not unwind (an allocation failure
     /// aborts).
     fn move_to_fresh_allocation(this: &mut Self, tracked: bool) {
-        let mut uninit = Box::<GcBox<T>>::new_uninit();
-        let fresh = uninit.as_mut_ptr();
-        // SAFETY: `fresh` is sized and aligned for a `GcBox<T>` and written once, field by
-        // field. The value is copied bitwise out of the old allocation, whose strong count
-        // goes to 0 below without its value being dropped: it is moved, not duplicated.
+        let fresh = Gc::<T>::allocate(tracked);
+        // SAFETY: the fresh value is a bitwise copy out of the old allocation, whose strong
+        // count goes to 0 below without its value being dropped: it is moved, not duplicated.
+        // Nothing unwinds in between.
         unsafe {
-            ptr::addr_of_mut!((*fresh).header).write(Header::new(
-                VTableFor::<Header, T>::VTABLE,
-                tracked,
+            ptr::copy_nonoverlapping(
+                Gc::as_ptr(this),
+                ptr::addr_of_mut!((*fresh.as_ptr()).value),
                 1,
-            ));
-            ptr::copy_nonoverlapping(Gc::as_ptr(this), ptr::addr_of_mut!((*fresh).value), 1);
-        }
-        let fresh = Gc::from_box(NonNull::from(Box::leak(uninit)).cast());
+            )
+        };
+        let fresh = Gc::from_box(fresh);
         let old = mem::replace(this, fresh);
         // SAFETY: `old` was the only strong reference (checked by the caller) and its value
         // has been moved out: strong 0, and the implicit hold it owned is given back (the
