@@ -377,31 +377,31 @@ unsafe impl<T: Trace> Trace for OnceLock<T> {
     forward_may_contain_gc!(T);
 }
 
-// SAFETY: the content is owned. Locked or poisoned means "cannot read now": skipped (alive),
-// never blocked on.
-unsafe impl<T: Trace> Trace for Mutex<T> {
-    fn trace(&self, tracer: &mut Tracer) {
-        match self.try_lock() {
-            // SAFETY: the guard locks `self`, part of the value being traced, and derefs into
-            // the mutex.
-            Ok(value) => unsafe { tracer.guarded(value) },
-            Err(_) => tracer.skip_busy(),
+/// Locks, read with a `try_*` call that gives the guard (`None` when the lock is held, or
+/// poisoned: "cannot read now").
+macro_rules! lock {
+    ($($ty:ty: |$lock:ident| $try_guard:expr),* $(,)?) => {$(
+        // SAFETY: the content is owned. A lock that cannot be read now is skipped (what it
+        // holds counts as referenced from outside, so alive), never blocked on.
+        unsafe impl<T: Trace> Trace for $ty {
+            fn trace(&self, tracer: &mut Tracer) {
+                let $lock = self;
+                match $try_guard {
+                    // SAFETY: the guard locks `self`, part of the value being traced, and
+                    // derefs into the lock's data, which does not move with the guard.
+                    Some(value) => unsafe { tracer.guarded(value) },
+                    None => tracer.skip_busy(),
+                }
+            }
+            forward_may_contain_gc!(T);
         }
-    }
-    forward_may_contain_gc!(T);
+    )*};
 }
 
-// SAFETY: as for `Mutex`.
-unsafe impl<T: Trace> Trace for RwLock<T> {
-    fn trace(&self, tracer: &mut Tracer) {
-        match self.try_read() {
-            // SAFETY: as for `Mutex`.
-            Ok(value) => unsafe { tracer.guarded(value) },
-            Err(_) => tracer.skip_busy(),
-        }
-    }
-    forward_may_contain_gc!(T);
-}
+lock!(
+    Mutex<T>: |lock| lock.try_lock().ok(),
+    RwLock<T>: |lock| lock.try_read().ok(),
+);
 
 /// Transparent wrappers.
 macro_rules! wrapper {
@@ -692,32 +692,7 @@ mod slotmap_impls {
 leaf!(serde_json::Value, serde_json::Map<String, serde_json::Value>, serde_json::Number);
 
 #[cfg(feature = "parking_lot")]
-mod parking_lot_impls {
-    use super::*;
-
-    // SAFETY: the contents are owned and reported once, read under the lock (a lock held
-    // elsewhere is skipped: its contents count as referenced from outside).
-    unsafe impl<T: Trace> Trace for parking_lot::Mutex<T> {
-        fn trace(&self, tracer: &mut Tracer) {
-            match self.try_lock() {
-                // SAFETY: the guard borrows from the value being traced; the mutex's data
-                // does not move with the guard.
-                Some(value) => unsafe { tracer.guarded(value) },
-                None => tracer.skip_busy(),
-            }
-        }
-        forward_may_contain_gc!(T);
-    }
-
-    // SAFETY: as for `parking_lot::Mutex`.
-    unsafe impl<T: Trace> Trace for parking_lot::RwLock<T> {
-        fn trace(&self, tracer: &mut Tracer) {
-            match self.try_read() {
-                // SAFETY: as for `parking_lot::Mutex`.
-                Some(value) => unsafe { tracer.guarded(value) },
-                None => tracer.skip_busy(),
-            }
-        }
-        forward_may_contain_gc!(T);
-    }
-}
+lock!(
+    parking_lot::Mutex<T>: |lock| lock.try_lock(),
+    parking_lot::RwLock<T>: |lock| lock.try_read(),
+);
