@@ -123,15 +123,14 @@
 extern crate self as cyclegc;
 
 mod cycle;
+mod handle;
 mod impls;
 mod panics;
 mod primitive;
 mod release;
 #[cfg(feature = "serde")]
 mod serde_impls;
-// The thread-safe flavour, being built (ARCHITECTURE.md, "The thread-safe flavour").
-#[allow(dead_code)]
-mod sync;
+pub mod sync;
 mod trace;
 mod unsize;
 pub mod unsync;

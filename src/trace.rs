@@ -208,8 +208,13 @@ pub struct Tracer {
     ///
     /// Everything here points into the value whose trace is running, so it is only valid
     /// during [`Tracer::trace_value`], which empties the list before it returns (normally or
-    /// by unwinding: see [`Tracer::reset`]).
+    /// by unwinding: see [`Tracer::abandon_work`]).
     work: Vec<Work>,
+    /// The guards a *holding* tracer keeps until the collector's verdict (the thread-safe
+    /// flavour's: ARCHITECTURE.md, "A thread-safe collection"), in the order their tracing
+    /// finished, which puts every guard after the guards nested inside what it protects:
+    /// [`Tracer::release_held`] releases them in that order, innermost first.
+    held: Vec<ErasedGuard>,
 }
 
 /// How many containers nest directly before the rest goes to the work list. Direct calls are
@@ -273,7 +278,9 @@ unsafe fn trace_contents_of<C: Contents>(container: NonNull<()>, tracer: &mut Tr
 }
 
 impl Tracer {
-    /// A tracer for the collector of `flavour`.
+    /// A tracer for the collector of `flavour`. The thread-safe flavour's tracer *holds*:
+    /// every guard it takes stays held after the value's trace, until
+    /// [`Tracer::release_held`], so that what it has read cannot change before the verdict.
     pub(crate) const fn new(flavour: Flavour) -> Self {
         Tracer {
             flavour,
@@ -281,6 +288,35 @@ impl Tracer {
             incomplete: false,
             depth: 0,
             work: Vec::new(),
+            held: Vec::new(),
+        }
+    }
+
+    /// Whether this tracer keeps its guards until [`Tracer::release_held`].
+    #[inline(always)]
+    fn holds(&self) -> bool {
+        self.flavour == Flavour::Sync
+    }
+
+    /// Finishes with a guard whose protected work is done: a holding tracer keeps it, any
+    /// other releases it now.
+    ///
+    /// # Safety
+    /// As for [`Tracer::keep_guard`]; a kept guard borrows from a value that the caller of
+    /// [`Tracer::trace_value`] keeps alive and unmoved until [`Tracer::release_held`].
+    unsafe fn done_with(&mut self, guard: ErasedGuard) {
+        if self.holds() {
+            self.held.push(guard);
+        } else {
+            drop(guard);
+        }
+    }
+
+    /// Releases every guard a holding tracer kept, innermost first (see [`Tracer::held`]).
+    /// If a guard's drop panics, the rest are still released, in order.
+    pub(crate) fn release_held(&mut self) {
+        for guard in mem::take(&mut self.held) {
+            drop(guard);
         }
     }
 
@@ -290,6 +326,9 @@ impl Tracer {
     /// # Safety
     /// Nothing may mutate or drop `value` during the call except through its own `Trace` impls
     /// (the collector calls this for a value it holds alive, with no other user code running).
+    /// A holding tracer keeps guards that borrow from `value` beyond the call: then `value`
+    /// must also stay alive, and not be moved or borrowed mutably, until
+    /// [`Tracer::release_held`] (the thread-safe flavour's `SCANNED` guarantees it).
     pub(crate) unsafe fn trace_value<T: Trace + ?Sized>(&mut self, value: &T) {
         value.trace(self);
         if !self.work.is_empty() {
@@ -314,7 +353,9 @@ impl Tracer {
                     // and unchanged.
                     unsafe { trace(container, self) }
                 }
-                Work::Guard(guard) => drop(guard),
+                // SAFETY: the guard borrows from the value being traced (the caller's
+                // contract), and the work it protected is done.
+                Work::Guard(guard) => unsafe { self.done_with(guard) },
             }
         }
         self.depth = 0;
@@ -390,6 +431,9 @@ impl Tracer {
         if self.work.len() > mark {
             // SAFETY: the caller's contract.
             unsafe { self.keep_guard(mark, guard) };
+        } else if self.holds() {
+            // SAFETY: the caller's contract; the guard is released by `release_held`.
+            unsafe { self.done_with(ErasedGuard::new(guard)) };
         }
     }
 
@@ -457,9 +501,10 @@ impl Tracer {
 }
 
 impl Drop for Tracer {
-    /// Releases the guards of work left behind by a panic.
+    /// Releases the guards of work left behind by a panic, then the held ones.
     fn drop(&mut self) {
         self.abandon_work();
+        self.release_held();
     }
 }
 

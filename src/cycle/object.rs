@@ -41,7 +41,7 @@ pub(crate) const IN_BUFFER: usize = BUFFERED | WITHDRAWN;
 pub(crate) enum Flavour {
     /// `cyclegc::unsync`.
     Unsync,
-    /// The thread-safe flavour (being built).
+    /// `cyclegc::sync`.
     Sync,
 }
 
@@ -64,6 +64,15 @@ pub(crate) unsafe trait Object: Sized + 'static {
     /// The flavour, for the [`Tracer`]'s filter.
     const FLAVOUR: Flavour;
 
+    /// Whether other threads may change the object while a collection judges it: then the
+    /// garbage must be claimed ([`Object::claim`]) after the verdict, and the snapshot's
+    /// guards held until the claim is decided (phase 4 in ARCHITECTURE.md).
+    const CONCURRENT: bool;
+
+    /// What the snapshot keeps of a node besides its header: whatever the header cannot
+    /// keep itself while it is in the scan.
+    type Saved: Copy;
+
     /// The strong count.
     fn strong(&self) -> usize;
 
@@ -83,12 +92,17 @@ pub(crate) unsafe trait Object: Sized + 'static {
     /// As for [`Object::set_flag`].
     unsafe fn clear_flag(&self, flag: usize);
 
+    /// Takes one unit of the weak count (a hold), which keeps the header allocated.
+    fn take_hold(&self);
+
     /// Gives back one unit of the weak count (a `Weak` handle or a hold), and frees the
     /// allocation if that was the last one.
     ///
     /// # Safety
-    /// `this` must point to a live header that is not in a scan, and the caller must own the
-    /// unit it gives back. If this frees the header, nothing may use `this` afterwards.
+    /// `this` must point to a live header, and the caller must own the unit it gives back.
+    /// If the header is in a scan, that unit must not be the last one (its strong
+    /// references, or the value handed to the collector, keep the implicit hold). If this
+    /// frees the header, nothing may use `this` afterwards.
     unsafe fn release_hold(this: NonNull<Self>);
 
     /// The type's vtable.
@@ -101,33 +115,79 @@ pub(crate) unsafe trait Object: Sized + 'static {
     /// The scan index stored in the slot, if a snapshot holds this object.
     fn scan_index(&self) -> Option<usize>;
 
-    /// Enters the object into a snapshot as node `index`, and returns the strong count the
-    /// snapshot counts for it — or `None` if the object cannot be scanned now (then the
-    /// snapshot leaves it, and the edge that led to it, out: it counts as referenced from
-    /// outside). How the object is marked is the flavour's: the single-threaded header makes
-    /// it tentatively `DEAD` and stores the index in its vtable slot; a header that other
-    /// threads read keeps its vtable and may refuse.
+    /// Takes the object's root-buffer entry out of the buffer (clearing `IN_BUFFER`) and, if
+    /// the entry was a live root (`BUFFERED`, strong references, not `DEAD`, not in the
+    /// scan), enters the object as node `index` in the same step, as
+    /// [`Object::enter_scan`] does. The entry's unit of the weak count stays with the
+    /// caller, who gives it back after this.
     ///
     /// # Safety
-    /// The caller must have kept the vtable, and take the object out of the scan with
-    /// [`Object::revive`] or [`Object::leave_scan`] before anything can call
-    /// [`Object::vtable`] or [`Object::release_hold`] on this header.
-    unsafe fn enter_scan(&self, index: usize) -> Option<usize>;
+    /// The caller owns the entry (it took it from the buffer), and takes the object out of
+    /// the scan as [`Object::enter_scan`] requires.
+    unsafe fn enter_root(&self, index: usize) -> Option<(usize, Self::Saved)>;
 
-    /// Takes a survivor out of the scan: its vtable back, the scan's mark cleared.
+    /// Enters the object into a snapshot as node `index`, and returns the strong count the
+    /// snapshot counts for it and what the snapshot must keep — or `None` if the object
+    /// cannot be scanned now (then the snapshot leaves it, and the edge that led to it, out:
+    /// it counts as referenced from outside). How the object is marked is the flavour's: the
+    /// single-threaded header makes it tentatively `DEAD` and stores the index in its vtable
+    /// slot; the thread-safe header sets `SCANNED` (which keeps its value and header alive
+    /// until it leaves the scan) and may refuse.
     ///
     /// # Safety
-    /// The object is in the scan, and `vtable` is the one it had before
-    /// [`Object::enter_scan`]: it decides how the value is traced and dropped, and with which
-    /// layout the allocation is freed.
-    unsafe fn revive(&self, vtable: &'static VTable<Self>);
+    /// The object is alive and tracked. The caller keeps what this returns, and takes the
+    /// object out of the scan with [`Object::revive`] or [`Object::leave_scan`] before
+    /// anything can call [`Object::vtable`] on this header.
+    unsafe fn enter_scan(&self, index: usize) -> Option<(usize, Self::Saved)>;
+
+    /// The vtable of an object in the scan.
+    ///
+    /// # Safety
+    /// The object is in the scan, and `saved` is what entering it returned.
+    unsafe fn scanned_vtable(&self, saved: Self::Saved) -> &'static VTable<Self>;
+
+    /// Starts claiming an object the verdict found to be garbage; `false` if the object
+    /// changed since it entered the scan (a strong reference came or went), when the claim
+    /// of its whole set is abandoned. Without [`Object::CONCURRENT`], nothing can have
+    /// changed, and the tentative `DEAD` of the snapshot is the claim.
+    ///
+    /// # Safety
+    /// The object is in the scan, judged garbage, and `saved` is what entering it returned.
+    /// The caller ends the claim with [`Object::kill`] or [`Object::unclaim`].
+    unsafe fn claim(&self, saved: Self::Saved) -> bool {
+        let _ = saved;
+        true
+    }
+
+    /// Abandons a claim that [`Object::claim`] started.
+    ///
+    /// # Safety
+    /// The claim was started and is not ended yet.
+    unsafe fn unclaim(&self) {}
+
+    /// Completes a claim that [`Object::claim`] started: the object is `DEAD`.
+    ///
+    /// # Safety
+    /// The claim was started and is not ended yet, and every other member of the garbage has
+    /// been claimed too.
+    unsafe fn kill(&self) {}
+
+    /// Takes a survivor out of the scan: its vtable back, the scan's mark cleared. Returns
+    /// whether the value was handed over to the collector while the object was in the scan
+    /// (its last strong reference went meanwhile, on another thread): then the caller owns
+    /// the value's drop and the implicit hold.
+    ///
+    /// # Safety
+    /// The object is in the scan, not claimed, and `saved` is what entering it returned; for
+    /// a [`Object::CONCURRENT`] header, the snapshot's guards are released.
+    unsafe fn revive(&self, saved: Self::Saved) -> bool;
 
     /// Takes claimed garbage out of the scan for its destruction: its vtable back, the claim
     /// (`DEAD`) kept.
     ///
     /// # Safety
-    /// As for [`Object::revive`], and the object is claimed.
-    unsafe fn leave_scan(&self, vtable: &'static VTable<Self>);
+    /// The object is in the scan and claimed, and `saved` is what entering it returned.
+    unsafe fn leave_scan(&self, saved: Self::Saved);
 
     /// The value is dropped. If no strong reference is left, gives back the implicit hold
     /// (the last strong reference, gone before, left it to whoever drops the value);

@@ -5,11 +5,12 @@
 //! [`Verdict`]; [`Scan::destroy`] then destroys the garbage. The phases, numbered as in
 //! ARCHITECTURE.md:
 //!
-//! 1. **Snapshot.** Starting from the roots (whose buffer holds are given back at once;
-//!    entries withdrawn by `Gc::get_mut` are skipped), every reachable tracked object becomes
-//!    a scan node, if its header lets it enter the scan ([`Object::enter_scan`]; the
-//!    single-threaded header stores the node index in its slot and marks the object
-//!    *tentatively* `DEAD`).
+//! 1. **Snapshot.** Starting from the roots (each entering the scan as its buffer entry is
+//!    taken, whose hold is then given back; entries withdrawn by `Gc::get_mut` are skipped),
+//!    every reachable tracked object becomes a scan node, if its header lets it enter the
+//!    scan ([`Object::enter_scan`]; the single-threaded header stores the node index in its
+//!    slot and marks the object *tentatively* `DEAD`; the thread-safe one sets `SCANNED`).
+//!    A thread-safe snapshot's tracer *holds* every guard it takes until phase 4.
 //!    Each node is traced exactly once, depth first, first child first (trees and lists are
 //!    usually allocated in that order, so the later phases walk memory forwards); its edges
 //!    are stored as node indices in one flat array. A snapshot in which a `trace` panicked
@@ -21,9 +22,14 @@
 //! 3. **Scan** (phases 3 and 4 are skipped when every `refs` is zero and no `Trace` impl
 //!    released anything, the usual case when collecting garbage): nodes with `refs > 0`,
 //!    and everything reachable from them, are live.
-//! 4. **Claim.** The live nodes are revived ([`Object::revive`]), and so is a
-//!    garbage node whose last strong reference a misbehaving `Trace` dropped: the release
-//!    loop owns it now. The rest stays claimed.
+//! 4. **Claim.** The garbage is claimed ([`Object::claim`]: a no-op for the single-threaded
+//!    header, whose tentative `DEAD` is the claim; a compare-and-swap from the recorded count
+//!    for the thread-safe one, which abandons the claim of the whole set if any member
+//!    changed). Then the held guards are released, and the live nodes are revived
+//!    ([`Object::revive`]), and so is a garbage node whose last strong reference a
+//!    misbehaving `Trace` dropped: the release loop owns it now. A value handed over to the
+//!    collector while its object was in the scan (its last strong reference went on another
+//!    thread) goes to the release loop too.
 //! 5. **Destroy.** In tracing order: put the vtable back, drop the value (catching panics)
 //!    through the one drop path ([`drop_value`]). The implicit hold is given back by whichever
 //!    comes last — the value's drop or its last strong reference — so each header is freed as
@@ -43,8 +49,9 @@ use std::collections::HashSet;
 use std::mem;
 use std::ptr::NonNull;
 
-use crate::cycle::object::{drop_value, Object, VTable, BUFFERED, DEAD, IN_BUFFER, UNTRACKED};
+use crate::cycle::object::{drop_value, Object, DEAD, UNTRACKED};
 use crate::panics::Panics;
+use crate::release;
 use crate::trace::Tracer;
 
 /// What the algorithm needs of the flavour that runs it.
@@ -102,8 +109,11 @@ pub(crate) struct Verdict {
     /// The type of an object a `Trace` impl reported more references to than it has.
     pub(crate) lied_about: Option<&'static str>,
     /// Every snapshot was void (`Trace` impls kept panicking): nothing was judged, and
-    /// [`Scan::survivors`] holds the roots.
+    /// the survivors are the roots.
     pub(crate) gave_up: bool,
+    /// A member of the garbage changed (on another thread) before it was claimed: the claim
+    /// was abandoned, and the set goes back to the root buffer as survivors.
+    pub(crate) abandoned: bool,
 }
 
 /// The snapshot, in a few arrays grouped by the passes that read them: `nodes` (destroy),
@@ -157,6 +167,10 @@ pub(crate) struct Scan<H: Object> {
     tracing: usize,
     /// Members of the garbage destroyed so far.
     destroyed: usize,
+    /// The snapshot's tracer; a holding one keeps its guards here until phase 4.
+    tracer: Tracer,
+    /// The claim of the garbage was abandoned (see [`Verdict::abandoned`]).
+    abandoned: bool,
     stage: Stage,
 }
 
@@ -165,26 +179,41 @@ pub(crate) struct Scan<H: Object> {
 enum Stage {
     /// Nodes may hold a scan index and a tentative `DEAD`: revive them all.
     Scanning,
-    /// The garbage is claimed and being destroyed: destroy the members not destroyed yet.
+    /// The garbage is claimed (and may be being destroyed), every other node out of the
+    /// scan: destroy the members not destroyed yet.
     Destroying,
     /// Every header is restored or destroyed: nothing to undo.
     Done,
 }
 
-/// An object in the snapshot, with the vtable its slot held before the scan (the slot holds
-/// the node's index until the vtable is put back).
-struct ScanNode<H: 'static> {
+/// An object in the snapshot, with what its header could not keep while in the scan (the
+/// single-threaded header's vtable: its slot holds the node's index until the vtable is put
+/// back).
+struct ScanNode<H: Object> {
     header: NonNull<H>,
-    vtable: &'static VTable<H>,
+    saved: H::Saved,
 }
 
 // Not derived: the derive would require `H: Copy`.
-impl<H> Clone for ScanNode<H> {
+impl<H: Object> Clone for ScanNode<H> {
     fn clone(&self) -> Self {
         *self
     }
 }
-impl<H> Copy for ScanNode<H> {}
+impl<H: Object> Copy for ScanNode<H> {}
+
+impl<H: Object> ScanNode<H> {
+    /// The node's header.
+    ///
+    /// # Safety
+    /// The node is in the scan: its header is alive (releases to zero are deferred while a
+    /// single-threaded collection runs; a thread-safe object's `SCANNED` keeps its value and
+    /// header until it leaves the scan).
+    unsafe fn header<'a>(self) -> &'a H {
+        // SAFETY: by the caller's contract.
+        unsafe { self.header.as_ref() }
+    }
+}
 
 /// A traced node and where its edges end, with [`INCOMPLETE`] set when part of the value
 /// could not be traced (a borrowed `RefCell`): if it survives, it goes back into the root
@@ -260,6 +289,8 @@ impl<H: Object> Scan<H> {
             opaque: HashSet::new(),
             tracing: 0,
             destroyed: 0,
+            tracer: Tracer::new(H::FLAVOUR),
+            abandoned: false,
             stage: Stage::Scanning,
         }
     }
@@ -284,6 +315,7 @@ impl<H: Object> Scan<H> {
         self.tainted.clear();
         self.opaque.clear();
         self.all_garbage = false;
+        self.abandoned = false;
         self.destroyed = 0;
         self.stage = Stage::Scanning;
         Some(self)
@@ -296,16 +328,18 @@ impl<H: Object> Scan<H> {
     /// Phases 1 to 4 over `roots`, the entries of a root buffer (whose holds this gives
     /// back): takes snapshots until one is valid (giving up after [`SNAPSHOT_ATTEMPTS`]),
     /// subtracts, and unless every node is garbage, scans and claims. When it returns, the
-    /// garbage is claimed and every other header restored; [`Scan::survivors`] lists the
-    /// objects to put back in the root buffer. The panics of `Trace` impls are recorded in
-    /// `panics`.
+    /// garbage is claimed and every other header restored; [`Scan::take_survivors`] lists
+    /// the objects to put back in the root buffer. The panics of `Trace` impls are recorded
+    /// in `panics`.
     ///
     /// # Safety
     /// Every root is a live header of this flavour with an entry in the root buffer
     /// (`IN_BUFFER`, holding one unit of its weak count), each listed once; the caller hands
-    /// the entries over (this clears `IN_BUFFER` and gives the units back). No other scan runs
-    /// on the thread, and `context` is the flavour's, in a collection that defers releases
-    /// (no header is freed while the scan holds it).
+    /// the entries over (this clears `IN_BUFFER` and gives the units back). No other scan of
+    /// this flavour runs (on any thread), and `context` is the flavour's, in a collection
+    /// that defers this thread's releases (so no header is freed while the scan holds it:
+    /// other threads' last releases of a thread-safe object in the scan hand its value to
+    /// the collector).
     pub(crate) unsafe fn judge(
         &mut self,
         roots: Vec<NonNull<H>>,
@@ -332,36 +366,42 @@ impl<H: Object> Scan<H> {
                     garbage: 0,
                     lied_about: None,
                     gave_up: true,
+                    abandoned: false,
                 };
             }
             self.restart();
             attempt += 1;
         };
         self.all_garbage = self.subtract() && !trace_released;
-        let lied_about = self
-            .tainted
-            .first()
-            .map(|&node| (self.nodes[node].vtable.type_name)());
+        let lied_about = self.tainted.first().map(|&node| {
+            let ScanNode { header, saved } = self.nodes[node];
+            // SAFETY: the node is in the scan, and `saved` is what entering it returned.
+            let vtable = unsafe { header.as_ref().scanned_vtable(saved) };
+            (vtable.type_name)()
+        });
         if lied_about.is_some() {
             self.keep_tainted();
         }
         if !self.all_garbage {
             self.mark_live();
-            self.claim();
         }
+        self.claim();
         Verdict {
             traced: self.len(),
             garbage: self.garbage_len(),
             lied_about,
             gave_up: false,
+            abandoned: self.abandoned,
         }
     }
 
     /// The survivors of the last verdict to put back in the root buffer: those that could
-    /// not be traced completely, or, if the collection gave up, its roots. Each is tracked,
-    /// alive, and has strong references.
-    pub(crate) fn survivors(&self) -> &[NonNull<H>] {
-        &self.survivors
+    /// not be traced completely, the members of a garbage set whose claim was abandoned, or,
+    /// if the collection gave up, its roots. Each is tracked, out of the scan, and carries a
+    /// hold (a unit of its weak count) that the caller owns: the root-buffer entry's if the
+    /// object is buffered again, otherwise to give back.
+    pub(crate) fn take_survivors(&mut self) -> Vec<NonNull<H>> {
+        mem::take(&mut self.survivors)
     }
 
     /// An empty root buffer to swap in for the one the next collection takes.
@@ -381,21 +421,18 @@ impl<H: Object> Scan<H> {
         let index = self.len();
         // SAFETY: by the caller's contract.
         let h = unsafe { header.as_ref() };
-        // The vtable is kept before the object enters the scan, so that `Drop` can always
-        // put back what it finds in `nodes`.
-        self.nodes.push(ScanNode {
-            header,
-            // SAFETY: not in a scan (the caller's contract).
-            vtable: unsafe { h.vtable() },
-        });
-        // SAFETY: the vtable is kept in `nodes`; every way out of the scan puts it back
-        // (`claim`, `revive_all`, `destroy_member`, and `Drop for Scan` for the others).
-        let Some(strong) = (unsafe { h.enter_scan(index) }) else {
-            self.nodes.pop();
-            return None;
-        };
-        self.refs.push(u32::try_from(strong).unwrap_or(MANY_REFS));
+        // SAFETY: alive and tracked (the caller's contract). What it returns is kept in
+        // `nodes` at once (nothing unwinds in between); every way out of the scan hands it
+        // back (`claim`, `revive_all`, `destroy_member`, and `Drop for Scan` for the others).
+        let (strong, saved) = unsafe { h.enter_scan(index) }?;
+        self.push_node(header, strong, saved);
         Some(index)
+    }
+
+    #[inline(always)]
+    fn push_node(&mut self, header: NonNull<H>, strong: usize, saved: H::Saved) {
+        self.nodes.push(ScanNode { header, saved });
+        self.refs.push(u32::try_from(strong).unwrap_or(MANY_REFS));
     }
 
     /// Adds the wanted roots among the root buffer's entries to the snapshot, giving back the
@@ -414,20 +451,15 @@ impl<H: Object> Scan<H> {
             // SAFETY: a buffer entry holds a unit of its header's weak count; it is given back
             // only after the last use of `h`.
             let h = unsafe { root.as_ref() };
-            let wanted =
-                h.has(BUFFERED) && h.strong() > 0 && !h.has(DEAD) && h.scan_index().is_none();
-            // SAFETY: the entry leaves the buffer; its unit is given back next.
-            unsafe { h.clear_flag(IN_BUFFER) };
-            // SAFETY: gives back the buffer's unit; the header is not in a scan (no other
-            // scan runs, and it is added below). A root still wanted has strong references,
-            // and so the implicit hold: this cannot free it.
-            unsafe { H::release_hold(root) };
-            if wanted {
-                // SAFETY: a buffered object is tracked; it has strong references (whose hold
-                // keeps `h` alive), is not `DEAD` and not in this scan (checked above). A
-                // root its header refuses is simply not examined.
-                let _ = unsafe { self.add(root) };
+            // SAFETY: the caller handed the entry over; what entering returns is kept in
+            // `nodes` at once.
+            if let Some((strong, saved)) = unsafe { h.enter_root(self.len()) } {
+                self.push_node(root, strong, saved);
             }
+            // SAFETY: gives back the entry's unit. If the root entered the scan, that unit is
+            // not the last: its strong references (or, once they are gone, the value handed
+            // to the collector) keep the implicit hold.
+            unsafe { H::release_hold(root) };
         }
         self.spare_roots = roots;
         self.root_count = self.len();
@@ -446,7 +478,7 @@ impl<H: Object> Scan<H> {
         let panics_before = panics.count();
         let mut stack = mem::take(&mut self.stack);
         stack.extend((0..self.len()).rev());
-        let mut tracer = Tracer::new(H::FLAVOUR);
+        let mut tracer = mem::replace(&mut self.tracer, Tracer::new(H::FLAVOUR));
         while !stack.is_empty() {
             let completed = if self.opaque.is_empty() {
                 panics.catch(|| self.trace_stack::<false>(&mut stack, &mut tracer))
@@ -461,6 +493,8 @@ impl<H: Object> Scan<H> {
             }
         }
         self.stack = stack;
+        // A holding tracer's guards stay held, with the tracer, until phase 4.
+        self.tracer = tracer;
         panics.count() == panics_before
     }
 
@@ -480,16 +514,22 @@ impl<H: Object> Scan<H> {
     ) {
         while let Some(next) = stack.pop() {
             self.tracing = next;
-            let ScanNode { header, vtable } = self.nodes[next];
+            let node = self.nodes[next];
+            let header = node.header;
             if SKIP_OPAQUE && self.opaque.contains(&header) {
                 self.visit(next, stack, tracer, true);
                 continue;
             }
-            // SAFETY: the node's value is alive: it was live when added, and releases are
-            // deferred while a collection runs (a node whose last reference the panic hook
-            // dropped waits in the pending list, value intact). Its vtable is the one it was
-            // created with. `trace` does not read the slot, and only `Trace` impls run
-            // meanwhile.
+            // SAFETY: the node is in the scan, with what entering it returned.
+            let vtable = unsafe { node.header().scanned_vtable(node.saved) };
+            // SAFETY: the node's value is alive: it was live when added; releases on this
+            // thread are deferred while a collection runs (a node whose last reference the
+            // panic hook dropped waits in the pending list, value intact), and a thread-safe
+            // object's last release on another thread hands the value to the collector while
+            // it is `SCANNED`, which also keeps it from being moved or borrowed mutably as
+            // long as the holding tracer keeps guards into it. Its vtable is the one it was
+            // created with. `trace` does not read the slot, and only `Trace` impls run on
+            // this thread meanwhile.
             unsafe { (vtable.trace)(header, tracer) };
             let incomplete = tracer.incomplete();
             self.visit(next, stack, tracer, incomplete);
@@ -497,49 +537,74 @@ impl<H: Object> Scan<H> {
     }
 
     /// After an invalid snapshot: revives every node and starts over, taking every node that
-    /// still has strong references as a root (the others were released meanwhile and wait in
-    /// the pending list). Every node, not only the roots: user code may have decremented any
-    /// of them, and a drop does not buffer a tentatively dead object, so each may now be the
-    /// only way into an orphaned cycle. Keeps [`opaque`](Scan::opaque).
+    /// still has strong references as a root (the others were released meanwhile). Every
+    /// node, not only the roots: user code may have decremented any of them, and a drop does
+    /// not buffer a tentatively dead object, so each may now be the only way into an
+    /// orphaned cycle. Keeps [`opaque`](Scan::opaque).
     fn restart(&mut self) {
-        let roots: Vec<NonNull<H>> = self.nodes.iter().map(|node| node.header).collect();
-        self.revive_all();
+        let kept = self.revive_all(true);
         self.nodes.clear();
         self.refs.clear();
         self.visits.clear();
         self.edges.clear();
-        for root in roots {
-            // SAFETY: a node's header stays allocated for the whole collection (releases to
-            // zero are deferred to the pending list), and it is revived: `slot` holds its
-            // vtable.
-            if unsafe { root.as_ref() }.strong() > 0 {
-                // SAFETY: as above; it was tracked and live when first added, and strong
-                // references keep it so.
+        for root in kept {
+            // SAFETY: `revive_all` took a hold on it, given back below.
+            let h = unsafe { root.as_ref() };
+            if h.strong() > 0 {
+                // SAFETY: alive (the hold), and tracked (it was a node). A root that is
+                // `DEAD` or already back in this scan is refused by its header.
                 let _ = unsafe { self.add(root) };
             }
+            // SAFETY: the hold `revive_all` took. If the object entered the scan again, its
+            // strong references (or its value handed to the collector) keep the implicit
+            // hold: this is not the last unit.
+            unsafe { H::release_hold(root) };
         }
         self.root_count = self.len();
     }
 
-    /// Puts back every node's vtable and clears its tentative `DEAD`.
-    fn revive_all(&mut self) {
-        for node in &self.nodes {
-            // SAFETY: as in `claim`.
-            let h = unsafe { node.header.as_ref() };
-            // SAFETY: in the scan, with the vtable `add` kept for this node.
-            unsafe { h.revive(node.vtable) };
+    /// Takes every node out of the scan without claiming anything: releases the held
+    /// guards, then revives each node, handing any value given to the collector meanwhile to
+    /// the release loop. If `keep`, returns the headers of the others, each with a hold the
+    /// caller gives back (after a revive, another thread's last drop may free a thread-safe
+    /// header at any time).
+    fn revive_all(&mut self, keep: bool) -> Vec<NonNull<H>> {
+        self.tracer.release_held();
+        let mut kept = Vec::new();
+        for k in 0..self.nodes.len() {
+            let node = self.nodes[k];
+            // SAFETY: in the scan (until the revive below).
+            let h = unsafe { node.header() };
+            if keep {
+                h.take_hold();
+            }
+            // SAFETY: in the scan, not claimed, with what entering it returned; the guards
+            // are released.
+            if unsafe { h.revive(node.saved) } {
+                // SAFETY: the value was handed over: its drop and implicit hold are ours.
+                unsafe { release::defer(node.header) };
+            }
+            if keep {
+                kept.push(node.header);
+            }
         }
+        kept
     }
 
     /// Gives up on a collection whose snapshots kept failing: revives every node, and lists
     /// as survivors the roots (after a restart, every node of the last attempt) that still
     /// have strong references, for the root buffer.
     fn give_up(&mut self) {
-        self.revive_all();
-        for node in &self.nodes[..self.root_count] {
-            // SAFETY: as in `restart`.
-            if unsafe { node.header.as_ref() }.strong() > 0 {
-                self.survivors.push(node.header);
+        let root_count = self.root_count;
+        let kept = self.revive_all(true);
+        for (k, header) in kept.into_iter().enumerate() {
+            // SAFETY: `revive_all` took a hold on it.
+            if k < root_count && unsafe { header.as_ref() }.strong() > 0 {
+                // The hold goes with the survivor (see `Scan::survivors`).
+                self.survivors.push(header);
+            } else {
+                // SAFETY: the hold `revive_all` took; the header is out of the scan.
+                unsafe { H::release_hold(header) };
             }
         }
         self.stage = Stage::Done;
@@ -676,25 +741,126 @@ impl<H: Object> Scan<H> {
         }
     }
 
-    /// Phase 4: revive the survivors (restore the vtable, clear the tentative `DEAD`); the
-    /// garbage stays claimed, in tracing order.
+    /// Phase 4: claim the garbage, release the held guards, revive the rest. Once it returns,
+    /// the garbage (if the claim held) is claimed for good, every other node is out of the
+    /// scan, and dropping the `Scan` destroys the garbage.
     fn claim(&mut self) {
-        for &visit in &self.visits {
-            let ScanNode { header, vtable } = self.nodes[visit.node];
-            // SAFETY: nodes' headers stay alive for the whole scan: releases that reach zero
-            // are deferred to the pending list while a collection runs.
-            let h = unsafe { header.as_ref() };
-            // A garbage node whose last strong reference a misbehaving `Trace` dropped is in
-            // the pending list, which owns its value: leave it to the release loop.
+        if !H::CONCURRENT {
+            // Nothing can have changed since the snapshot, and its tentative `DEAD` is the
+            // claim: sort and revive in one pass.
+            if !self.all_garbage {
+                self.sort_out::<true>();
+            }
+            self.stage = Stage::Destroying;
+            return;
+        }
+        if !self.all_garbage {
+            self.sort_out::<false>();
+        }
+        let claimed = self.claim_garbage();
+        self.tracer.release_held();
+        if !(claimed && self.all_garbage) {
+            for k in 0..self.visits.len() {
+                let visit = self.visits[k];
+                let garbage = self.all_garbage || !self.live[visit.node];
+                if garbage && claimed {
+                    continue;
+                }
+                // An abandoned claim sends its set back to the root buffer, for the next
+                // collection to judge again.
+                self.revive_node(visit.node, visit.incomplete() || garbage);
+            }
+        }
+        if !claimed {
+            self.abandoned = true;
+            self.garbage.clear();
+            self.all_garbage = false;
+        }
+        self.stage = Stage::Destroying;
+    }
+
+    /// Lists the garbage: the nodes not found live, in tracing order. A garbage node whose
+    /// last strong reference a misbehaving `Trace` dropped (or, in the thread-safe flavour,
+    /// another thread dropped, handing the value to the collector) is revived instead, and
+    /// the release loop drops it. With `REVIVE`, the other nodes are revived in the same
+    /// pass; without, [`Scan::claim`] revives them once the claim is decided.
+    fn sort_out<const REVIVE: bool>(&mut self) {
+        for k in 0..self.visits.len() {
+            let visit = self.visits[k];
+            // SAFETY: in the scan.
+            let h = unsafe { self.nodes[visit.node].header() };
             if self.live[visit.node] || h.strong() == 0 {
-                // SAFETY: in the scan, with the vtable `add` kept for this node.
-                unsafe { h.revive(vtable) };
-                if visit.incomplete() && h.strong() > 0 {
-                    self.survivors.push(header);
+                if REVIVE {
+                    self.revive_node(visit.node, visit.incomplete());
+                } else {
+                    // For `Scan::claim`, which revives the live nodes after the claim.
+                    self.live[visit.node] = true;
                 }
             } else {
                 self.garbage.push(visit.node);
             }
+        }
+    }
+
+    /// Claims every member of the garbage ([`Object::claim`]), or none: if one member
+    /// changed since the snapshot, the claims already made are abandoned.
+    fn claim_garbage(&mut self) -> bool {
+        let count = self.garbage_len();
+        for k in 0..count {
+            let node = self.member_at(k);
+            // SAFETY: in the scan, judged garbage, with what entering it returned.
+            if !unsafe { node.header().claim(node.saved) } {
+                for j in 0..k {
+                    // SAFETY: its claim was started just above, and not ended.
+                    unsafe { self.member_at(j).header().unclaim() };
+                }
+                return false;
+            }
+        }
+        for k in 0..count {
+            // SAFETY: every member's claim is started; this ends each once.
+            unsafe { self.member_at(k).header().kill() };
+        }
+        true
+    }
+
+    /// Takes node `index` out of the scan as a survivor. If the value was handed to the
+    /// collector meanwhile, the release loop drops it. If `rebuffer`, an object that still
+    /// has strong references goes to [`Scan::survivors`], with a hold taken while the scan
+    /// still kept its header.
+    #[inline(always)]
+    fn revive_node(&mut self, index: usize, rebuffer: bool) {
+        let node = self.nodes[index];
+        // SAFETY: in the scan (until the revive below).
+        let h = unsafe { node.header() };
+        if rebuffer {
+            h.take_hold();
+        }
+        // SAFETY: in the scan, not claimed, with what entering it returned; a thread-safe
+        // snapshot's guards are released (`claim`).
+        let handed_over = unsafe { h.revive(node.saved) };
+        if handed_over {
+            // SAFETY: the value was handed over: its drop and implicit hold are ours.
+            unsafe { release::defer(node.header) };
+        }
+        if rebuffer {
+            // The hold keeps the header for these reads.
+            if !handed_over && h.strong() > 0 {
+                self.survivors.push(node.header);
+            } else {
+                // SAFETY: the hold taken above; out of the scan. Not the last unit while the
+                // value waits for its drop (the implicit hold).
+                unsafe { H::release_hold(node.header) };
+            }
+        }
+    }
+
+    /// The `k`-th member of the garbage, in tracing order.
+    fn member_at(&self, k: usize) -> ScanNode<H> {
+        if self.all_garbage {
+            self.member::<true>(k)
+        } else {
+            self.member::<false>(k)
         }
     }
 
@@ -707,7 +873,10 @@ impl<H: Object> Scan<H> {
             return 0;
         }
         let count = self.garbage_len();
-        self.stage = Stage::Destroying;
+        debug_assert!(
+            self.stage == Stage::Destroying,
+            "destroyed before it was judged"
+        );
         while self.destroyed < count {
             // One `catch_unwind` for the whole pass, entered again after a panicking `Drop`,
             // rather than one per object.
@@ -770,9 +939,11 @@ impl<H: Object> Scan<H> {
 unsafe fn destroy_member<H: Object>(node: ScanNode<H>) {
     // SAFETY: by the caller's contract.
     let h = unsafe { node.header.as_ref() };
-    // SAFETY: the vtable `Scan::add` kept for this node.
-    unsafe { h.leave_scan(node.vtable) };
-    let drop_in_place = node.vtable.drop_in_place;
+    // SAFETY: in the scan, with what entering it returned.
+    let vtable = unsafe { h.scanned_vtable(node.saved) };
+    // SAFETY: claimed, with what entering it returned.
+    unsafe { h.leave_scan(node.saved) };
+    let drop_in_place = vtable.drop_in_place;
     // SAFETY: the object is claimed (`DEAD`) and out of the scan; its value is alive and
     // dropped exactly once, here (by the caller's contract).
     unsafe { drop_value(node.header, || drop_in_place(node.header)) };
@@ -784,7 +955,9 @@ impl<H: Object> Drop for Scan<H> {
     /// destroyed (its panics dropped: one is already on its way).
     fn drop(&mut self) {
         match self.stage {
-            Stage::Scanning => self.revive_all(),
+            Stage::Scanning => {
+                self.revive_all(false);
+            }
             Stage::Destroying => {
                 let mut panics = Panics::default();
                 self.destroy(&mut panics);

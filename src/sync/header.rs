@@ -1,11 +1,11 @@
-//! The header in front of every thread-safe allocation (ARCHITECTURE.md, "The thread-safe
-//! flavour"): the state word, the weak count, the vtable (never overwritten: other threads
+//! The header in front of every thread-safe allocation (ARCHITECTURE.md, "A thread-safe
+//! collection"): the state word, the weak count, the vtable (never overwritten: other threads
 //! read it) and the scan slot, which only the collecting thread touches.
 
 use std::alloc::dealloc;
 use std::ptr::NonNull;
 
-use crate::cycle::{self, Flavour, Object, VTable, DEAD, DROPPED, UNTRACKED, WITHDRAWN};
+use crate::cycle::{self, Flavour, Object, VTable, DEAD, DROPPED, IN_BUFFER, UNTRACKED, WITHDRAWN};
 use crate::primitive::cell::UnsafeCell;
 use crate::primitive::sync::atomic::{fence, AtomicUsize, Ordering};
 use crate::sync::state::{self, State, SCANNED};
@@ -55,6 +55,21 @@ impl Header {
             std::process::abort();
         }
     }
+
+    /// Gives back a hold the caller took while it still owns a strong reference (which
+    /// keeps the implicit hold, so this is never the last unit).
+    pub(crate) fn give_back_hold(&self) {
+        self.weak.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// The number of `Weak` handles: the weak count without the holds that the state word
+    /// accounts for (the implicit one while strong references exist, a root-buffer
+    /// entry's). Like `Arc::weak_count`, a snapshot that other threads may change at once;
+    /// a collection or a drop on another thread may also hold a unit for a moment.
+    pub(crate) fn weak_handles(&self, word: usize) -> usize {
+        let holds = usize::from(state::strong(word) > 0) + usize::from(word & IN_BUFFER != 0);
+        self.weak.load(Ordering::Acquire).saturating_sub(holds)
+    }
 }
 
 // SAFETY: each method does what the trait says; `release_hold` frees with the layout of the
@@ -62,6 +77,9 @@ impl Header {
 // `Release` decrement and the `Acquire` fence order every use of the allocation before it).
 unsafe impl Object for Header {
     const FLAVOUR: Flavour = Flavour::Sync;
+    const CONCURRENT: bool = true;
+    /// The state word the object entered the scan with, from which it is claimed.
+    type Saved = usize;
 
     fn strong(&self) -> usize {
         state::strong(self.state.load(Ordering::Acquire))
@@ -77,6 +95,10 @@ unsafe impl Object for Header {
 
     unsafe fn clear_flag(&self, flag: usize) {
         self.state.clear_flags(flag);
+    }
+
+    fn take_hold(&self) {
+        Header::take_hold(self);
     }
 
     unsafe fn release_hold(this: NonNull<Header>) {
@@ -102,30 +124,67 @@ unsafe impl Object for Header {
             .then(|| self.scan.with(|index| unsafe { *index }))
     }
 
+    /// Takes the entry out and enters a live root in one compare-and-swap
+    /// ([`State::take_root`]), so that no `get_mut` can come between.
+    unsafe fn enter_root(&self, index: usize) -> Option<(usize, usize)> {
+        let word = self.state.take_root()?;
+        // SAFETY: the collecting thread is the only one that touches `scan`.
+        self.scan.with_mut(|slot| unsafe { *slot = index });
+        Some((state::strong(word), word))
+    }
+
     /// Sets `SCANNED` by CAS and records the index; refuses an object with no strong
     /// reference (it is being released), a `DEAD` one, and one withdrawn by `get_mut`.
-    unsafe fn enter_scan(&self, index: usize) -> Option<usize> {
+    unsafe fn enter_scan(&self, index: usize) -> Option<(usize, usize)> {
         let word = self.state.enter_scan(DEAD | WITHDRAWN)?;
         // SAFETY: the collecting thread is the only one that touches `scan`.
         self.scan.with_mut(|slot| unsafe { *slot = index });
-        Some(state::strong(word))
+        Some((state::strong(word), word))
     }
 
-    /// Clears `SCANNED`. (The vtable never left its field.)
-    unsafe fn revive(&self, _: &'static VTable<Header>) {
-        self.state.leave_scan();
+    unsafe fn scanned_vtable(&self, _: usize) -> &'static VTable<Header> {
+        self.vtable
     }
 
-    unsafe fn leave_scan(&self, _: &'static VTable<Header>) {
+    /// A compare-and-swap from the word the object entered the scan with.
+    unsafe fn claim(&self, recorded: usize) -> bool {
+        self.state.claim(recorded)
+    }
+
+    unsafe fn unclaim(&self) {
+        self.state.unclaim();
+    }
+
+    unsafe fn kill(&self) {
+        self.state.kill();
+    }
+
+    /// Clears `SCANNED`; the word before tells whether the last strong reference went
+    /// meanwhile (on another thread, which then left the value to the collector).
+    unsafe fn revive(&self, _: usize) -> bool {
+        let old = self.state.leave_scan();
+        state::strong(old) == 0 && old & DEAD == 0
+    }
+
+    unsafe fn leave_scan(&self, _: usize) {
         self.state.leave_scan();
     }
 
     /// Sets `DROPPED` and reads the strong count in one atomic step, so that of the
     /// collector (here) and the thread dropping the last strong reference, exactly one sees
     /// both "value dropped" and "no strong reference left", and gives back the implicit hold.
+    #[inline]
     unsafe fn value_dropped(this: NonNull<Header>) {
         // SAFETY: the implicit hold keeps the header alive until it is given back.
-        let old = unsafe { this.as_ref() }.state.set_flags(DROPPED);
+        let state = &unsafe { this.as_ref() }.state;
+        if state.load(Ordering::Relaxed) & DEAD == 0 {
+            // A release: no strong reference is left, and none can come back (an object
+            // with none is never claimed), so the hold is the caller's; `DROPPED` only
+            // matters to the last strong reference of a `DEAD` object.
+            // SAFETY: as said.
+            return unsafe { Self::release_hold(this) };
+        }
+        let old = state.set_flags(DROPPED);
         if state::strong(old) == 0 {
             // SAFETY: no strong reference is left: the hold is the caller's.
             unsafe { Self::release_hold(this) };
@@ -215,7 +274,7 @@ mod tests {
     fn buffer(header: NonNull<Header>) -> NonNull<Header> {
         // SAFETY: a live header of this test.
         let h = unsafe { header.as_ref() };
-        assert!(h.state.set_buffered());
+        assert!(h.state.set_buffered_if_live());
         h.take_hold();
         header
     }
@@ -253,17 +312,18 @@ mod tests {
             !c_header.has(SCANNED | DEAD | BUFFERED),
             "the survivor left the scan"
         );
-        // The shared algorithm judged the pair garbage; claiming it is this flavour's step
-        // (phase 4 of ARCHITECTURE.md's design), done here as the collector will: from the
-        // word each member entered the scan with (unchanged: nothing runs concurrently).
+        // Phase 4 claimed the pair, from the word each member entered the scan with.
         for garbage in [a, b] {
             // SAFETY: the pair is alive until destroyed.
-            let state = unsafe { garbage.as_ref() }.state();
-            let recorded = state.load(Ordering::Relaxed);
-            assert!(recorded & SCANNED != 0 && state::strong(recorded) == 1);
-            assert!(state.claim(recorded));
-            state.kill();
+            let word = unsafe { garbage.as_ref() }.state().load(Ordering::Relaxed);
+            assert_eq!(
+                word & (SCANNED | DEAD),
+                SCANNED | DEAD,
+                "claimed, still scanned"
+            );
+            assert_eq!(state::strong(word), 1);
         }
+        assert!(!verdict.abandoned);
         assert_eq!(scan.destroy(&mut panics), 2);
         assert!(panics.finish().is_none());
         assert_eq!(DROPS.load(Ordering::Relaxed) - drops_before, 2);
@@ -275,9 +335,7 @@ mod tests {
         // SAFETY: as above.
         let verdict = unsafe { scan.judge(vec![buffer(c)], &NoReleases, &mut panics) };
         assert_eq!((verdict.traced, verdict.garbage), (1, 1));
-        let recorded = c_header.state().load(Ordering::Relaxed);
-        assert!(c_header.state().claim(recorded));
-        c_header.state().kill();
+        assert!(c_header.has(DEAD));
         assert_eq!(scan.destroy(&mut panics), 1);
         assert_eq!(DROPS.load(Ordering::Relaxed) - drops_before, 3);
         // Every header was freed (Miri's leak checker would say otherwise).

@@ -1,6 +1,213 @@
-//! The thread-safe flavour, being built: so far its header (the state word, the weak count,
-//! the vtable, the scan slot), which the shared algorithm already judges, and the loom models
-//! of its protocol (ARCHITECTURE.md, "The thread-safe flavour").
+//! The thread-safe flavour: [`Gc`] and [`Weak`], which are `Send + Sync` when their value
+//! is, one heap for the whole process, and the Python-style functions that control its
+//! collector ([`collect`], [`enable`], [`set_threshold`] …).
+//!
+//! Values are shared between threads, so they are mutated through locks: std's `Mutex`,
+//! `RwLock` and `OnceLock` (or `parking_lot`'s, with the `parking_lot` feature). The same
+//! [`Trace`](crate::Trace) trait and `#[derive(Trace)]` serve both flavours. [`collect`]
+//! may be called from any thread, and reclaims the garbage cycles whose last handles were
+//! dropped on any thread, including threads that have exited.
+//!
+//! ```
+//! use std::sync::Mutex;
+//! use std::thread;
+//! use cyclegc::sync::{self, Gc};
+//! use cyclegc::Trace;
+//!
+//! #[derive(Trace)]
+//! struct Node {
+//!     id: usize,
+//!     next: Mutex<Option<Gc<Node>>>,
+//! }
+//!
+//! // Worker threads each build a ring of nodes shared with the main thread.
+//! let workers: Vec<_> = (0..4)
+//!     .map(|t| {
+//!         thread::spawn(move || {
+//!             let first = Gc::new(Node { id: t * 10, next: Mutex::new(None) });
+//!             let mut last = first.clone();
+//!             for i in 1..10 {
+//!                 let node = Gc::new(Node { id: t * 10 + i, next: Mutex::new(None) });
+//!                 *last.next.lock().unwrap() = Some(node.clone());
+//!                 last = node;
+//!             }
+//!             *last.next.lock().unwrap() = Some(first.clone()); // close the ring
+//!             first
+//!         })
+//!     })
+//!     .collect();
+//! let rings: Vec<Gc<Node>> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+//! assert_eq!(rings[1].id, 10);
+//! drop(rings); // the workers have exited; their rings are garbage cycles now
+//! assert_eq!(sync::collect(), 40);
+//! ```
+//!
+//! # How a collection stays sound while other threads run
+//!
+//! Mutators move `Gc`s between fields behind locks the library does not own, clone them
+//! through any `&`, and drop them, while a collection judges which objects are garbage. The
+//! collector makes the picture it judges consistent, and its verdict safe to act on, with
+//! three rules (ARCHITECTURE.md, "A thread-safe collection", has the full argument and the
+//! race-by-race table):
+//!
+//! 1. **It holds what it has read.** The collector traces with `try_lock`/`try_read` and
+//!    keeps every guard until its verdict is final; a lock it cannot take makes its object
+//!    count as live. So no edge it counted can be removed or moved while it decides: a field
+//!    behind a held lock cannot change, and an immutable field cannot change without `&mut`
+//!    to the value, which `get_mut`, `try_unwrap` and `make_mut` cannot have while the
+//!    collector holds the object (they wait). Edges can only be added (a `OnceLock` set
+//!    after it was traced), and a missed edge only makes its target look referenced from
+//!    outside: more conservative.
+//! 2. **It claims by compare-and-swap from the count it read.** An object is judged garbage
+//!    only if its recorded strong count equals the references from inside the examined set.
+//!    Each member is then moved to a *claiming* state by a compare-and-swap from exactly the
+//!    recorded state word; if any member changed (a clone, an upgrade, a drop), the claim of
+//!    the whole set is abandoned and it is examined again later. Clones and upgrades of a
+//!    claiming object wait until the claim is decided, and a waiting clone still holds the
+//!    handle it clones from, whose own member's claim then fails. So when every member is
+//!    claimed, no thread holds or can obtain a handle to any of them, except through
+//!    `Weak::upgrade`, which then sees it dead.
+//! 3. **A value it reads is not dropped under it.** The last drop of an object the
+//!    collector is examining leaves the value to the collector, which drops it once it has
+//!    let go; headers are freed only when their weak count (which every reader without a
+//!    strong reference holds a unit of: a `Weak`, a buffer entry, the collector) reaches
+//!    zero, as with `Arc`. So no header or value is freed under a reader, and no
+//!    epoch-based reclamation is needed.
+//!
+//! The garbage is destroyed after the collector lock and every guard are released, on the
+//! collecting thread: `Drop` impls may lock, allocate, drop more `Gc`s and call
+//! [`collect`] (which returns 0 on the collecting thread, and waits for the running
+//! collection on others). Every phase runs on explicit work lists, so a million-node ring
+//! is collected on a small stack.
 
+mod collector;
+mod gc;
 mod header;
 mod state;
+mod weak;
+
+use collector::Trigger;
+
+pub use crate::cycle::Stats;
+pub use gc::Gc;
+pub use weak::Weak;
+
+/// Runs a collection of the whole heap and returns the number of objects it freed, as
+/// Python's `gc.collect()`.
+///
+/// Every thread's possible roots are examined, so this reclaims cycles whose last handles
+/// were dropped on any thread. If another thread is collecting, this waits for it, then
+/// collects what is left; on a thread that is already collecting (from a `Drop` impl of
+/// garbage), it returns 0 at once. A panic of a `Drop` impl of the garbage is re-raised
+/// once every object is dropped (and one kept from an automatic collection before it).
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Mutex;
+/// use cyclegc::sync::{self, Gc};
+/// use cyclegc::Trace;
+///
+/// #[derive(Trace)]
+/// struct Node(Mutex<Option<Gc<Node>>>);
+///
+/// let a = Gc::new(Node(Mutex::new(None)));
+/// *a.0.lock().unwrap() = Some(a.clone()); // a self-cycle
+/// drop(a);
+/// assert_eq!(sync::collect(), 1);
+/// ```
+pub fn collect() -> usize {
+    collector::collect(Trigger::Explicit)
+}
+
+/// Turns automatic collection on (as Python's `gc.enable()`).
+///
+/// # Examples
+///
+/// ```
+/// cyclegc::sync::disable();
+/// cyclegc::sync::enable();
+/// assert!(cyclegc::sync::is_enabled());
+/// ```
+pub fn enable() {
+    collector::set_enabled(true);
+}
+
+/// Turns automatic collection off, for every thread (as Python's `gc.disable()`);
+/// [`collect`] still works.
+///
+/// # Examples
+///
+/// ```
+/// cyclegc::sync::disable();
+/// assert!(!cyclegc::sync::is_enabled());
+/// cyclegc::sync::enable();
+/// ```
+pub fn disable() {
+    collector::set_enabled(false);
+}
+
+/// Whether automatic collection is on (as Python's `gc.isenabled()`).
+///
+/// # Examples
+///
+/// ```
+/// assert!(cyclegc::sync::is_enabled());
+/// ```
+pub fn is_enabled() -> bool {
+    collector::is_enabled()
+}
+
+/// How many possible roots are buffered (on all threads together) before `Gc::new` of a
+/// tracked type runs an automatic collection.
+///
+/// # Examples
+///
+/// ```
+/// assert!(cyclegc::sync::threshold() > 0);
+/// ```
+pub fn threshold() -> usize {
+    collector::threshold()
+}
+
+/// Sets [`threshold`]; 0 turns automatic collection off. After a collection that leaves many
+/// live objects, the next automatic one waits for more roots (a quarter of the survivors),
+/// so that a large live heap is not traced over and over.
+///
+/// # Examples
+///
+/// ```
+/// let before = cyclegc::sync::threshold();
+/// cyclegc::sync::set_threshold(10_000);
+/// assert_eq!(cyclegc::sync::threshold(), 10_000);
+/// cyclegc::sync::set_threshold(before);
+/// ```
+pub fn set_threshold(threshold: usize) {
+    collector::set_threshold(threshold);
+}
+
+/// The number of possible roots waiting in every thread's buffer (as Python's
+/// `gc.get_count()[0]`).
+///
+/// # Examples
+///
+/// ```
+/// let _ = cyclegc::sync::count();
+/// ```
+pub fn count() -> usize {
+    collector::count()
+}
+
+/// The heap's running totals: collections, objects collected and traced (as Python's
+/// `gc.get_stats()`).
+///
+/// # Examples
+///
+/// ```
+/// let before = cyclegc::sync::stats();
+/// cyclegc::sync::collect();
+/// assert!(cyclegc::sync::stats().collections > before.collections);
+/// ```
+pub fn stats() -> Stats {
+    collector::stats()
+}

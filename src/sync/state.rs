@@ -1,6 +1,6 @@
 //! The state word of a thread-safe header: the strong count and the flags in one atomic, so
 //! that one atomic operation both changes the count and tells the thread what the object is
-//! going through (ARCHITECTURE.md, "The thread-safe flavour").
+//! going through (ARCHITECTURE.md, "A thread-safe collection").
 //!
 //! ```text
 //! CLAIMING | GUARD | strong (from bit 6) | SCANNED | WITHDRAWN | DROPPED | DEAD | UNTRACKED | BUFFERED
@@ -10,7 +10,7 @@
 //! next, so that clone's one comparison of the old word with `GUARD` catches both the claim
 //! and an overflow, as `Arc`'s clone compares with its maximum.
 
-use crate::cycle::{BUFFERED, DEAD, UNTRACKED, WITHDRAWN};
+use crate::cycle::{BUFFERED, DEAD, IN_BUFFER, UNTRACKED, WITHDRAWN};
 use crate::primitive::hint::spin_loop;
 use crate::primitive::sync::atomic::{fence, AtomicUsize, Ordering};
 
@@ -42,6 +42,29 @@ pub(crate) enum Decrement {
     Rearmed,
     /// A plain decrement; the word before it.
     Plain(usize),
+}
+
+/// What a drop of a strong reference did ([`State::release`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Release {
+    /// Other strong references remain.
+    Kept,
+    /// Other strong references remain, and this drop buffered the object: the hold it took
+    /// is now the root-buffer entry's, which the caller records.
+    Buffered,
+    /// That was the last strong reference; the word before the drop says what happens to
+    /// the value (an `Acquire` fence ordered every other use of it before this).
+    Last(usize),
+}
+
+/// Whether a `Gc` is the only strong reference ([`State::lock_unique`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Unique {
+    /// It is, and the word is locked (`CLAIMING`) until [`State::unlock`]: no upgrade, no
+    /// collection can start using the object meanwhile.
+    Locked(usize),
+    /// Other strong references exist, or the object is dead.
+    Shared,
 }
 
 /// A header's state word.
@@ -79,6 +102,50 @@ impl State {
         }
         while self.0.load(Ordering::Acquire) & CLAIMING != 0 {
             spin_loop();
+        }
+    }
+
+    /// Drops a strong reference: the plain decrement for objects whose flags cannot change
+    /// what a drop must do (untracked or dead ones), and otherwise a compare-and-swap, so
+    /// that the word the drop decides on is exactly the word it changes: a drop that found
+    /// the object buffered cannot decrement after a collection took the entry (the count
+    /// then drops without a possible root, and a cycle could leak), and a drop that found
+    /// one strong reference cannot miss an upgrade. A drop that leaves other strong
+    /// references to a tracked, live, unbuffered object buffers it
+    /// ([`State::decrement_tracked`]).
+    #[inline]
+    pub(crate) fn release(&self, take_hold: impl Fn(), give_back: impl Fn()) -> Release {
+        let mut word = self.0.load(Ordering::Relaxed);
+        loop {
+            if word & (UNTRACKED | DEAD) != 0 {
+                let old = self.decrement();
+                return if strong(old) == 1 {
+                    Release::Last(old)
+                } else {
+                    Release::Kept
+                };
+            }
+            if strong(word) > 1 && word & BUFFERED == 0 {
+                return match self.decrement_tracked(take_hold, give_back) {
+                    Decrement::Buffered => Release::Buffered,
+                    Decrement::Rearmed => Release::Kept,
+                    Decrement::Plain(old) if strong(old) == 1 => Release::Last(old),
+                    Decrement::Plain(_) => Release::Kept,
+                };
+            }
+            match self.0.compare_exchange_weak(
+                word,
+                word - ONE,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) if strong(word) == 1 => {
+                    fence(Ordering::Acquire);
+                    return Release::Last(word);
+                }
+                Ok(_) => return Release::Kept,
+                Err(current) => word = current,
+            }
         }
     }
 
@@ -135,8 +202,30 @@ impl State {
             if !wants_buffer {
                 if holding {
                     give_back();
+                    holding = false;
                 }
-                return Decrement::Plain(self.decrement());
+                if word & (UNTRACKED | DEAD) != 0 {
+                    return Decrement::Plain(self.decrement());
+                }
+                // Buffered already, or the last reference: decrement from exactly this word
+                // (see `State::release`).
+                match self.0.compare_exchange_weak(
+                    word,
+                    word - ONE,
+                    Ordering::Release,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        if strong(word) == 1 {
+                            fence(Ordering::Acquire);
+                        }
+                        return Decrement::Plain(word);
+                    }
+                    Err(current) => {
+                        word = current;
+                        continue;
+                    }
+                }
             }
             if !holding {
                 take_hold();
@@ -203,9 +292,98 @@ impl State {
         }
     }
 
+    /// The collector takes a root-buffer entry out of the buffer: clears `IN_BUFFER` and,
+    /// if the entry was a live root (`BUFFERED`, strong references, neither `DEAD` nor
+    /// already `SCANNED`), sets `SCANNED` in the same step, as [`State::enter_scan`] does,
+    /// and returns the word it wrote. Waits while the word is locked by `get_mut`.
+    pub(crate) fn take_root(&self) -> Option<usize> {
+        let mut word = self.0.load(Ordering::Acquire);
+        loop {
+            if word & CLAIMING != 0 {
+                // Only `get_mut`'s short lock: this collector claims nothing before every
+                // root is taken.
+                spin_loop();
+                word = self.0.load(Ordering::Acquire);
+                continue;
+            }
+            let live_root =
+                word & BUFFERED != 0 && strong(word) > 0 && word & (DEAD | SCANNED) == 0;
+            let new = if live_root {
+                word & !IN_BUFFER | SCANNED
+            } else {
+                word & !IN_BUFFER
+            };
+            match self
+                .0
+                .compare_exchange_weak(word, new, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return live_root.then_some(new),
+                Err(current) => word = current,
+            }
+        }
+    }
+
     /// The collector leaves the object: clears `SCANNED`; returns the word before.
     pub(crate) fn leave_scan(&self) -> usize {
         self.0.fetch_and(!SCANNED, Ordering::AcqRel)
+    }
+
+    /// The value of a `new_cyclic` object is written: its first strong reference appears
+    /// (`Release`, for the `Acquire` of an upgrade that sees it).
+    pub(crate) fn publish(&self) {
+        self.0.fetch_add(ONE, Ordering::Release);
+    }
+
+    /// Waits while the collector holds the object (`SCANNED`) or it is locked (`CLAIMING`),
+    /// then, if `word` (the latest one read) still has exactly one strong reference and the
+    /// object is not dead, replaces it with `f(word)`; returns the word replaced, or `None`
+    /// if there are other strong references (or none), or the object is dead.
+    fn when_unique(&self, f: impl Fn(usize) -> usize) -> Option<usize> {
+        let mut word = self.0.load(Ordering::Relaxed);
+        loop {
+            if strong(word) != 1 || word & DEAD != 0 {
+                return None;
+            }
+            if word & (SCANNED | CLAIMING) != 0 {
+                // A collection holds the object (and may be reading the value), or a claim
+                // is being decided: both let go within one collection, which waits on no
+                // lock a mutator holds (it only tries them).
+                crate::primitive::thread::yield_now();
+                word = self.0.load(Ordering::Relaxed);
+                continue;
+            }
+            match self
+                .0
+                .compare_exchange_weak(word, f(word), Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => return Some(word),
+                Err(current) => word = current,
+            }
+        }
+    }
+
+    /// `try_unwrap`: removes the only strong reference, unless there are others; waits while
+    /// a collection holds the object (it may be reading the value). On success the caller
+    /// owns the value and the implicit hold; the word before is returned.
+    pub(crate) fn take_unique(&self) -> Option<usize> {
+        self.when_unique(|word| word - ONE)
+    }
+
+    /// `get_mut`: locks the word if this is the only strong reference, so that the caller
+    /// can check the weak count without an upgrade or a collection starting meanwhile.
+    pub(crate) fn lock_unique(&self) -> Unique {
+        match self.when_unique(|word| word | CLAIMING) {
+            Some(word) => Unique::Locked(word),
+            None => Unique::Shared,
+        }
+    }
+
+    /// Ends [`State::lock_unique`]'s lock, with the word `word` (the locked one, possibly
+    /// with its entry withdrawn). Nothing else writes a locked word: its only strong
+    /// reference is the caller's, upgrades and the collector wait or back off.
+    pub(crate) fn unlock(&self, word: usize) {
+        debug_assert!(word & CLAIMING == 0);
+        self.0.store(word, Ordering::Release);
     }
 
     /// Starts claiming the object, if its word is still exactly `recorded` (the word
@@ -244,9 +422,24 @@ impl State {
         self.0.fetch_and(!flags, Ordering::AcqRel)
     }
 
-    /// Sets `BUFFERED`; returns whether this call set it (and so owns the buffer entry).
-    pub(crate) fn set_buffered(&self) -> bool {
-        self.0.fetch_or(BUFFERED, Ordering::AcqRel) & BUFFERED == 0
+    /// Sets `BUFFERED` if the object is tracked, has strong references, is not dead and has
+    /// no entry; returns whether it did (and so the caller's hold is the new entry's).
+    pub(crate) fn set_buffered_if_live(&self) -> bool {
+        let mut word = self.0.load(Ordering::Relaxed);
+        loop {
+            if strong(word) == 0 || word & (UNTRACKED | DEAD | IN_BUFFER) != 0 {
+                return false;
+            }
+            match self.0.compare_exchange_weak(
+                word,
+                word | BUFFERED,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(current) => word = current,
+            }
+        }
     }
 }
 

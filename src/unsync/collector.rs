@@ -194,12 +194,16 @@ impl Collector {
         if verdict.gave_up || verdict.lied_about.is_some() {
             self.stats.borrow_mut().aborted += 1;
         }
-        if verdict.gave_up || trigger != Trigger::Exit {
-            for &header in scan.survivors() {
-                // SAFETY: a survivor is tracked, alive, has strong references, and is out of
-                // the scan (`Scan::survivors`).
+        let rebuffer = verdict.gave_up || trigger != Trigger::Exit;
+        for header in scan.take_survivors() {
+            if rebuffer {
+                // SAFETY: a survivor is tracked, alive (its hold), has strong references,
+                // and is out of the scan (`Scan::take_survivors`).
                 unsafe { self.buffer(header) };
             }
+            // SAFETY: the survivor's hold, which this collector owns (`buffer` takes the
+            // entry's own). Not in a scan.
+            unsafe { Header::release_hold(header) };
         }
         if !verdict.gave_up {
             let mut stats = self.stats.borrow_mut();

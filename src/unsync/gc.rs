@@ -1,10 +1,6 @@
 //! [`Gc<T>`]: the strong, reference-counted, cycle-collected pointer.
 
 use std::any::Any;
-use std::borrow::Borrow;
-use std::cmp::Ordering;
-use std::fmt;
-use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 use std::mem::{self, MaybeUninit};
 use std::ops::Deref;
@@ -13,6 +9,7 @@ use std::pin::Pin;
 use std::ptr::{self, NonNull};
 
 use crate::cycle::{Object, VTableFor, BUFFERED, DEAD, DROPPED, UNTRACKED, WITHDRAWN};
+use crate::handle::dead_deref;
 use crate::release;
 use crate::trace::{Trace, Tracer};
 use crate::unsize::Unsize;
@@ -805,17 +802,6 @@ fn tentatively_dead(header: &Header) -> bool {
     !header.has(DROPPED) && release::phase().tracing()
 }
 
-#[cold]
-#[inline(never)]
-#[track_caller]
-fn dead_deref() -> ! {
-    panic!(
-        "cyclegc: dereferenced a `Gc` whose value the cycle collector has already destroyed. \
-         This happens when a `Drop` impl of a garbage cycle member reaches another member of \
-         the same cycle; use `Gc::try_deref` there instead"
-    )
-}
-
 // SAFETY: a `Gc` owns exactly one reference to its allocation: that is the edge. The target's
 // type is not looked at, so recursive types need no `T: Trace` here.
 unsafe impl<T: ?Sized> Trace for Gc<T> {
@@ -834,167 +820,7 @@ impl<T: ?Sized> UnwindSafe for Gc<T> where T: RefUnwindSafe {}
 impl<T: ?Sized> RefUnwindSafe for Gc<T> where T: RefUnwindSafe {}
 impl<T: ?Sized> Unpin for Gc<T> {}
 
-impl<T: ?Sized> AsRef<T> for Gc<T> {
-    /// # Examples
-    ///
-    /// ```
-    /// let s = cyclegc::Gc::new(String::from("a"));
-    /// let r: &String = s.as_ref();
-    /// assert_eq!(r, "a");
-    /// ```
-    fn as_ref(&self) -> &T {
-        self
-    }
-}
-
-impl<T: ?Sized> Borrow<T> for Gc<T> {
-    /// # Examples
-    ///
-    /// ```
-    /// use std::collections::HashSet;
-    /// use cyclegc::Gc;
-    ///
-    /// let mut set = HashSet::new();
-    /// set.insert(Gc::new(7));
-    /// assert!(set.contains(&7)); // looked up by value, through `Borrow`
-    /// ```
-    fn borrow(&self) -> &T {
-        self
-    }
-}
-
-impl<T: Trace + 'static> From<T> for Gc<T> {
-    /// Same as [`Gc::new`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let g: cyclegc::Gc<i32> = 5.into();
-    /// assert_eq!(*g, 5);
-    /// ```
-    fn from(value: T) -> Self {
-        Gc::new(value)
-    }
-}
-
-impl<T: Default + Trace + 'static> Default for Gc<T> {
-    /// A `Gc` holding `T::default()`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let g: cyclegc::Gc<i32> = Default::default();
-    /// assert_eq!(*g, 0);
-    /// ```
-    fn default() -> Self {
-        Gc::new(T::default())
-    }
-}
-
-impl<T: ?Sized + PartialEq> PartialEq for Gc<T> {
-    /// Compares the values, like `Rc`; use [`Gc::ptr_eq`] for identity.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use cyclegc::Gc;
-    /// assert!(Gc::new(5) == Gc::new(5));
-    /// ```
-    #[inline]
-    fn eq(&self, other: &Self) -> bool {
-        **self == **other
-    }
-}
-
-impl<T: ?Sized + Eq> Eq for Gc<T> {}
-
-impl<T: ?Sized + PartialOrd> PartialOrd for Gc<T> {
-    /// Compares the values.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use cyclegc::Gc;
-    /// assert!(Gc::new(5) < Gc::new(6));
-    /// ```
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        (**self).partial_cmp(&**other)
-    }
-}
-
-impl<T: ?Sized + Ord> Ord for Gc<T> {
-    /// Compares the values.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use cyclegc::Gc;
-    /// assert_eq!(Gc::new(5).cmp(&Gc::new(6)), std::cmp::Ordering::Less);
-    /// ```
-    fn cmp(&self, other: &Self) -> Ordering {
-        (**self).cmp(&**other)
-    }
-}
-
-impl<T: ?Sized + Hash> Hash for Gc<T> {
-    /// Hashes the value, so that `Gc<T>` and `T` hash alike.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::hash::BuildHasher;
-    /// use std::collections::hash_map::RandomState;
-    /// let s = RandomState::new();
-    /// assert_eq!(s.hash_one(cyclegc::Gc::new(3)), s.hash_one(3));
-    /// ```
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        (**self).hash(state)
-    }
-}
-
-impl<T: ?Sized + fmt::Display> fmt::Display for Gc<T> {
-    /// Formats the value.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(cyclegc::Gc::new(5).to_string(), "5");
-    /// ```
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&**self, f)
-    }
-}
-
-impl<T: ?Sized + fmt::Debug> fmt::Debug for Gc<T> {
-    /// Formats the value; a value the collector has destroyed prints as `<collected>` rather
-    /// than panicking, so `Drop` impls can log freely.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(format!("{:?}", cyclegc::Gc::new("x")), "\"x\"");
-    /// ```
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match Gc::try_deref(self) {
-            Some(value) => fmt::Debug::fmt(value, f),
-            None => f.write_str("<collected>"),
-        }
-    }
-}
-
-impl<T: ?Sized> fmt::Pointer for Gc<T> {
-    /// Formats the address of the value.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let g = cyclegc::Gc::new(5);
-    /// assert_eq!(format!("{g:p}"), format!("{:p}", cyclegc::Gc::as_ptr(&g)));
-    /// ```
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Pointer::fmt(&Gc::as_ptr(self), f)
-    }
-}
+crate::handle::value_traits!("cyclegc::unsync", Trace + 'static);
 
 #[cfg(test)]
 mod tests {

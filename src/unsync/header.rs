@@ -25,7 +25,7 @@ use std::alloc::dealloc;
 use std::cell::Cell;
 use std::ptr::{self, NonNull};
 
-use crate::cycle::{self, Flavour, Object, VTable, DEAD, IN_BUFFER, UNTRACKED};
+use crate::cycle::{self, Flavour, Object, VTable, BUFFERED, DEAD, IN_BUFFER, UNTRACKED};
 
 const FLAG_BITS: u32 = 5;
 const FLAGS: usize = (1 << FLAG_BITS) - 1;
@@ -120,6 +120,9 @@ impl Header {
 // vtable the header was created with, exactly when the last unit of `weak` goes.
 unsafe impl Object for Header {
     const FLAVOUR: Flavour = Flavour::Unsync;
+    const CONCURRENT: bool = false;
+    /// The vtable, whose slot holds the scan index while the object is in the scan.
+    type Saved = &'static VTable<Header>;
 
     #[inline(always)]
     fn strong(&self) -> usize {
@@ -142,6 +145,11 @@ unsafe impl Object for Header {
     }
 
     #[inline]
+    fn take_hold(&self) {
+        Header::take_hold(self);
+    }
+
+    #[inline]
     unsafe fn release_hold(this: NonNull<Header>) {
         // SAFETY: the caller guarantees the header is alive.
         let header = unsafe { this.as_ref() };
@@ -149,7 +157,8 @@ unsafe impl Object for Header {
         header.weak_flags.set(weak_flags);
         if weak_flags < ONE_WEAK {
             debug_assert_eq!(header.strong(), 0);
-            // SAFETY: not in a scan (the caller's contract).
+            // SAFETY: not in a scan: the last unit of a header in a scan is never given back
+            // (the caller's contract).
             let layout = unsafe { header.vtable() }.layout;
             // SAFETY: the last unit is gone: no handle, buffer entry or collector refers to the
             // allocation any more, and it was allocated with this layout in `Gc::new`.
@@ -171,23 +180,49 @@ unsafe impl Object for Header {
         (addr & 1 == 1).then_some(addr >> 1)
     }
 
+    /// Nothing changes between the checks and the flag writes: one thread. A root cannot be
+    /// in the scan yet: every root enters before anything is traced, and each once.
+    #[inline]
+    unsafe fn enter_root(&self, index: usize) -> Option<(usize, Self::Saved)> {
+        debug_assert!(self.scan_index().is_none(), "a root listed twice");
+        let wanted = self.flags() & (BUFFERED | DEAD) == BUFFERED && self.strong() > 0;
+        // SAFETY: the caller took the entry out of the buffer.
+        unsafe { self.clear_flag(IN_BUFFER) };
+        if wanted {
+            // SAFETY: a live root: tracked (buffered), with strong references.
+            unsafe { self.enter_scan(index) }
+        } else {
+            None
+        }
+    }
+
     /// Stores the index in the vtable slot and marks the object tentatively `DEAD`: most
     /// scanned objects are garbage, and this way a garbage header is written only here and
     /// when it is destroyed. Never refuses.
     #[inline]
-    unsafe fn enter_scan(&self, index: usize) -> Option<usize> {
+    unsafe fn enter_scan(&self, index: usize) -> Option<(usize, Self::Saved)> {
+        // SAFETY: not in a scan yet.
+        let vtable = unsafe { self.vtable() };
         self.slot.set(ptr::without_provenance((index << 1) | 1));
         // SAFETY: a tentative `DEAD` hands no drop or hold to anyone: the last drop of a
         // tentatively dead object is released as usual (`dead_released` in `gc.rs`).
         unsafe { self.set_flag(DEAD) };
-        Some(self.strong())
+        Some((self.strong(), vtable))
     }
 
+    #[inline(always)]
+    unsafe fn scanned_vtable(&self, saved: Self::Saved) -> &'static VTable<Header> {
+        saved
+    }
+
+    /// Never reports a hand-over: a last release during a collection on this thread goes to
+    /// the release loop's pending list.
     #[inline]
-    unsafe fn revive(&self, vtable: &'static VTable<Header>) {
+    unsafe fn revive(&self, vtable: &'static VTable<Header>) -> bool {
         self.slot.set(vtable);
         // SAFETY: the `DEAD` was tentative, set by `enter_scan`.
         unsafe { self.clear_flag(DEAD) };
+        false
     }
 
     #[inline]

@@ -1,0 +1,592 @@
+//! The thread-safe flavour: handles, collection across threads, `Drop` and panic safety.
+//!
+//! The heap is one per process, so the tests of this file take `SERIAL` while they count
+//! collections or buffered roots; sizes shrink under Miri.
+#![cfg(feature = "derive")]
+
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
+use std::thread;
+
+use cyclegc::sync::{self, Gc, Weak};
+use cyclegc::Trace;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Counts drops of the nodes that share it.
+#[derive(Clone, Default)]
+struct Drops(Arc<AtomicUsize>);
+
+impl Drops {
+    fn get(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+#[derive(Trace)]
+struct Node {
+    id: usize,
+    edges: Mutex<Vec<Gc<Node>>>,
+    #[trace(skip)]
+    drops: Drops,
+}
+
+impl Node {
+    fn new(id: usize, drops: &Drops) -> Gc<Node> {
+        Gc::new(Node {
+            id,
+            edges: Mutex::new(Vec::new()),
+            drops: drops.clone(),
+        })
+    }
+
+    fn link(&self, to: &Gc<Node>) {
+        self.edges.lock().unwrap().push(to.clone());
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.drops.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Collects until a collection frees nothing; returns the total.
+fn collect_all() -> usize {
+    let mut total = 0;
+    loop {
+        match sync::collect() {
+            0 => return total,
+            n => total += n,
+        }
+    }
+}
+
+#[test]
+fn a_cycle_built_on_another_thread_is_collected_here() {
+    let _serial = serial();
+    let drops = Drops::default();
+    let d = drops.clone();
+    let (a, weak) = thread::spawn(move || {
+        let a = Node::new(1, &d);
+        let b = Node::new(2, &d);
+        a.link(&b);
+        b.link(&a);
+        let weak = Gc::downgrade(&b);
+        (a, weak)
+    })
+    .join()
+    .unwrap();
+    assert_eq!(collect_all(), 0, "reachable from `a`");
+    assert_eq!(weak.upgrade().map(|b| b.id), Some(2));
+    drop(a);
+    assert_eq!(collect_all(), 2);
+    assert_eq!(drops.get(), 2);
+    assert!(
+        weak.upgrade().is_none(),
+        "a collected member cannot be upgraded"
+    );
+    assert_eq!(weak.strong_count(), 0);
+}
+
+#[test]
+fn garbage_dropped_on_exited_threads_is_collected() {
+    let _serial = serial();
+    let drops = Drops::default();
+    let threads = if cfg!(miri) { 2 } else { 4 };
+    let per_thread = if cfg!(miri) { 3 } else { 100 };
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let drops = drops.clone();
+            thread::spawn(move || {
+                for i in 0..per_thread {
+                    let a = Node::new(t * 1000 + i, &drops);
+                    let b = Node::new(t * 1000 + i + 500, &drops);
+                    a.link(&b);
+                    b.link(&a);
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.join().unwrap();
+    }
+    // Automatic collections may have freed some already; the rest goes now.
+    collect_all();
+    assert_eq!(drops.get(), 2 * threads * per_thread);
+    assert_eq!(sync::count(), 0, "nothing left in any buffer");
+}
+
+#[test]
+fn a_self_cycle_through_every_std_lock_is_collected() {
+    let _serial = serial();
+    #[derive(Trace)]
+    struct Locks {
+        mutex: Mutex<Option<Gc<Locks>>>,
+        rwlock: RwLock<Option<Gc<Locks>>>,
+        once: OnceLock<Gc<Locks>>,
+        #[trace(skip)]
+        drops: Drops,
+    }
+    impl Drop for Locks {
+        fn drop(&mut self) {
+            self.drops.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let drops = Drops::default();
+    let x = Gc::new(Locks {
+        mutex: Mutex::new(None),
+        rwlock: RwLock::new(None),
+        once: OnceLock::new(),
+        drops: drops.clone(),
+    });
+    *x.mutex.lock().unwrap() = Some(x.clone());
+    *x.rwlock.write().unwrap() = Some(x.clone());
+    assert!(x.once.set(x.clone()).is_ok());
+    assert_eq!(Gc::strong_count(&x), 4);
+    drop(x);
+    assert_eq!(collect_all(), 1);
+    assert_eq!(drops.get(), 1);
+}
+
+#[test]
+fn a_held_lock_keeps_its_cycle_until_it_is_released() {
+    let _serial = serial();
+    let drops = Drops::default();
+    let a = Node::new(1, &drops);
+    a.link(&a);
+    let weak = Gc::downgrade(&a);
+    let value = Gc::as_ptr(&a);
+    // SAFETY: the self-cycle keeps the value alive as long as it is not collected, and the
+    // test asserts that no collection frees it while this guard is held (Miri would report
+    // the use after free otherwise).
+    let guard = unsafe { &*value }.edges.lock().unwrap();
+    drop(a);
+    // The cycle is garbage now, but its lock is held: the collector cannot read it, and
+    // counts it live.
+    assert_eq!(thread::spawn(sync::collect).join().unwrap(), 0);
+    assert!(weak.upgrade().is_some());
+    assert_eq!(drops.get(), 0);
+    drop(guard);
+    assert_eq!(collect_all(), 1);
+    assert_eq!(drops.get(), 1);
+    assert!(weak.upgrade().is_none());
+}
+
+#[test]
+fn handles_mirror_arc() {
+    let mut a = Gc::new(5);
+    assert_eq!(Gc::strong_count(&a), 1);
+    *Gc::get_mut(&mut a).unwrap() += 1;
+    let w = Gc::downgrade(&a);
+    assert_eq!(
+        (Gc::weak_count(&a), w.strong_count(), w.weak_count()),
+        (1, 1, 1)
+    );
+    assert!(Gc::get_mut(&mut a).is_none(), "a `Weak` exists");
+    // Only `Weak`s: `make_mut` moves the value and disassociates them.
+    *Gc::make_mut(&mut a) += 1;
+    assert_eq!(*a, 7);
+    assert!(w.upgrade().is_none());
+    let b = a.clone();
+    *Gc::make_mut(&mut a) += 1; // shared: clones
+    assert_eq!((*a, *b), (8, 7));
+    assert_eq!(Gc::try_unwrap(b), Ok(7));
+    assert_eq!(Gc::into_inner(a), Some(8));
+    let s = Gc::new(String::from("x"));
+    let t = s.clone();
+    assert!(Gc::try_unwrap(s).is_err());
+    assert_eq!(Gc::unwrap_or_clone(t), "x");
+    assert!(Weak::<u8>::new().upgrade().is_none());
+}
+
+#[test]
+fn handles_are_send_and_sync_when_the_value_is() {
+    fn shared<T: Send + Sync>() {}
+    shared::<Gc<Mutex<u8>>>();
+    shared::<Weak<Mutex<u8>>>();
+    assert_eq!(std::mem::size_of::<Gc<u8>>(), std::mem::size_of::<usize>());
+    assert_eq!(
+        std::mem::size_of::<Option<Gc<u8>>>(),
+        std::mem::size_of::<usize>()
+    );
+}
+
+#[test]
+fn new_cyclic_builds_a_self_reference_that_collects() {
+    let _serial = serial();
+    #[derive(Trace)]
+    struct Me {
+        me: Weak<Me>,
+        strong: Mutex<Option<Gc<Me>>>,
+    }
+    let me = Gc::new_cyclic(|weak| {
+        assert!(weak.upgrade().is_none(), "not built yet");
+        Me {
+            me: weak.clone(),
+            strong: Mutex::new(None),
+        }
+    });
+    *me.strong.lock().unwrap() = me.me.upgrade();
+    let weak = Gc::downgrade(&me);
+    drop(me);
+    assert_eq!(collect_all(), 1);
+    assert!(weak.upgrade().is_none());
+}
+
+#[test]
+fn a_drop_of_garbage_may_collect_and_make_more_garbage() {
+    let _serial = serial();
+    static NESTED: AtomicUsize = AtomicUsize::new(usize::MAX);
+    static MADE: AtomicUsize = AtomicUsize::new(0);
+    #[derive(Trace)]
+    struct Collecting {
+        me: Mutex<Option<Gc<Collecting>>>,
+    }
+    impl Drop for Collecting {
+        fn drop(&mut self) {
+            // On the collecting thread: returns 0 at once.
+            NESTED.store(sync::collect(), Ordering::SeqCst);
+            // On another thread: collects (or waits for a running collection first).
+            thread::spawn(sync::collect).join().unwrap();
+            // More garbage, made and dropped during the destruction.
+            let drops = Drops::default();
+            let a = Node::new(0, &drops);
+            a.link(&a);
+            MADE.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let x = Gc::new(Collecting {
+        me: Mutex::new(None),
+    });
+    *x.me.lock().unwrap() = Some(x.clone());
+    drop(x);
+    assert_eq!(sync::collect(), 1);
+    assert_eq!(NESTED.load(Ordering::SeqCst), 0);
+    assert_eq!(MADE.load(Ordering::SeqCst), 1);
+    // The self-cycle the `Drop` made is collected by the next collection.
+    assert_eq!(collect_all(), 1);
+}
+
+#[test]
+fn a_panicking_drop_is_re_raised_and_the_collector_stays_usable() {
+    let _serial = serial();
+    #[derive(Trace)]
+    struct Bomb {
+        other: Mutex<Option<Gc<Bomb>>>,
+        #[trace(skip)]
+        drops: Drops,
+    }
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            self.drops.0.fetch_add(1, Ordering::SeqCst);
+            panic!("boom");
+        }
+    }
+    let drops = Drops::default();
+    let a = Gc::new(Bomb {
+        other: Mutex::new(None),
+        drops: drops.clone(),
+    });
+    let b = Gc::new(Bomb {
+        other: Mutex::new(Some(a.clone())),
+        drops: drops.clone(),
+    });
+    *a.other.lock().unwrap() = Some(b.clone());
+    drop((a, b));
+    let caught = panic::catch_unwind(AssertUnwindSafe(sync::collect));
+    assert!(caught.is_err(), "the `Drop` panic is re-raised");
+    assert_eq!(drops.get(), 2, "both dropped despite the first panic");
+    let other = Drops::default();
+    let c = Node::new(3, &other);
+    c.link(&c);
+    drop(c);
+    assert_eq!(collect_all(), 1);
+    assert_eq!(other.get(), 1);
+}
+
+#[test]
+fn a_dead_member_reached_from_a_drop_is_none_for_try_deref() {
+    let _serial = serial();
+    static SAW_DEAD: AtomicBool = AtomicBool::new(false);
+    #[derive(Trace)]
+    struct Peer {
+        other: Mutex<Option<Gc<Peer>>>,
+    }
+    impl Drop for Peer {
+        fn drop(&mut self) {
+            if let Some(other) = self.other.get_mut().unwrap().as_ref() {
+                if Gc::try_deref(other).is_none() {
+                    SAW_DEAD.store(true, Ordering::SeqCst);
+                }
+            }
+        }
+    }
+    let a = Gc::new(Peer {
+        other: Mutex::new(None),
+    });
+    let b = Gc::new(Peer {
+        other: Mutex::new(Some(a.clone())),
+    });
+    *a.other.lock().unwrap() = Some(b.clone());
+    drop((a, b));
+    assert_eq!(collect_all(), 2);
+    assert!(SAW_DEAD.load(Ordering::SeqCst));
+}
+
+#[test]
+fn a_clone_and_drop_loop_on_a_live_pointer_never_collects() {
+    let _serial = serial();
+    let drops = Drops::default();
+    let a = Node::new(1, &drops);
+    sync::collect();
+    let before = sync::stats().collections;
+    let n = if cfg!(miri) { 100 } else { 100_000 };
+    for _ in 0..n {
+        let b = a.clone();
+        drop(b);
+    }
+    // Allocating a tracked object checks the countdown; nothing is due.
+    drop(Node::new(2, &drops));
+    assert_eq!(sync::stats().collections, before);
+    assert!(sync::count() <= 1, "the pointer is buffered once");
+}
+
+#[test]
+fn automatic_collection_bounds_garbage_made_on_four_threads() {
+    let _serial = serial();
+    let drops = Drops::default();
+    let per_thread = if cfg!(miri) { 20 } else { 50_000 };
+    let handles: Vec<_> = (0..4)
+        .map(|t| {
+            let drops = drops.clone();
+            thread::spawn(move || {
+                let mut max_pending = 0;
+                for i in 0..per_thread {
+                    let a = Node::new(t * per_thread + i, &drops);
+                    let b = Node::new(t * per_thread + i, &drops);
+                    a.link(&b);
+                    b.link(&a);
+                    drop((a, b));
+                    max_pending = max_pending.max(sync::count());
+                }
+                max_pending
+            })
+        })
+        .collect();
+    let max_pending = handles
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .max()
+        .unwrap();
+    if !cfg!(miri) {
+        // Each 2-cycle buffers two roots; a collection starts once the threshold is
+        // reached, and the other threads go on meanwhile: allow them a generous margin.
+        assert!(
+            max_pending < 20 * sync::threshold(),
+            "pending roots stayed bounded: {max_pending}"
+        );
+        assert!(drops.get() > 0, "automatic collections ran");
+    }
+    collect_all();
+    assert_eq!(drops.get(), 8 * per_thread);
+}
+
+/// Chains and rings of a million nodes drop and collect on a 256 KiB stack.
+#[test]
+fn a_long_chain_and_ring_need_no_deep_stack() {
+    let _serial = serial();
+    #[derive(Trace)]
+    struct Link {
+        next: OnceLock<Gc<Link>>,
+    }
+    let n = if cfg!(miri) { 500 } else { 1_000_000 };
+    thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(move || {
+            // A chain, dropped from its head: the release loop, not recursion.
+            let head = Gc::new(Link {
+                next: OnceLock::new(),
+            });
+            let mut tail = head.clone();
+            for _ in 1..n {
+                let next = Gc::new(Link {
+                    next: OnceLock::new(),
+                });
+                let _ = tail.next.set(next.clone());
+                tail = next;
+            }
+            drop(tail);
+            drop(head);
+            // A ring: collected.
+            let first = Gc::new(Link {
+                next: OnceLock::new(),
+            });
+            let mut last = first.clone();
+            for _ in 1..n {
+                let next = Gc::new(Link {
+                    next: OnceLock::new(),
+                });
+                let _ = last.next.set(next.clone());
+                last = next;
+            }
+            let _ = last.next.set(first.clone());
+            drop((first, last));
+            let mut freed = 0;
+            loop {
+                match sync::collect() {
+                    0 => break,
+                    k => freed += k,
+                }
+            }
+            freed
+        })
+        .unwrap()
+        .join()
+        .map(|freed| assert!(freed >= n, "the ring was collected: {freed}"))
+        .unwrap();
+}
+
+/// Several threads link, unlink and move handles among shared nodes through their locks
+/// while another thread loops `collect()`. Each node's `Drop` checks a side table of live
+/// flags: dropping a node that is still reachable, or dropping one twice, fails the run; at
+/// the end every node has been dropped exactly once.
+#[test]
+fn stress_mutators_and_a_collector() {
+    let _serial = serial();
+    static LIVE: Mutex<Vec<bool>> = Mutex::new(Vec::new());
+    static DROPPED_TWICE: AtomicBool = AtomicBool::new(false);
+
+    #[derive(Trace)]
+    struct Cell {
+        #[trace(skip)]
+        id: usize,
+        edges: Mutex<Vec<Gc<Cell>>>,
+        // Checked by mutators: a node they can reach must not have been dropped.
+        #[trace(skip)]
+        alive: AtomicBool,
+    }
+    impl Drop for Cell {
+        fn drop(&mut self) {
+            let mut live = LIVE.lock().unwrap();
+            if !std::mem::replace(&mut live[self.id], false) {
+                DROPPED_TWICE.store(true, Ordering::SeqCst);
+            }
+            self.alive.store(false, Ordering::SeqCst);
+        }
+    }
+
+    let nodes = if cfg!(miri) { 8 } else { 64 };
+    let steps = if cfg!(miri) { 40 } else { 20_000 };
+    let mutators = if cfg!(miri) { 2 } else { 3 };
+    *LIVE.lock().unwrap() = vec![true; nodes];
+    let table: Vec<Gc<Cell>> = (0..nodes)
+        .map(|id| {
+            Gc::new(Cell {
+                id,
+                edges: Mutex::new(Vec::new()),
+                alive: AtomicBool::new(true),
+            })
+        })
+        .collect();
+    // The roots: a shared table each mutator takes handles from and puts handles back into.
+    let roots: Arc<Vec<Mutex<Option<Gc<Cell>>>>> =
+        Arc::new(table.into_iter().map(|gc| Mutex::new(Some(gc))).collect());
+    let stop = Arc::new(AtomicBool::new(false));
+    let collector = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            let mut freed = 0;
+            while !stop.load(Ordering::SeqCst) {
+                freed += sync::collect();
+                thread::yield_now();
+            }
+            freed
+        })
+    };
+    let workers: Vec<_> = (0..mutators)
+        .map(|seed| {
+            let roots = roots.clone();
+            thread::spawn(move || {
+                let mut rng = 0x9E37_79B9_7F4A_7C15_u64 ^ (seed as u64 + 1);
+                let mut next = move |n: usize| {
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    (rng % n as u64) as usize
+                };
+                let mut held: Vec<Gc<Cell>> = Vec::new();
+                for _ in 0..steps {
+                    let slot = &roots[next(roots.len())];
+                    match next(6) {
+                        // Take a root handle onto the stack (a move out of a `Mutex`).
+                        0 => held.extend(slot.lock().unwrap().take()),
+                        // Put one back (or drop it if the slot is full).
+                        1 => {
+                            if let Some(gc) = held.pop() {
+                                let mut slot = slot.lock().unwrap();
+                                if slot.is_none() {
+                                    *slot = Some(gc);
+                                }
+                            }
+                        }
+                        // Link two reachable nodes (clone through a lock).
+                        2 => {
+                            if let (Some(a), Some(b)) = (held.last(), held.first()) {
+                                a.edges.lock().unwrap().push(b.clone());
+                            }
+                        }
+                        // Move an edge out of a node onto the stack, dropping the node's copy
+                        // (the move-out race).
+                        3 => {
+                            if let Some(a) = held.last() {
+                                let taken = a.edges.lock().unwrap().pop();
+                                held.extend(taken);
+                            }
+                        }
+                        // Unlink everything out of a node.
+                        4 => {
+                            if let Some(a) = held.first() {
+                                let edges = std::mem::take(&mut *a.edges.lock().unwrap());
+                                drop(edges);
+                            }
+                        }
+                        // Drop a handle.
+                        _ => drop(held.pop()),
+                    }
+                    for gc in &held {
+                        assert!(
+                            gc.alive.load(Ordering::SeqCst),
+                            "a reachable node was dropped"
+                        );
+                    }
+                    if held.len() > 8 {
+                        held.truncate(4);
+                    }
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    stop.store(true, Ordering::SeqCst);
+    collector.join().unwrap();
+    drop(roots);
+    collect_all();
+    assert!(
+        !DROPPED_TWICE.load(Ordering::SeqCst),
+        "a node was dropped twice"
+    );
+    assert!(
+        LIVE.lock().unwrap().iter().all(|&live| !live),
+        "every node was dropped"
+    );
+}
