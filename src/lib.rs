@@ -103,6 +103,41 @@
 //! This single-threaded flavour is the module [`unsync`]; the crate root re-exports it, so
 //! `cyclegc::Gc` and `cyclegc::unsync::Gc` are the same type.
 //!
+//! To share a graph between threads, use the thread-safe flavour, [`sync`]: `sync::Gc<T>`
+//! and `sync::Weak<T>` are `Send + Sync` when `T` is, traced fields are mutated through
+//! std's `Mutex`, `RwLock` or `OnceLock`, and one heap serves the process: `sync::collect()`
+//! on any thread reclaims the cycles dropped on every thread, also on threads that have
+//! exited. A graph shared by worker threads:
+//!
+//! ```
+//! use std::sync::Mutex;
+//! use std::thread;
+//! use cyclegc::sync::{self, Gc};
+//! use cyclegc::Trace;
+//!
+//! #[derive(Trace)]
+//! struct Node {
+//!     edges: Mutex<Vec<Gc<Node>>>,
+//! }
+//!
+//! let hub = Gc::new(Node { edges: Mutex::new(Vec::new()) });
+//! let workers: Vec<_> = (0..4)
+//!     .map(|_| {
+//!         let hub = hub.clone();
+//!         thread::spawn(move || {
+//!             // Each worker adds a node with an edge back to the hub: a cycle.
+//!             let node = Gc::new(Node { edges: Mutex::new(vec![hub.clone()]) });
+//!             hub.edges.lock().unwrap().push(node);
+//!         })
+//!     })
+//!     .collect();
+//! for worker in workers {
+//!     worker.join().unwrap();
+//! }
+//! drop(hub);
+//! assert_eq!(sync::collect(), 5); // the hub and its four nodes
+//! ```
+//!
 //! # Features
 //!
 //! * `derive` (default): `#[derive(Trace)]`, re-exported from `cyclegc-derive`.

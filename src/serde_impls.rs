@@ -10,76 +10,44 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::trace::Trace;
-use crate::unsync::{Gc, Weak};
 
-impl<T: ?Sized + Serialize> Serialize for Gc<T> {
-    /// Serializes the value.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[cfg(feature = "serde_json")] {
-    /// let gc = cyclegc::Gc::new(vec![1, 2]);
-    /// assert_eq!(serde_json::to_string(&gc).unwrap(), "[1,2]");
-    /// # }
-    /// ```
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        (**self).serialize(serializer)
-    }
+/// The impls for the handles of the flavour module `$flavour` (named `$path` in the
+/// examples), whose `Gc::new` needs `T: $($new)+`.
+macro_rules! serde_handles {
+    ($flavour:ident, $path:literal, $($new:tt)+) => {
+        impl<T: ?Sized + Serialize> Serialize for crate::$flavour::Gc<T> {
+            #[doc = concat!("Serializes the value.\n\n# Examples\n\n```\n# #[cfg(feature = \"serde_json\")] {\nlet gc = ", $path, "::Gc::new(vec![1, 2]);\nassert_eq!(serde_json::to_string(&gc).unwrap(), \"[1,2]\");\n# }\n```")]
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                (**self).serialize(serializer)
+            }
+        }
+
+        impl<'de, T: Deserialize<'de> + $($new)+> Deserialize<'de> for crate::$flavour::Gc<T> {
+            #[doc = concat!("Deserializes a value into a new allocation.\n\n# Examples\n\n```\n# #[cfg(feature = \"serde_json\")] {\nlet gc: ", $path, "::Gc<Vec<u8>> = serde_json::from_str(\"[3]\").unwrap();\nassert_eq!(*gc, [3]);\n# }\n```")]
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                T::deserialize(deserializer).map(crate::$flavour::Gc::new)
+            }
+        }
+
+        impl<T: ?Sized + Serialize> Serialize for crate::$flavour::Weak<T> {
+            #[doc = concat!("Serializes `Some(value)` while the value is alive, else `None`.\n\n# Examples\n\n```\n# #[cfg(feature = \"serde_json\")] {\nlet gc = ", $path, "::Gc::new(5);\nlet weak = ", $path, "::Gc::downgrade(&gc);\nassert_eq!(serde_json::to_string(&weak).unwrap(), \"5\");\ndrop(gc);\nassert_eq!(serde_json::to_string(&weak).unwrap(), \"null\");\n# }\n```")]
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                self.upgrade().serialize(serializer)
+            }
+        }
+
+        impl<'de, T> Deserialize<'de> for crate::$flavour::Weak<T>
+        where
+            T: Deserialize<'de>,
+        {
+            #[doc = concat!("Reads an `Option` of the value and returns an empty `Weak`: nothing would keep a deserialized value alive.\n\n# Examples\n\n```\n# #[cfg(feature = \"serde_json\")] {\nlet weak: ", $path, "::Weak<u8> = serde_json::from_str(\"7\").unwrap();\nassert!(weak.upgrade().is_none());\n# }\n```")]
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                Option::<T>::deserialize(deserializer)?;
+                Ok(crate::$flavour::Weak::new())
+            }
+        }
+    };
 }
 
-impl<'de, T: Deserialize<'de> + Trace + 'static> Deserialize<'de> for Gc<T> {
-    /// Deserializes a value into a new allocation.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[cfg(feature = "serde_json")] {
-    /// let gc: cyclegc::Gc<Vec<u8>> = serde_json::from_str("[3]").unwrap();
-    /// assert_eq!(*gc, [3]);
-    /// # }
-    /// ```
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        T::deserialize(deserializer).map(Gc::new)
-    }
-}
-
-impl<T: ?Sized + Serialize> Serialize for Weak<T> {
-    /// Serializes `Some(value)` while the value is alive, else `None`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[cfg(feature = "serde_json")] {
-    /// let gc = cyclegc::Gc::new(5);
-    /// let weak = cyclegc::Gc::downgrade(&gc);
-    /// assert_eq!(serde_json::to_string(&weak).unwrap(), "5");
-    /// drop(gc);
-    /// assert_eq!(serde_json::to_string(&weak).unwrap(), "null");
-    /// # }
-    /// ```
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.upgrade().serialize(serializer)
-    }
-}
-
-impl<'de, T> Deserialize<'de> for Weak<T>
-where
-    T: Deserialize<'de>,
-{
-    /// Reads an `Option` of the value and returns an empty `Weak`: nothing would keep a
-    /// deserialized value alive.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[cfg(feature = "serde_json")] {
-    /// let weak: cyclegc::Weak<u8> = serde_json::from_str("7").unwrap();
-    /// assert!(weak.upgrade().is_none());
-    /// # }
-    /// ```
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Option::<T>::deserialize(deserializer)?;
-        Ok(Weak::new())
-    }
-}
+serde_handles!(unsync, "cyclegc", Trace + 'static);
+serde_handles!(sync, "cyclegc::sync", Trace + Send + Sync + 'static);

@@ -37,3 +37,30 @@ fn sizes_match_rc() {
         size_of::<std::rc::Rc<[u8; 100]>>()
     );
 }
+
+/// The thread-safe flavour: `Arc`'s rule, `Send + Sync` exactly when the value is both.
+mod static_check_sync_handles {
+    use super::*;
+    use cyclegc::sync;
+    use std::cell::Cell;
+    use std::sync::MutexGuard;
+
+    assert_impl_all!(sync::Gc<u32>: Send, Sync, Clone, std::fmt::Debug, Unpin);
+    assert_impl_all!(sync::Weak<u32>: Send, Sync, Clone, std::fmt::Debug, Default);
+    assert_impl_all!(sync::Gc<std::sync::Mutex<Vec<sync::Gc<u32>>>>: Send, Sync);
+    // `Send` but not `Sync`: shared between threads, it would be read from two at once.
+    assert_impl_all!(Cell<u8>: Send);
+    assert_not_impl_any!(sync::Gc<Cell<u8>>: Send, Sync);
+    assert_not_impl_any!(sync::Weak<Cell<u8>>: Send, Sync);
+    // `Sync` but not `Send`: the last handle may drop it on another thread.
+    assert_impl_all!(MutexGuard<'static, u8>: Sync);
+    assert_not_impl_any!(sync::Gc<MutexGuard<'static, u8>>: Send, Sync);
+    assert_not_impl_any!(sync::Weak<MutexGuard<'static, u8>>: Send, Sync);
+    assert_not_impl_any!(sync::Gc<std::rc::Rc<u8>>: Send, Sync);
+    assert_impl_all!(sync::Gc<u32>: std::panic::UnwindSafe, std::panic::RefUnwindSafe);
+
+    assert_eq_size!(sync::Gc<u64>, usize);
+    assert_eq_size!(Option<sync::Gc<u64>>, usize);
+    assert_eq_size!(sync::Weak<u64>, usize);
+    assert_eq_size!(Option<sync::Weak<u64>>, usize);
+}

@@ -590,3 +590,75 @@ fn stress_mutators_and_a_collector() {
         "every node was dropped"
     );
 }
+
+/// Trait objects behind `sync::Gc`, made with `unsize!`, on a cycle the collector reclaims.
+#[test]
+fn a_cycle_through_sync_trait_objects_is_collected() {
+    let _serial = serial();
+    trait Observer: Trace + Send + Sync {
+        fn id(&self) -> usize;
+    }
+    #[derive(Trace)]
+    struct Subject {
+        observers: Mutex<Vec<Gc<dyn Observer>>>,
+    }
+    #[derive(Trace)]
+    struct Watcher {
+        id: usize,
+        subject: Gc<Subject>,
+        #[trace(skip)]
+        drops: Drops,
+    }
+    impl Observer for Watcher {
+        fn id(&self) -> usize {
+            self.id
+        }
+    }
+    impl Drop for Watcher {
+        fn drop(&mut self) {
+            self.drops.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let drops = Drops::default();
+    let subject = Gc::new(Subject {
+        observers: Mutex::new(Vec::new()),
+    });
+    for id in 0..3 {
+        let watcher = Gc::new(Watcher {
+            id,
+            subject: subject.clone(),
+            drops: drops.clone(),
+        });
+        let observer: Gc<dyn Observer> = cyclegc::unsize!(watcher => dyn Observer);
+        subject.observers.lock().unwrap().push(observer);
+    }
+    let ids: Vec<usize> = subject
+        .observers
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|o| o.id())
+        .collect();
+    assert_eq!(ids, [0, 1, 2]);
+    drop(subject);
+    assert_eq!(collect_all(), 4);
+    assert_eq!(drops.get(), 3);
+    // `dyn Any` and back.
+    let any: Gc<dyn std::any::Any + Send + Sync> =
+        cyclegc::unsize!(Gc::new(5_u32) => dyn std::any::Any + Send + Sync);
+    assert_eq!(*any.downcast::<u32>().unwrap(), 5);
+}
+
+#[cfg(all(feature = "serde", feature = "serde_json"))]
+#[test]
+fn serde_round_trip() {
+    let gc = Gc::new(vec![1, 2]);
+    let json = serde_json::to_string(&gc).unwrap();
+    assert_eq!(json, "[1,2]");
+    let back: Gc<Vec<i32>> = serde_json::from_str(&json).unwrap();
+    assert_eq!(*back, [1, 2]);
+    let weak = Gc::downgrade(&back);
+    assert_eq!(serde_json::to_string(&weak).unwrap(), "[1,2]");
+    let empty: Weak<Vec<i32>> = serde_json::from_str(&json).unwrap();
+    assert!(empty.upgrade().is_none());
+}
