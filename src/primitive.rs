@@ -2,25 +2,33 @@
 //! that loom models run the very code users run. No other file names std's atomics or loom:
 //! code that shares memory between threads takes its primitives from here.
 //!
-//! The single-threaded flavour shares nothing between threads and uses none of this; the
-//! thread-safe flavour is built on it.
+//! The single-threaded flavour shares nothing between threads and uses none of this, except
+//! the thread-locals of the release loop both flavours share; the thread-safe flavour is
+//! built on it. Its process-wide statics are declared with [`global!`] and its thread-locals
+//! with [`local!`], so that under loom each model execution gets fresh ones, per loom
+//! thread.
 #![allow(dead_code, unused_imports)]
 
 #[cfg(not(loom))]
 pub(crate) mod sync {
-    pub(crate) use std::sync::{Arc, Mutex, MutexGuard};
+    pub(crate) use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
     pub(crate) mod atomic {
-        pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+        pub(crate) use std::sync::atomic::{
+            fence, AtomicBool, AtomicIsize, AtomicPtr, AtomicUsize, Ordering,
+        };
     }
 }
 
 #[cfg(loom)]
 pub(crate) mod sync {
     pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};
+    pub(crate) use std::sync::TryLockError;
 
     pub(crate) mod atomic {
-        pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+        pub(crate) use loom::sync::atomic::{
+            fence, AtomicBool, AtomicIsize, AtomicPtr, AtomicUsize, Ordering,
+        };
     }
 }
 
@@ -74,3 +82,35 @@ pub(crate) mod cell {
         }
     }
 }
+
+/// Declares a thread-local: std's (`const`-initialised when the initialiser says so), or,
+/// under loom, loom's, which each loom thread of each model execution initialises afresh.
+macro_rules! local {
+    ($(#[$attr:meta])* static $name:ident: $ty:ty = const $init:block;) => {
+        #[cfg(not(loom))]
+        std::thread_local! { $(#[$attr])* static $name: $ty = const $init; }
+        #[cfg(loom)]
+        loom::thread_local! { $(#[$attr])* static $name: $ty = $init; }
+    };
+    ($(#[$attr:meta])* static $name:ident: $ty:ty = $init:expr;) => {
+        #[cfg(not(loom))]
+        std::thread_local! { $(#[$attr])* static $name: $ty = $init; }
+        #[cfg(loom)]
+        loom::thread_local! { $(#[$attr])* static $name: $ty = $init; }
+    };
+}
+
+/// Declares a process-wide static built by `$init` (a `const` expression with std's
+/// primitives): a plain `static`, or, under loom, a lazily built one that each model
+/// execution builds afresh (loom's primitives cannot be built in a `const`).
+macro_rules! global {
+    ($(#[$attr:meta])* static $name:ident: $ty:ty = $init:expr;) => {
+        #[cfg(not(loom))]
+        $(#[$attr])*
+        static $name: $ty = $init;
+        #[cfg(loom)]
+        loom::lazy_static! { $(#[$attr])* static ref $name: $ty = $init; }
+    };
+}
+
+pub(crate) use {global, local};

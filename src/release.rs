@@ -37,7 +37,7 @@ struct ReleaseLoop {
     pending: Cell<Option<NonNull<Vec<Pending>>>>,
 }
 
-thread_local! {
+crate::primitive::local! {
     static RELEASE_LOOP: ReleaseLoop = const {
         ReleaseLoop {
             phase: Cell::new(Phase::MUTATOR),

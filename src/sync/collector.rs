@@ -15,8 +15,11 @@
 use std::mem;
 use std::panic;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::sync::PoisonError;
+
+use crate::primitive::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
+use crate::primitive::sync::{Arc, Mutex, MutexGuard, TryLockError};
+use crate::primitive::{global, local};
 
 use crate::cycle::{Context, Object, Phase, Scan, Stats};
 use crate::panics::{drop_payload, Panics, Payload};
@@ -57,7 +60,7 @@ struct Buffer {
 }
 
 impl Buffer {
-    const fn new() -> Buffer {
+    fn new() -> Buffer {
         Buffer {
             entries: Mutex::new(Vec::new()),
         }
@@ -97,19 +100,23 @@ struct Heap {
     kept_panic: Mutex<Option<Payload>>,
 }
 
-static HEAP: Heap = Heap {
-    collector: Mutex::new(Spare(None)),
-    buffers: Mutex::new(Vec::new()),
-    orphans: Buffer::new(),
-    countdown: AtomicIsize::new(DEFAULT_THRESHOLD as isize),
-    enabled: AtomicBool::new(true),
-    threshold: AtomicUsize::new(DEFAULT_THRESHOLD),
-    trigger: AtomicUsize::new(DEFAULT_THRESHOLD),
-    stats: Mutex::new(Stats::new()),
-    kept_panic: Mutex::new(None),
-};
+global! {
+    static HEAP: Heap = Heap {
+        collector: Mutex::new(Spare(None)),
+        buffers: Mutex::new(Vec::new()),
+        orphans: Buffer {
+            entries: Mutex::new(Vec::new()),
+        },
+        countdown: AtomicIsize::new(DEFAULT_THRESHOLD as isize),
+        enabled: AtomicBool::new(true),
+        threshold: AtomicUsize::new(DEFAULT_THRESHOLD),
+        trigger: AtomicUsize::new(DEFAULT_THRESHOLD),
+        stats: Mutex::new(Stats::new()),
+        kept_panic: Mutex::new(None),
+    };
+}
 
-thread_local! {
+local! {
     /// This thread's buffer, registered with the heap when first used.
     static LOCAL: Arc<Buffer> = {
         let buffer = Arc::new(Buffer::new());

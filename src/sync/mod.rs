@@ -83,6 +83,8 @@
 mod collector;
 mod gc;
 mod header;
+#[cfg(all(test, loom))]
+mod loom_models;
 mod state;
 mod weak;
 

@@ -1,0 +1,238 @@
+//! Loom models of the races of ARCHITECTURE.md ("A thread-safe collection") that involve the
+//! whole collector: the real handles, root buffers, collector lock, holding tracer and claim,
+//! built from loom's primitives (`src/primitive.rs`). The races of the state word alone are
+//! modelled in `state.rs`.
+//!
+//! Run with `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --lib
+//! loom_models`. Each model keeps to two or three threads and two or three objects.
+
+use crate::primitive::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use crate::primitive::sync::{Arc, Mutex};
+use crate::primitive::thread;
+use crate::sync::{self as flavour, Gc, Weak};
+use crate::trace::{Trace, Tracer};
+
+/// A traced field behind loom's `Mutex` (std's would block a loom thread for real), traced as
+/// the crate's `Trace` impl for std's `Mutex` traces: `try_lock`, the guard handed to the
+/// tracer, which holds it until the verdict.
+struct Locked<T>(Mutex<T>);
+
+// SAFETY: as the impl for std's `Mutex` in `impls.rs`: the content is owned; a lock that
+// cannot be taken now is skipped (its object counts as live).
+unsafe impl<T: Trace> Trace for Locked<T> {
+    fn trace(&self, tracer: &mut Tracer) {
+        match self.0.try_lock() {
+            // SAFETY: the guard locks `self`, part of the value being traced, and derefs into
+            // the lock's data, which does not move with the guard.
+            Ok(guard) => unsafe { tracer.guarded(guard) },
+            Err(_) => tracer.skip_busy(),
+        }
+    }
+}
+
+/// An object of the models: traced edges, and what its `Drop` records.
+struct Node {
+    edges: Locked<Vec<Gc<Node>>>,
+    /// How many nodes of the model were dropped.
+    drops: Arc<AtomicUsize>,
+    /// Cleared by this node's `Drop`.
+    alive: AtomicBool,
+}
+
+// SAFETY: reports its edges.
+unsafe impl Trace for Node {
+    fn trace(&self, tracer: &mut Tracer) {
+        self.edges.trace(tracer);
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        assert!(
+            self.alive.swap(false, Ordering::SeqCst),
+            "a node was dropped twice"
+        );
+        self.drops.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn node(drops: &Arc<AtomicUsize>) -> Gc<Node> {
+    Gc::new(Node {
+        edges: Locked(Mutex::new(Vec::new())),
+        drops: drops.clone(),
+        alive: AtomicBool::new(true),
+    })
+}
+
+fn link(from: &Gc<Node>, to: &Gc<Node>) {
+    from.edges.0.lock().unwrap().push(to.clone());
+}
+
+/// A 2-cycle `a <-> b`; returns `a` (the caller's handle) and a `Weak` to `b`.
+fn two_cycle(drops: &Arc<AtomicUsize>) -> (Gc<Node>, Weak<Node>) {
+    let a = node(drops);
+    let b = node(drops);
+    link(&a, &b);
+    link(&b, &a);
+    let weak = Gc::downgrade(&b);
+    (a, weak)
+}
+
+/// Collects until nothing is left; returns the total freed.
+fn collect_all() -> usize {
+    let mut total = 0;
+    loop {
+        match flavour::collect() {
+            0 => return total,
+            n => total += n,
+        }
+    }
+}
+
+/// A handle the mutator holds must reach a live value.
+fn assert_alive(gc: &Gc<Node>) {
+    let value = Gc::try_deref(gc).expect("the collector killed an object a mutator holds");
+    assert!(
+        value.alive.load(Ordering::SeqCst),
+        "the collector dropped a value a mutator holds"
+    );
+}
+
+/// Race 2: the last external handle to a 2-cycle is dropped on one thread while another
+/// collects. The collector must not claim the pair while the handle lives (its count is
+/// one more than the internal edges), the pair must not be lost (a possible root that the
+/// collection took and revived must be buffered again by the drop that orphans it), and
+/// exactly one destructor runs per object. `a` starts buffered, so the drop finds it
+/// buffered: fails if that drop decrements with a plain `fetch_sub` after deciding from an
+/// earlier load (the collection can take the entry in between; the pair then leaks).
+#[test]
+fn the_last_external_drop_and_a_collection_free_each_object_once() {
+    loom::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (a, weak) = two_cycle(&drops);
+        drop(a.clone()); // `a` is a possible root now
+        let mutator = thread::spawn(move || {
+            assert_alive(&a);
+            drop(a);
+        });
+        let freed = flavour::collect();
+        mutator.join().unwrap();
+        let freed = freed + collect_all();
+        assert_eq!(freed, 2);
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
+        assert!(weak.upgrade().is_none());
+    });
+}
+
+/// Race 4, the move-out: the mutator takes `a`'s edge to `b` out of `a`'s `Mutex` onto its
+/// stack, and drops its handle to `a`, while the collector examines the pair: `b` must stay
+/// alive while the mutator holds it, and both are freed once at the end.
+///
+/// The mutator reaches `a` through a `Weak` after dropping its first handle, which
+/// buffered `a`: if the collector enters `a` (through `b`'s edge) after that, it records a
+/// word with `BUFFERED` set, and the upgrade and the drop of the upgraded handle leave that
+/// word exactly as it was. So the claim's compare-and-swap cannot see the move; only the
+/// lock the collector holds on `a`'s `Mutex` from its trace to its verdict keeps the edge
+/// where it was counted. Fails if the tracer lets go of its guards after each object.
+#[test]
+fn a_handle_moved_out_of_a_traced_lock_stays_alive() {
+    loom::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (a, weak_b) = two_cycle(&drops);
+        drop(weak_b);
+        let weak_a = Gc::downgrade(&a);
+        let mutator = thread::spawn(move || {
+            drop(a); // `a` is a possible root now, and the pair is garbage ...
+            thread::yield_now();
+            // ... unless this upgrade comes first.
+            if let Some(a) = weak_a.upgrade() {
+                let taken = a.edges.0.lock().unwrap().pop();
+                drop(a);
+                thread::yield_now();
+                if let Some(b) = taken {
+                    assert_alive(&b);
+                }
+            }
+        });
+        flavour::collect();
+        mutator.join().unwrap();
+        collect_all();
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
+    });
+}
+
+/// Race 7: two threads collect at once while a third drops the last outside handle to a
+/// cycle that one of the collections is already reading. Garbage cycle `p1 <-> p2` points to
+/// the cycle `q1 <-> q2`, which the mutator's handle keeps alive. If the second collection
+/// could run while the first reads `q1`, it would take `q1`'s fresh root-buffer entry and
+/// find it already scanned, while the first, which counted the mutator's handle, revives
+/// `q1`: the `Q` cycle, garbage now, would have no possible root left and leak. One
+/// collection at a time (the collector lock) makes the second take the entry after the first
+/// is done. No deadlock, and all four objects are freed exactly once. Fails if collections
+/// do not exclude each other.
+#[test]
+fn two_concurrent_collections_free_each_object_once() {
+    loom::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (p1, _) = two_cycle(&drops);
+        let (q1, _) = two_cycle(&drops);
+        link(&p1, &q1);
+        drop(p1);
+        let mutator = thread::spawn(move || drop(q1));
+        let other = thread::spawn(flavour::collect);
+        let freed = flavour::collect() + other.join().unwrap();
+        mutator.join().unwrap();
+        let freed = freed + collect_all();
+        assert_eq!(freed, 4);
+        assert_eq!(drops.load(Ordering::SeqCst), 4);
+    });
+}
+
+/// An object whose `Drop` collects (from the collecting thread: returns 0 at once) and makes
+/// a new garbage cycle.
+struct Collecting {
+    me: Locked<Option<Gc<Collecting>>>,
+    drops: Arc<AtomicUsize>,
+}
+
+// SAFETY: reports its one edge.
+unsafe impl Trace for Collecting {
+    fn trace(&self, tracer: &mut Tracer) {
+        self.me.trace(tracer);
+    }
+}
+
+impl Drop for Collecting {
+    fn drop(&mut self) {
+        assert_eq!(
+            flavour::collect(),
+            0,
+            "a collection from a `Drop` of its garbage"
+        );
+        // More garbage, made and dropped during the destruction.
+        let a = node(&self.drops);
+        link(&a, &a);
+        self.drops.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Race 8: a `Drop` of garbage calls `collect()` and makes and drops more `sync::Gc`s,
+/// while another thread collects too. No deadlock, and no garbage is lost: the cycle the
+/// `Drop` made is freed by one of the collections, or by the one at the end.
+#[test]
+fn a_drop_that_collects_and_allocates_loses_no_garbage() {
+    loom::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let x = Gc::new(Collecting {
+            me: Locked(Mutex::new(None)),
+            drops: drops.clone(),
+        });
+        *x.me.0.lock().unwrap() = Some(x.clone());
+        drop(x);
+        let other = thread::spawn(flavour::collect);
+        let freed = flavour::collect() + other.join().unwrap() + collect_all();
+        // `x`, and the self-cycle its `Drop` made.
+        assert_eq!(freed, 2);
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
+    });
+}
