@@ -662,3 +662,98 @@ fn serde_round_trip() {
     let empty: Weak<Vec<i32>> = serde_json::from_str(&json).unwrap();
     assert!(empty.upgrade().is_none());
 }
+
+/// A `Trace` impl that panics once, while the holding tracer holds another object's lock:
+/// the collection re-raises the panic, releases every guard, judges nothing it read before
+/// the panic, and the next collection frees the cycle.
+#[test]
+fn a_trace_panic_releases_the_held_locks_and_the_cycle_is_collected_later() {
+    let _serial = serial();
+    struct Flaky {
+        next: Mutex<Option<Gc<Flaky>>>,
+        panic_once: AtomicBool,
+        drops: Drops,
+    }
+    // SAFETY: reports its one edge (or panics before reporting anything).
+    unsafe impl Trace for Flaky {
+        fn trace(&self, tracer: &mut cyclegc::Tracer) {
+            if self.panic_once.swap(false, Ordering::SeqCst) {
+                panic!("flaky trace");
+            }
+            self.next.trace(tracer);
+        }
+    }
+    impl Drop for Flaky {
+        fn drop(&mut self) {
+            self.drops.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let drops = Drops::default();
+    let flaky = |panic_once| {
+        Gc::new(Flaky {
+            next: Mutex::new(None),
+            panic_once: AtomicBool::new(panic_once),
+            drops: drops.clone(),
+        })
+    };
+    let (a, b) = (flaky(false), flaky(true));
+    *a.next.lock().unwrap() = Some(b.clone());
+    *b.next.lock().unwrap() = Some(a.clone());
+    let weak = Gc::downgrade(&a);
+    drop((a, b));
+    let err = panic::catch_unwind(sync::collect).unwrap_err();
+    assert_eq!(*err.downcast_ref::<&str>().unwrap(), "flaky trace");
+    // Every lock was released: taking one does not block.
+    let a = weak.upgrade().expect("nothing was freed");
+    assert!(a.next.try_lock().is_ok(), "the tracer released its guards");
+    drop(a);
+    assert_eq!(collect_all(), 2);
+    assert_eq!(drops.get(), 2);
+}
+
+/// A `Trace` impl that reports its one edge twice: the collection keeps the object (and
+/// says so in debug builds) instead of freeing what may be reachable.
+#[test]
+fn a_lying_trace_keeps_its_object() {
+    let _serial = serial();
+    // (A lock traced twice is no lie: the second `try_lock` finds it held by the tracer.)
+    struct Liar {
+        me: OnceLock<Gc<Liar>>,
+        lie: AtomicBool,
+    }
+    // SAFETY: deliberately wrong while `lie` is set (reports its edge twice), which the crate
+    // must survive.
+    unsafe impl Trace for Liar {
+        fn trace(&self, tracer: &mut cyclegc::Tracer) {
+            self.me.trace(tracer);
+            if self.lie.load(Ordering::SeqCst) {
+                self.me.trace(tracer);
+            }
+        }
+    }
+    let liar = Gc::new(Liar {
+        me: OnceLock::new(),
+        lie: AtomicBool::new(true),
+    });
+    assert!(liar.me.set(liar.clone()).is_ok());
+    let weak = Gc::downgrade(&liar);
+    drop(liar);
+    let aborted = sync::stats().aborted;
+    let outcome = panic::catch_unwind(sync::collect);
+    if cfg!(debug_assertions) {
+        let err = outcome.unwrap_err();
+        assert!(err
+            .downcast_ref::<String>()
+            .unwrap()
+            .contains("reported more references to a"));
+    } else {
+        assert_eq!(outcome.unwrap(), 0);
+    }
+    assert!(sync::stats().aborted > aborted);
+    // Kept alive. Once it tells the truth (and is a possible root again), it goes.
+    let liar = weak.upgrade().expect("kept alive");
+    liar.lie.store(false, Ordering::SeqCst);
+    drop(liar);
+    assert_eq!(collect_all(), 1);
+    assert!(weak.upgrade().is_none());
+}
