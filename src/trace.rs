@@ -34,9 +34,9 @@ pub const MAY_CONTAIN_GC_DEPTH_LIMIT: usize = 16;
 ///    say), **nor catch panics**. It is only a report: `trace` on a `Gc` field records the
 ///    edge without looking inside. The collector counts references while it traces, and
 ///    trusts that nothing but the tracing happens meanwhile; a panic must reach it, because
-///    the panic hook runs user code that the collector has to account for. (Objects being
-///    scanned count as dead for [`Weak::upgrade`](crate::Weak::upgrade) until the collector
-///    decides.)
+///    the panic hook runs user code that the collector has to account for. (In the
+///    single-threaded flavour, objects being scanned count as dead for
+///    [`Weak::upgrade`](crate::Weak::upgrade) until the collector decides.)
 /// 3. **Report only `Gc`s owned by this value, by calling `trace` on the data that owns
 ///    them**, and only on data that stays in place, unchanged, until the whole object is
 ///    traced: the tracer may read what it is handed after the call returns (that is how
@@ -55,7 +55,11 @@ pub const MAY_CONTAIN_GC_DEPTH_LIMIT: usize = 16;
 /// it points to counts as referenced from outside, so it is kept), completes the collection,
 /// and then resumes the panic from [`collect`](crate::collect). A `RefCell` that is mutably
 /// borrowed while the collector runs is skipped (its contents are kept alive), which is why
-/// the collector can run while user code holds `borrow_mut()`.
+/// the collector can run while user code holds `borrow_mut()`; so is a lock another thread
+/// holds. The thread-safe collector keeps the locks and borrows it took until its verdict,
+/// also while the panic hook of a panicking `trace` runs on its thread: a hook that takes
+/// one of them deadlocks (as it would on any lock its own thread holds), and `get_mut` or
+/// `try_unwrap` there answer as if other references existed.
 ///
 /// # Why `Rc` and `Arc` are not `Trace`
 ///

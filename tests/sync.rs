@@ -757,3 +757,125 @@ fn a_lying_trace_keeps_its_object() {
     assert_eq!(collect_all(), 1);
     assert!(weak.upgrade().is_none());
 }
+
+/// A `Drop` of garbage (collection A, destroying outside the collector lock) resurrects a
+/// handle to another member of its cycle, already claimed, and links it, with a live object
+/// `y`, into a new cycle that collection B, on another thread, examines meanwhile. B must
+/// not take A's scan index of the claimed member for one of its own nodes (that gave `y` a
+/// phantom edge, and B freed `y` under a live handle; found by review).
+#[test]
+fn a_later_collection_never_reads_an_earlier_ones_scan_index() {
+    let _serial = serial();
+    static Y: Mutex<Option<Gc<Res>>> = Mutex::new(None);
+    static Y_DROPPED: AtomicBool = AtomicBool::new(false);
+    #[derive(Trace)]
+    struct Res {
+        items: Mutex<Vec<Gc<Res>>>,
+        #[trace(skip)]
+        resurrect: bool,
+        #[trace(skip)]
+        is_y: bool,
+    }
+    fn res(resurrect: bool, is_y: bool) -> Gc<Res> {
+        Gc::new(Res {
+            items: Mutex::new(Vec::new()),
+            resurrect,
+            is_y,
+        })
+    }
+    impl Drop for Res {
+        fn drop(&mut self) {
+            if self.is_y {
+                Y_DROPPED.store(true, Ordering::SeqCst);
+            }
+            if !self.resurrect {
+                return;
+            }
+            // The other member of this garbage cycle: claimed, not destroyed yet.
+            let m2 = self.items.lock().unwrap()[0].clone();
+            let y = Y.lock().unwrap().clone().unwrap();
+            let c = res(false, false);
+            c.items.lock().unwrap().extend([c.clone(), m2, y]);
+            drop(c);
+            thread::spawn(sync::collect).join().unwrap();
+        }
+    }
+    *Y.lock().unwrap() = Some(res(false, true));
+    let m1 = res(true, false);
+    let m2 = res(false, false);
+    m1.items.lock().unwrap().push(m2.clone());
+    m2.items.lock().unwrap().push(m1.clone());
+    drop((m1, m2));
+    sync::collect();
+    assert!(
+        !Y_DROPPED.load(Ordering::SeqCst),
+        "y was dropped while a handle to it lives"
+    );
+    let y = Y.lock().unwrap().take().unwrap();
+    assert!(Gc::try_deref(&y).is_some());
+    drop(y);
+    collect_all();
+    assert!(Y_DROPPED.load(Ordering::SeqCst));
+}
+
+/// Threads that buffer a possible root right before they exit, while another thread loops
+/// `collect()`: no entry is lost with its exited thread's buffer (found by review: an entry
+/// pushed after the buffer was drained, by a thread that exited before the buffer was
+/// unregistered, leaked its cycle).
+#[test]
+fn entries_of_exiting_threads_are_never_lost() {
+    let _serial = serial();
+    use std::sync::Barrier;
+    #[derive(Trace)]
+    struct Selfish {
+        me: Mutex<Option<Gc<Selfish>>>,
+        #[trace(skip)]
+        drops: Drops,
+    }
+    impl Drop for Selfish {
+        fn drop(&mut self) {
+            self.drops.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    fn self_cycle(drops: &Drops) {
+        let s = Gc::new(Selfish {
+            me: Mutex::new(None),
+            drops: drops.clone(),
+        });
+        *s.me.lock().unwrap() = Some(s.clone());
+    }
+    let threshold = sync::threshold();
+    sync::set_threshold(0); // only the collector thread collects
+    let drops = Drops::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let collector = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                sync::collect();
+            }
+        })
+    };
+    let (rounds, width) = if cfg!(miri) { (2, 3) } else { (100, 24) };
+    for _ in 0..rounds {
+        let barrier = Arc::new(Barrier::new(width));
+        let threads: Vec<_> = (0..width)
+            .map(|_| {
+                let (barrier, drops) = (barrier.clone(), drops.clone());
+                thread::spawn(move || {
+                    self_cycle(&drops); // registers the thread's buffer
+                    barrier.wait();
+                    self_cycle(&drops); // pushed right before the thread exits
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+    }
+    stop.store(true, Ordering::SeqCst);
+    collector.join().unwrap();
+    sync::set_threshold(threshold);
+    collect_all();
+    assert_eq!(drops.get(), 2 * rounds * width, "no cycle leaked");
+}

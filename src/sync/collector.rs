@@ -253,21 +253,26 @@ fn run(mut guard: MutexGuard<'_, Spare>, panics: &mut Panics) -> usize {
     freed
 }
 
-/// Takes every entry out of every buffer, into `roots`; unregisters the emptied buffers of
-/// exited threads.
+/// Takes every entry out of every buffer, into `roots`; unregisters the buffers of exited
+/// threads.
 fn take_roots(mut roots: Vec<NonNull<Header>>) -> Vec<NonNull<Header>> {
     let mut buffers = lock(&HEAP.buffers);
+    // A buffer only its registration holds belongs to an exited thread: nothing can push to
+    // it any more. Decided *before* the buffers are drained, so that an entry pushed just
+    // before its thread exited is drained with the rest: deciding after would unregister a
+    // buffer emptied before that last push, losing the entry (found by review).
+    let (live, exited): (Vec<_>, Vec<_>) = mem::take(&mut *buffers)
+        .into_iter()
+        .partition(|buffer| Arc::strong_count(buffer) > 1);
+    *buffers = live;
     let mut drain = |buffer: &Buffer| {
         let entries = mem::take(&mut *lock(&buffer.entries));
         roots.extend(entries.into_iter().map(|Entry(header)| header));
     };
-    for buffer in buffers.iter() {
+    for buffer in buffers.iter().chain(&exited) {
         drain(buffer);
     }
     drain(&HEAP.orphans);
-    // A buffer only its registration holds belongs to an exited thread: nothing can push
-    // to it any more.
-    buffers.retain(|buffer| Arc::strong_count(buffer) > 1);
     drop(buffers);
     roots
 }

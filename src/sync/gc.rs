@@ -400,7 +400,10 @@ impl<T: ?Sized> Gc<T> {
     /// While a collection on another thread is reading the object, this waits for it to
     /// let go (at most the rest of that collection's judging phases). For the few
     /// instructions in which such a collection gives back the object's root-buffer entry,
-    /// the entry counts as a `Weak` and this returns `None`.
+    /// the entry counts as a `Weak` and this returns `None`; and on a thread that is itself
+    /// collecting (a panic hook of a panicking `Trace` impl, a `Drop` impl of garbage), an
+    /// object a collection is reading answers `None` rather than wait, since the collection
+    /// may be that thread's own.
     ///
     /// # Examples
     ///
@@ -474,7 +477,8 @@ impl<T: ?Sized> Gc<T> {
 impl<T: ?Sized> Gc<T> {
     /// The value, if this is its only `Gc` (as `Arc::try_unwrap`); otherwise the `Gc`
     /// back. While a collection on another thread is reading the object, this waits for it
-    /// to let go.
+    /// to let go (on a thread that is itself collecting, it answers `Err` instead, as
+    /// [`Gc::get_mut`] says).
     ///
     /// # Examples
     ///

@@ -118,10 +118,14 @@ unsafe impl Object for Header {
     }
 
     fn scan_index(&self) -> Option<usize> {
-        // SAFETY: only the collecting thread calls this; it wrote the index when it set
-        // `SCANNED`, and no other thread writes it.
-        self.has(SCANNED)
-            .then(|| self.scan.with(|index| unsafe { *index }))
+        // `SCANNED` without `DEAD`: an object of the running collection. (`kill` clears
+        // `SCANNED`, so an earlier collection's garbage, which it may still be destroying
+        // outside the collector lock, shows neither.)
+        let in_this_scan = self.state.load(Ordering::Acquire) & (SCANNED | DEAD) == SCANNED;
+        // SAFETY: only the thread holding the collector lock calls this, and only that
+        // thread writes `scan`; an object `SCANNED` and not `DEAD` entered the running
+        // collection (one at a time), which wrote its index.
+        in_this_scan.then(|| self.scan.with(|index| unsafe { *index }))
     }
 
     /// Takes the entry out and enters a live root in one compare-and-swap
@@ -166,9 +170,8 @@ unsafe impl Object for Header {
         state::strong(old) == 0 && old & DEAD == 0
     }
 
-    unsafe fn leave_scan(&self, _: usize) {
-        self.state.leave_scan();
-    }
+    /// Nothing to do: the claim's `kill` took the object out of the scan.
+    unsafe fn leave_scan(&self, _: usize) {}
 
     /// Sets `DROPPED` and reads the strong count in one atomic step, so that of the
     /// collector (here) and the thread dropping the last strong reference, exactly one sees
@@ -318,8 +321,8 @@ mod tests {
             let word = unsafe { garbage.as_ref() }.state().load(Ordering::Relaxed);
             assert_eq!(
                 word & (SCANNED | DEAD),
-                SCANNED | DEAD,
-                "claimed, still scanned"
+                DEAD,
+                "claimed: dead, out of the scan"
             );
             assert_eq!(state::strong(word), 1);
         }

@@ -337,11 +337,17 @@ impl State {
     /// Waits while the collector holds the object (`SCANNED`) or it is locked (`CLAIMING`),
     /// then, if `word` (the latest one read) still has exactly one strong reference and the
     /// object is not dead, replaces it with `f(word)`; returns the word replaced, or `None`
-    /// if there are other strong references (or none), or the object is dead.
+    /// if there are other strong references (or none), or the object is dead — or if it is
+    /// `SCANNED` and this thread is collecting (a panic hook run by a panicking `Trace`, a
+    /// `Drop` of garbage): the collection holding it may be this thread's own, which waiting
+    /// would never see end.
     fn when_unique(&self, f: impl Fn(usize) -> usize) -> Option<usize> {
         let mut word = self.0.load(Ordering::Relaxed);
         loop {
             if strong(word) != 1 || word & DEAD != 0 {
+                return None;
+            }
+            if word & SCANNED != 0 && crate::release::phase().collecting() {
                 return None;
             }
             if word & (SCANNED | CLAIMING) != 0 {
@@ -404,10 +410,18 @@ impl State {
         self.0.fetch_and(!CLAIMING, Ordering::Release);
     }
 
-    /// Completes a claim: the object is `DEAD`; waiting clones and upgrades see it.
+    /// Completes a claim: the object is `DEAD`, and out of the scan (`SCANNED` cleared):
+    /// from here on `DEAD` decides everything `SCANNED` decided, and a later collection,
+    /// which may run while this one destroys its garbage, must not read this one's scan
+    /// index. Waiting clones and upgrades see `DEAD`.
     pub(crate) fn kill(&self) {
-        // `CLAIMING` is set and `DEAD` is not: one exclusive or flips both.
-        self.0.fetch_xor(CLAIMING | DEAD, Ordering::Release);
+        // `CLAIMING` is set and `DEAD` is not; `SCANNED` is set if the object entered a
+        // scan (the models of this file claim words that did not).
+        let _ = self
+            .0
+            .fetch_update(Ordering::Release, Ordering::Relaxed, |word| {
+                Some(word & !(CLAIMING | SCANNED) | DEAD)
+            });
     }
 
     /// Sets the low flags `flags`; returns the word before.
@@ -424,9 +438,15 @@ impl State {
 
     /// Sets `BUFFERED` if the object is tracked, has strong references, is not dead and has
     /// no entry; returns whether it did (and so the caller's hold is the new entry's).
+    /// Waits while `get_mut` has the word locked (its `unlock` writes the word back whole).
     pub(crate) fn set_buffered_if_live(&self) -> bool {
         let mut word = self.0.load(Ordering::Relaxed);
         loop {
+            if word & CLAIMING != 0 {
+                spin_loop();
+                word = self.0.load(Ordering::Relaxed);
+                continue;
+            }
             if strong(word) == 0 || word & (UNTRACKED | DEAD | IN_BUFFER) != 0 {
                 return false;
             }
@@ -460,6 +480,30 @@ mod tests {
         assert_eq!(holds.get(), 0, "no hold for a new entry");
         let word = state.load(Ordering::Relaxed);
         assert_eq!((strong(word), word & (BUFFERED | WITHDRAWN)), (1, BUFFERED));
+    }
+
+    /// The collector re-buffers a survivor while `get_mut` has its word locked: it waits
+    /// for the unlock, which writes the word back whole, instead of setting `BUFFERED` in a
+    /// word the unlock would overwrite (found by review).
+    #[test]
+    fn a_rebuffer_waits_for_get_muts_unlock() {
+        let state = std::sync::Arc::new(State::new(1, 0));
+        let Unique::Locked(word) = state.lock_unique() else {
+            panic!("one strong reference")
+        };
+        let collector = {
+            let state = state.clone();
+            std::thread::spawn(move || state.set_buffered_if_live())
+        };
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(!collector.is_finished(), "waits while locked");
+        state.unlock(word);
+        assert!(collector.join().unwrap());
+        assert_ne!(
+            state.load(Ordering::Relaxed) & BUFFERED,
+            0,
+            "not overwritten"
+        );
     }
 
     /// A buffering drop takes the entry's hold, decrements and sets `BUFFERED`; a second
