@@ -70,6 +70,31 @@
 //! through trait objects are collected like any other; `Gc<dyn Any>` has
 //! [`downcast`](Gc::downcast).
 //!
+//! # Closures
+//!
+//! Rust gives no way to list what a closure captured, so a `Box<dyn Fn()>` cannot be
+//! traced, and an event handler that captures its own widget would keep it alive for ever.
+//! Either capture [`Weak`]s (upgrading them on each call) in a closure kept in an
+//! [`Untraced`], or use [`TracedFn`]: the values the closure works on become a traced part
+//! of it, and its function, which must be `Copy` (so it cannot own a `Gc`), receives them on
+//! each call. Store them as `Box<dyn Callback<Args>>`, which is `Trace`:
+//!
+//! ```
+//! use std::cell::RefCell;
+//! use cyclegc::{Callback, Gc, Trace, TracedFn};
+//!
+//! #[derive(Trace)]
+//! struct Button {
+//!     on_click: RefCell<Vec<Box<dyn Callback<()>>>>,
+//! }
+//!
+//! let button = Gc::new(Button { on_click: RefCell::new(Vec::new()) });
+//! let handler = TracedFn::new(button.clone(), |_button: &Gc<Button>, (): ()| {});
+//! button.on_click.borrow_mut().push(Box::new(handler)); // button -> handler -> button
+//! drop(button);
+//! assert_eq!(cyclegc::collect(), 1);
+//! ```
+//!
 //! # Dropping garbage
 //!
 //! When a cycle is collected, every member is first marked dead: [`Weak::upgrade`] returns
@@ -157,6 +182,7 @@
 // Lets the derive's `::cyclegc::` paths resolve inside this crate's own tests.
 extern crate self as cyclegc;
 
+mod callback;
 mod cycle;
 mod handle;
 mod impls;
@@ -171,6 +197,7 @@ mod unsize;
 pub mod unsync;
 mod untraced;
 
+pub use crate::callback::{Callback, TracedFn};
 pub use crate::trace::{Trace, Tracer};
 #[doc(inline)]
 pub use crate::unsync::{

@@ -110,7 +110,8 @@ pub const MAY_CONTAIN_GC_DEPTH_LIMIT: usize = 16;
     message = "`{Self}` does not implement `Trace`",
     label = "the cycle collector cannot see inside `{Self}`",
     note = "add `#[derive(Trace)]` to the type, or mark the field `#[trace(skip)]` if it owns no `Gc`",
-    note = "for a type you cannot implement `Trace` for (another crate's, a `Box<dyn Fn()>`), wrap it in `cyclegc::Untraced`: the collector then sees nothing inside it"
+    note = "for a type you cannot implement `Trace` for (another crate's), wrap it in `cyclegc::Untraced`: the collector then sees nothing inside it",
+    note = "for a closure (`Box<dyn Fn…>`), use `cyclegc::TracedFn` and `Box<dyn cyclegc::Callback<Args>>`: its captures are traced"
 )]
 pub unsafe trait Trace {
     /// Reports every [`Gc`](crate::Gc) this value owns by calling `trace` on it (or on the

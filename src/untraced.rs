@@ -11,7 +11,8 @@ use crate::trace::{Trace, Tracer};
 /// The collector sees nothing inside it. **A `Gc` inside an `Untraced` is hidden**: what it
 /// points to counts as referenced from outside, so a cycle through it is never collected (a
 /// leak, never unsoundness) — as with `#[trace(skip)]`, which does the same for one field.
-/// Capture `Weak`s in closures, not `Gc`s, to avoid that.
+/// Capture `Weak`s in closures, not `Gc`s, to avoid that — or, for a closure that must keep
+/// what it captures alive, use [`TracedFn`](crate::TracedFn), whose captures are traced.
 ///
 /// A type without a destructor cannot release a `Gc` when it is dropped, so `Gc<Untraced<T>>`
 /// of such a type is untracked (never buffered as a possible root, like `Gc<String>`);
