@@ -105,3 +105,98 @@ pub(crate) fn dead_deref() -> ! {
          the same cycle; use `Gc::try_deref` there instead"
     )
 }
+
+/// Implements the conversions into `Gc<[T]>` and `Gc<str>` (and from `Box<T>`) for the `Gc`
+/// in scope, whose flavour's header is `$header`, whose module path is `$path` (for the
+/// examples), whose collection check before an allocation is `$before_alloc`, and whose
+/// `Gc::new` needs `T: $($new)+`.
+macro_rules! slice_conversions {
+    ($path:literal, $header:ty, $before_alloc:path, $($new:tt)+) => {
+        impl<T: $($new)+> From<Vec<T>> for Gc<[T]> {
+            #[doc = concat!("Moves the elements into a new allocation (one copy of the elements, as `Arc::from(Vec)`).\n\n# Examples\n\n```\nuse ", $path, "::Gc;\nlet g: Gc<[i32]> = vec![1, 2, 3].into();\nassert_eq!(&*g, [1, 2, 3]);\n```")]
+            fn from(vec: Vec<T>) -> Self {
+                if T::may_contain_gc() {
+                    $before_alloc();
+                }
+                Gc::from_box($crate::cycle::slice::from_vec::<$header, T>(vec))
+            }
+        }
+
+        impl<T: Clone + $($new)+> From<&[T]> for Gc<[T]> {
+            #[doc = concat!("Clones the elements into a new allocation.\n\n# Examples\n\n```\nuse ", $path, "::Gc;\nlet g: Gc<[String]> = Gc::from(&[String::from(\"a\")][..]);\nassert_eq!(g[0], \"a\");\n```")]
+            fn from(items: &[T]) -> Self {
+                if T::may_contain_gc() {
+                    $before_alloc();
+                }
+                Gc::from_box($crate::cycle::slice::from_slice::<$header, T>(items))
+            }
+        }
+
+        impl<T: $($new)+, const N: usize> From<[T; N]> for Gc<[T]> {
+            #[doc = concat!("Moves the array into a new allocation.\n\n# Examples\n\n```\nuse ", $path, "::Gc;\nlet g: Gc<[u8]> = [1, 2].into();\nassert_eq!(g.len(), 2);\n```")]
+            fn from(array: [T; N]) -> Self {
+                let gc = Gc::new(array);
+                // SAFETY: an unsizing coercion of the pointer, which keeps its address.
+                unsafe { $crate::unsize::Unsize::__unsize(gc, |array| array as *const [T]) }
+            }
+        }
+
+        impl<T: $($new)+> From<Box<[T]>> for Gc<[T]> {
+            #[doc = concat!("Moves the elements into a new allocation.\n\n# Examples\n\n```\nuse ", $path, "::Gc;\nlet g: Gc<[i32]> = Gc::from(vec![7].into_boxed_slice());\nassert_eq!(&*g, [7]);\n```")]
+            fn from(boxed: Box<[T]>) -> Self {
+                Gc::from(Vec::from(boxed))
+            }
+        }
+
+        impl<T: $($new)+> From<Box<T>> for Gc<T> {
+            #[doc = concat!("Moves the value out of the box into a new allocation.\n\n# Examples\n\n```\nuse ", $path, "::Gc;\nlet g: Gc<i32> = Gc::from(Box::new(5));\nassert_eq!(*g, 5);\n```")]
+            fn from(boxed: Box<T>) -> Self {
+                Gc::new(*boxed)
+            }
+        }
+
+        impl<T: $($new)+> FromIterator<T> for Gc<[T]> {
+            #[doc = concat!("Collects the elements into a new allocation.\n\n# Examples\n\n```\nuse ", $path, "::Gc;\nlet g: Gc<[u32]> = (1..=3).map(|n| n * n).collect();\nassert_eq!(&*g, [1, 4, 9]);\n```")]
+            fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+                Gc::from(iter.into_iter().collect::<Vec<T>>())
+            }
+        }
+
+        impl<T: $($new)+> Default for Gc<[T]> {
+            #[doc = concat!("An empty slice.\n\n# Examples\n\n```\nuse ", $path, "::Gc;\nlet g: Gc<[u8]> = Default::default();\nassert!(g.is_empty());\n```")]
+            fn default() -> Self {
+                Gc::from(Vec::new())
+            }
+        }
+
+        impl From<&str> for Gc<str> {
+            #[doc = concat!("Copies the string into a new allocation.\n\n# Examples\n\n```\nuse ", $path, "::Gc;\nlet g: Gc<str> = Gc::from(\"hello\");\nassert_eq!(&*g, \"hello\");\n```")]
+            fn from(s: &str) -> Self {
+                Gc::from_box($crate::cycle::slice::from_str::<$header>(s))
+            }
+        }
+
+        impl From<String> for Gc<str> {
+            #[doc = concat!("Copies the string into a new allocation.\n\n# Examples\n\n```\nuse ", $path, "::Gc;\nlet g: Gc<str> = Gc::from(String::from(\"hello\"));\nassert_eq!(g.len(), 5);\n```")]
+            fn from(s: String) -> Self {
+                Gc::from(s.as_str())
+            }
+        }
+
+        impl From<Box<str>> for Gc<str> {
+            #[doc = concat!("Copies the string into a new allocation.\n\n# Examples\n\n```\nuse ", $path, "::Gc;\nlet g: Gc<str> = Gc::from(Box::<str>::from(\"hi\"));\nassert_eq!(&*g, \"hi\");\n```")]
+            fn from(s: Box<str>) -> Self {
+                Gc::from(&*s)
+            }
+        }
+
+        impl Default for Gc<str> {
+            #[doc = concat!("An empty string.\n\n# Examples\n\n```\nuse ", $path, "::Gc;\nlet g: Gc<str> = Default::default();\nassert!(g.is_empty());\n```")]
+            fn default() -> Self {
+                Gc::from("")
+            }
+        }
+    };
+}
+
+pub(crate) use slice_conversions;

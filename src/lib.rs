@@ -64,11 +64,21 @@
 //!
 //! # Trait objects and slices
 //!
-//! `Gc<dyn Trait>` and `Gc<[T]>` are made from a `Gc` of a concrete type with [`unsize!`]
-//! (stable Rust has no implicit unsizing for library pointers): `unsize!(gc => dyn
-//! Observer)`. The collector traces and drops the value through its real type, so cycles
-//! through trait objects are collected like any other; `Gc<dyn Any>` has
-//! [`downcast`](Gc::downcast).
+//! `Gc<dyn Trait>` is made from a `Gc` of a concrete type with [`unsize!`] (stable Rust has
+//! no implicit unsizing for library pointers): `unsize!(gc => dyn Observer)`. The collector
+//! traces and drops the value through its real type, so cycles through trait objects are
+//! collected like any other; `Gc<dyn Any>` has [`downcast`](Gc::downcast).
+//!
+//! `Gc<[T]>` and `Gc<str>` are made as with `Rc`: `From` a `Vec`, a slice, an array, a
+//! `Box`, a `String` or a `&str`, or collected from an iterator; their elements are traced
+//! one by one.
+//!
+//! ```
+//! use cyclegc::Gc;
+//! let squares: Gc<[u32]> = (1..=3).map(|n| n * n).collect();
+//! let name: Gc<str> = Gc::from("cyclegc");
+//! assert_eq!((&*squares, &*name), (&[1, 4, 9][..], "cyclegc"));
+//! ```
 //!
 //! # Closures
 //!

@@ -8,6 +8,7 @@
 mod object;
 pub(crate) mod phase;
 mod scan;
+pub(crate) mod slice;
 mod stats;
 
 pub(crate) use object::{

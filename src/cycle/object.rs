@@ -95,6 +95,11 @@ pub(crate) unsafe trait Object: Sized + 'static {
     /// Takes one unit of the weak count (a hold), which keeps the header allocated.
     fn take_hold(&self);
 
+    /// A header for a fresh allocation of the type whose vtable is `vtable`, with `strong`
+    /// strong references and the implicit hold; `tracked` unless the type can never own a
+    /// `Gc`.
+    fn new_header(vtable: &'static VTable<Self>, tracked: bool, strong: usize) -> Self;
+
     /// Gives back one unit of the weak count (a `Weak` handle or a hold), and frees the
     /// allocation if that was the last one.
     ///
@@ -252,8 +257,11 @@ pub(crate) struct VTable<H> {
     pub(crate) trace: unsafe fn(NonNull<H>, &mut Tracer),
     /// Drops the value behind the header in place (the header stays).
     pub(crate) drop_in_place: unsafe fn(NonNull<H>),
-    /// The layout of the whole allocation, header included.
+    /// The layout of the whole allocation, header included (unless `free` is set).
     pub(crate) layout: Layout,
+    /// Frees an allocation whose layout is not the type's: a slice allocation, whose length
+    /// only the allocation knows (`cycle/slice.rs`). `None` for sized types.
+    pub(crate) free: Option<unsafe fn(NonNull<H>)>,
     /// The value's type, for messages (and per-type counts). A function because
     /// `type_name` is not `const` on stable.
     pub(crate) type_name: fn() -> &'static str,
@@ -267,8 +275,27 @@ impl<H: Object, T: Trace> VTableFor<H, T> {
         trace: trace_value::<H, T>,
         drop_in_place: drop_in_place::<H, T>,
         layout: Layout::new::<GcBox<H, T>>(),
+        free: None,
         type_name: std::any::type_name::<T>,
     };
+}
+
+impl<H> VTable<H> {
+    /// Frees the allocation whose header is `header`.
+    ///
+    /// # Safety
+    /// `header` is the header of an allocation made with this vtable whose last unit of the
+    /// weak count is gone; nothing uses it afterwards.
+    #[inline(always)]
+    pub(crate) unsafe fn free(&self, header: NonNull<H>) {
+        match self.free {
+            // SAFETY: by the caller's contract: a sized allocation starts at its header and
+            // has the type's layout.
+            None => unsafe { std::alloc::dealloc(header.as_ptr().cast::<u8>(), self.layout) },
+            // SAFETY: by the caller's contract.
+            Some(free) => unsafe { free(header) },
+        }
+    }
 }
 
 /// # Safety

@@ -718,3 +718,9 @@ impl<T: ?Sized> RefUnwindSafe for Gc<T> where T: RefUnwindSafe {}
 impl<T: ?Sized> Unpin for Gc<T> {}
 
 crate::handle::value_traits!("cyclegc::sync", Trace + Send + Sync + 'static);
+crate::handle::slice_conversions!(
+    "cyclegc::sync",
+    Header,
+    collector::before_alloc,
+    Trace + Send + Sync + 'static
+);

@@ -2,7 +2,6 @@
 //! collection"): the state word, the weak count, the vtable (never overwritten: other threads
 //! read it) and the scan slot, which only the collecting thread touches.
 
-use std::alloc::dealloc;
 use std::ptr::NonNull;
 
 use crate::cycle::{self, Flavour, Object, VTable, DEAD, DROPPED, IN_BUFFER, UNTRACKED, WITHDRAWN};
@@ -97,6 +96,10 @@ unsafe impl Object for Header {
         self.state.clear_flags(flag);
     }
 
+    fn new_header(vtable: &'static VTable<Header>, tracked: bool, strong: usize) -> Header {
+        Header::new(vtable, tracked, strong)
+    }
+
     fn take_hold(&self) {
         Header::take_hold(self);
     }
@@ -106,10 +109,10 @@ unsafe impl Object for Header {
         let header = unsafe { this.as_ref() };
         if header.weak.fetch_sub(1, Ordering::Release) == 1 {
             fence(Ordering::Acquire);
-            let layout = header.vtable.layout;
+            let vtable = header.vtable;
             // SAFETY: the last unit is gone: no handle, buffer entry or collector refers to
-            // the allocation any more, and it was allocated with this layout.
-            unsafe { dealloc(this.as_ptr().cast::<u8>(), layout) }
+            // the allocation any more, and it was allocated with this vtable.
+            unsafe { vtable.free(this) }
         }
     }
 

@@ -821,6 +821,7 @@ impl<T: ?Sized> RefUnwindSafe for Gc<T> where T: RefUnwindSafe {}
 impl<T: ?Sized> Unpin for Gc<T> {}
 
 crate::handle::value_traits!("cyclegc::unsync", Trace + 'static);
+crate::handle::slice_conversions!("cyclegc", Header, local::before_alloc, Trace + 'static);
 
 #[cfg(test)]
 mod tests {

@@ -21,7 +21,6 @@
 //!   word-aligned), which maps a header to its scan node in O(1) without a hash map. Nothing
 //!   but the collector reads `slot` while it is tagged (see `cycle/scan.rs`).
 
-use std::alloc::dealloc;
 use std::cell::Cell;
 use std::ptr::{self, NonNull};
 
@@ -145,6 +144,10 @@ unsafe impl Object for Header {
     }
 
     #[inline]
+    fn new_header(vtable: &'static VTable<Header>, tracked: bool, strong: usize) -> Header {
+        Header::new(vtable, tracked, strong)
+    }
+
     fn take_hold(&self) {
         Header::take_hold(self);
     }
@@ -159,10 +162,10 @@ unsafe impl Object for Header {
             debug_assert_eq!(header.strong(), 0);
             // SAFETY: not in a scan: the last unit of a header in a scan is never given back
             // (the caller's contract).
-            let layout = unsafe { header.vtable() }.layout;
+            let vtable = unsafe { header.vtable() };
             // SAFETY: the last unit is gone: no handle, buffer entry or collector refers to the
-            // allocation any more, and it was allocated with this layout in `Gc::new`.
-            unsafe { dealloc(this.as_ptr().cast::<u8>(), layout) }
+            // allocation any more, and it was allocated with this vtable.
+            unsafe { vtable.free(this) }
         }
     }
 
