@@ -116,6 +116,23 @@
 //! resumed from [`collect`] (a panic caught by an automatic collection is kept for the next
 //! `collect()`: it never unwinds out of `Gc::new`).
 //!
+//! # Coming from `Rc` and `Arc`
+//!
+//! Every function of `std::rc::Rc` and `std::rc::Weak` has a counterpart of the same name
+//! on [`Gc`] and [`Weak`], and every one of `std::sync::Arc`/`Weak` on [`sync::Gc`] and
+//! [`sync::Weak`]:
+//!
+//! | `std` | `cyclegc` |
+//! |---|---|
+//! | `new`, `new_cyclic`, `pin` | `Gc::new`, `Gc::new_cyclic`, `Gc::pin` |
+//! | `clone`, `strong_count`, `weak_count`, `downgrade`, `ptr_eq` | the same names |
+//! | `as_ptr`, `into_raw`, `from_raw`, `increment_strong_count`, `decrement_strong_count` | the same names |
+//! | `get_mut`, `make_mut`, `try_unwrap`, `into_inner`, `unwrap_or_clone` | the same names |
+//! | `Rc<dyn Trait>` by coercion, `downcast` | [`unsize!`]`(gc => dyn Trait)`, `Gc::downcast` |
+//! | `Rc<[T]>`, `Rc<str>` `From` a `Vec`, `&[T]`, array, `Box`, `String`, `&str`; `FromIterator`; `From<Box<T>>` | the same impls |
+//! | `Weak::new`, `upgrade`, `strong_count`, `weak_count`, `ptr_eq`, `as_ptr`, `into_raw`, `from_raw` | the same names |
+//! | — | `Gc::try_deref` (a value the collector destroyed), [`collect`], [`sync::collect`] |
+//!
 //! # Python's `gc` module, mapped
 //!
 //! | Python | cyclegc |
