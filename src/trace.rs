@@ -1,8 +1,8 @@
 //! The [`Trace`] trait and the [`Tracer`] that collects the edges it reports.
 
 use std::fmt;
-use std::mem::{self, ManuallyDrop};
-use std::ptr::NonNull;
+use std::mem::{self, ManuallyDrop, MaybeUninit};
+use std::ptr::{self, NonNull};
 
 use crate::cycle::{Flavour, Object};
 
@@ -237,34 +237,63 @@ enum Work {
     Guard(ErasedGuard),
 }
 
-/// A guard moved to the heap with its type and lifetime erased.
+/// A guard with its type and lifetime erased: stored inline when it fits in two words (every
+/// std and parking_lot guard and cell borrow does), boxed otherwise. A holding tracer keeps
+/// one per lock it traced, so a collection of a million objects behind locks does not
+/// allocate a million boxes.
 struct ErasedGuard {
-    guard: NonNull<()>,
-    drop: unsafe fn(NonNull<()>),
+    /// The guard itself, or a `Box<G>`'s pointer.
+    storage: MaybeUninit<[usize; 2]>,
+    /// Drops the guard in `storage`.
+    drop: unsafe fn(*mut MaybeUninit<[usize; 2]>),
 }
 
 impl ErasedGuard {
     /// # Safety
     /// The guard borrows from the value being traced: the caller must drop the returned
-    /// guard before that borrow would end (before [`Tracer::trace_value`] returns).
+    /// guard before that borrow would end (before [`Tracer::trace_value`] returns, or, for a
+    /// holding tracer, before the value may be moved, borrowed mutably or dropped).
     unsafe fn new<G>(guard: G) -> ErasedGuard {
         /// # Safety
-        /// `guard` comes from `Box::<G>::into_raw` and is dropped once.
-        unsafe fn drop_boxed<G>(guard: NonNull<()>) {
+        /// `storage` holds a `G`, dropped once.
+        unsafe fn drop_inline<G>(storage: *mut MaybeUninit<[usize; 2]>) {
             // SAFETY: by the function's contract.
-            drop(unsafe { Box::from_raw(guard.cast::<G>().as_ptr()) });
+            unsafe { ptr::drop_in_place(storage.cast::<G>()) }
         }
-        ErasedGuard {
-            guard: NonNull::from(Box::leak(Box::new(guard))).cast(),
-            drop: drop_boxed::<G>,
+        /// # Safety
+        /// `storage` holds a pointer from `Box::<G>::into_raw`, dropped once.
+        unsafe fn drop_boxed<G>(storage: *mut MaybeUninit<[usize; 2]>) {
+            // SAFETY: by the function's contract.
+            drop(unsafe { Box::from_raw(storage.cast::<*mut G>().read()) });
         }
+        let mut storage = MaybeUninit::<[usize; 2]>::uninit();
+        let fits = mem::size_of::<G>() <= mem::size_of::<[usize; 2]>()
+            && mem::align_of::<G>() <= mem::align_of::<[usize; 2]>();
+        let drop = if fits {
+            // SAFETY: `G` fits in `storage` (size and alignment checked); moving a guard
+            // is allowed (it is not pinned).
+            unsafe { storage.as_mut_ptr().cast::<G>().write(guard) };
+            drop_inline::<G> as unsafe fn(*mut MaybeUninit<[usize; 2]>)
+        } else {
+            // SAFETY: a pointer fits in two words; written as a pointer, it keeps its
+            // provenance.
+            unsafe {
+                storage
+                    .as_mut_ptr()
+                    .cast::<*mut G>()
+                    .write(Box::into_raw(Box::new(guard)))
+            };
+            drop_boxed::<G>
+        };
+        ErasedGuard { storage, drop }
     }
 }
 
 impl Drop for ErasedGuard {
     fn drop(&mut self) {
-        // SAFETY: made by `ErasedGuard::new` from a `G` that `drop` drops; dropped once, here.
-        unsafe { (self.drop)(self.guard) }
+        // SAFETY: made by `ErasedGuard::new`, whose `drop` matches what it stored; dropped
+        // once, here.
+        unsafe { (self.drop)(&mut self.storage) }
     }
 }
 
@@ -320,7 +349,9 @@ impl Tracer {
     /// Releases every guard a holding tracer kept, innermost first (see [`Tracer::held`]).
     /// If a guard's drop panics, the rest are still released, in order.
     pub(crate) fn release_held(&mut self) {
-        for guard in mem::take(&mut self.held) {
+        // `drain` keeps the list's capacity for the next collection (the tracer lives in the
+        // recycled scan), and its own drop releases the rest if a guard's drop panics.
+        for guard in self.held.drain(..) {
             drop(guard);
         }
     }

@@ -805,21 +805,29 @@ impl<H: Object> Scan<H> {
     /// Claims every member of the garbage ([`Object::claim`]), or none: if one member
     /// changed since the snapshot, the claims already made are abandoned.
     fn claim_garbage(&mut self) -> bool {
+        if self.all_garbage {
+            self.claim_members::<true>()
+        } else {
+            self.claim_members::<false>()
+        }
+    }
+
+    fn claim_members<const ALL_GARBAGE: bool>(&self) -> bool {
         let count = self.garbage_len();
         for k in 0..count {
-            let node = self.member_at(k);
+            let node = self.member::<ALL_GARBAGE>(k);
             // SAFETY: in the scan, judged garbage, with what entering it returned.
             if !unsafe { node.header().claim(node.saved) } {
                 for j in 0..k {
                     // SAFETY: its claim was started just above, and not ended.
-                    unsafe { self.member_at(j).header().unclaim() };
+                    unsafe { self.member::<ALL_GARBAGE>(j).header().unclaim() };
                 }
                 return false;
             }
         }
         for k in 0..count {
             // SAFETY: every member's claim is started; this ends each once.
-            unsafe { self.member_at(k).header().kill() };
+            unsafe { self.member::<ALL_GARBAGE>(k).header().kill() };
         }
         true
     }
@@ -852,15 +860,6 @@ impl<H: Object> Scan<H> {
                 // value waits for its drop (the implicit hold).
                 unsafe { H::release_hold(node.header) };
             }
-        }
-    }
-
-    /// The `k`-th member of the garbage, in tracing order.
-    fn member_at(&self, k: usize) -> ScanNode<H> {
-        if self.all_garbage {
-            self.member::<true>(k)
-        } else {
-            self.member::<false>(k)
         }
     }
 

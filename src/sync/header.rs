@@ -183,10 +183,14 @@ unsafe impl Object for Header {
     unsafe fn value_dropped(this: NonNull<Header>) {
         // SAFETY: the implicit hold keeps the header alive until it is given back.
         let state = &unsafe { this.as_ref() }.state;
-        if state.load(Ordering::Relaxed) & DEAD == 0 {
+        let word = state.load(Ordering::Acquire);
+        if word & DEAD == 0 || state::strong(word) == 0 {
             // A release: no strong reference is left, and none can come back (an object
-            // with none is never claimed), so the hold is the caller's; `DROPPED` only
-            // matters to the last strong reference of a `DEAD` object.
+            // with none is never claimed); or garbage whose last strong reference went
+            // before its value (no strong reference can come back to a `DEAD` object
+            // either: upgrades fail, and nothing holds a handle to clone). Either way the
+            // hold is the caller's, and `DROPPED`, which only a later last strong reference
+            // would read, is not needed.
             // SAFETY: as said.
             return unsafe { Self::release_hold(this) };
         }

@@ -415,13 +415,13 @@ impl State {
     /// which may run while this one destroys its garbage, must not read this one's scan
     /// index. Waiting clones and upgrades see `DEAD`.
     pub(crate) fn kill(&self) {
-        // `CLAIMING` is set and `DEAD` is not; `SCANNED` is set if the object entered a
-        // scan (the models of this file claim words that did not).
-        let _ = self
+        // The claim succeeded from a word with `SCANNED` (a word `enter_scan` returned) and
+        // set `CLAIMING`; `DEAD` is clear, and only this collector changes these three
+        // bits: one exclusive or flips all of them.
+        let old = self
             .0
-            .fetch_update(Ordering::Release, Ordering::Relaxed, |word| {
-                Some(word & !(CLAIMING | SCANNED) | DEAD)
-            });
+            .fetch_xor(CLAIMING | SCANNED | DEAD, Ordering::Release);
+        debug_assert_eq!(old & (CLAIMING | SCANNED | DEAD), CLAIMING | SCANNED);
     }
 
     /// Sets the low flags `flags`; returns the word before.
