@@ -266,8 +266,10 @@ fn take_roots(mut roots: Vec<NonNull<Header>>) -> Vec<NonNull<Header>> {
         .partition(|buffer| Arc::strong_count(buffer) > 1);
     *buffers = live;
     let mut drain = |buffer: &Buffer| {
-        let entries = mem::take(&mut *lock(&buffer.entries));
-        roots.extend(entries.into_iter().map(|Entry(header)| header));
+        // Drained in place, so that each thread's buffer keeps its capacity instead of
+        // growing it again after every collection.
+        let mut entries = lock(&buffer.entries);
+        roots.extend(entries.drain(..).map(|Entry(header)| header));
     };
     for buffer in buffers.iter().chain(&exited) {
         drain(buffer);
