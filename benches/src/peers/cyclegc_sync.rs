@@ -1,5 +1,6 @@
 //! cyclegc's thread-safe flavour (this workspace): `cyclegc::sync::Gc<Node>` with its edges in
-//! a `Mutex`, default settings (automatic collection on).
+//! a `Mutex`. Two columns: automatic collection on (the default settings) and off
+//! (`cyclegc::sync::disable()`, explicit `collect()` only).
 
 use std::sync::Mutex;
 
@@ -25,6 +26,10 @@ unsafe impl Trace for Node {
 /// `cyclegc::sync` with default settings: automatic collection on.
 pub struct CyclegcSync;
 
+/// `cyclegc::sync` with automatic collection disabled; the workloads call `collect()`
+/// explicitly.
+pub struct CyclegcSyncManual;
+
 mutex_peer!(
     CyclegcSync,
     name: "cyclegc-sync",
@@ -35,4 +40,16 @@ mutex_peer!(
     node: |p| p,
     collect: cyclegc::sync::collect(),
     setup: cyclegc::sync::enable(),
+);
+
+mutex_peer!(
+    CyclegcSyncManual,
+    name: "cyclegc-sync-manual",
+    krate: concat!("cyclegc ", env!("CARGO_PKG_VERSION"), " (sync, automatic collection off)"),
+    auto: false,
+    ptr: Gc,
+    new: Gc::new,
+    node: |p| p,
+    collect: cyclegc::sync::collect(),
+    setup: cyclegc::sync::disable(),
 );

@@ -4,7 +4,7 @@
 //! cyclegc derive is not used, gcmodule's derive overflows on recursive types, bacon_rajan_cc
 //! has none.
 //!
-//! The thread-safe columns (`arc`, `cyclegc_sync`, `dumpster_sync`, `gcmodule_sync`) keep
+//! The thread-safe columns (`arc`, `cyclegc_sync` (two), `dumpster_sync`, `gcmodule_sync`) keep
 //! the same node with its edge slots in a `std::sync::Mutex`, and also implement
 //! [`SyncPeer`](crate::SyncPeer).
 
@@ -145,7 +145,7 @@ pub mod rustcc;
 pub use self::arc::ArcFloor;
 pub use self::bacon::Bacon;
 pub use self::cyclegc::{Cyclegc, CyclegcManual};
-pub use self::cyclegc_sync::CyclegcSync;
+pub use self::cyclegc_sync::{CyclegcSync, CyclegcSyncManual};
 pub use self::dumpster::Dumpster;
 pub use self::dumpster_sync::DumpsterSync;
 pub use self::gc::GcCrate;
@@ -182,6 +182,8 @@ macro_rules! for_peer {
             $mac!(ArcFloor)
         } else if name == CyclegcSync::NAME {
             $mac!(CyclegcSync)
+        } else if name == CyclegcSyncManual::NAME {
+            $mac!(CyclegcSyncManual)
         } else if name == DumpsterSync::NAME {
             $mac!(DumpsterSync)
         } else if name == GcmoduleSync::NAME {
@@ -204,6 +206,8 @@ macro_rules! for_sync_peer {
             $mac!(ArcFloor)
         } else if name == CyclegcSync::NAME {
             $mac!(CyclegcSync)
+        } else if name == CyclegcSyncManual::NAME {
+            $mac!(CyclegcSyncManual)
         } else if name == DumpsterSync::NAME {
             $mac!(DumpsterSync)
         } else if name == GcmoduleSync::NAME {
@@ -227,4 +231,10 @@ pub const ALL: &[&str] = &[
 ];
 
 /// Every thread-safe column's `NAME`, in table order (`peerbench table --sync`).
-pub const SYNC: &[&str] = &["arc", "cyclegc-sync", "dumpster-sync", "gcmodule-sync"];
+pub const SYNC: &[&str] = &[
+    "arc",
+    "cyclegc-sync",
+    "cyclegc-sync-manual",
+    "dumpster-sync",
+    "gcmodule-sync",
+];
