@@ -6,9 +6,13 @@
 //! (`GcCell` for the `gc` crate). The workloads are generic over [`Peer`], so the criterion
 //! benches in `benches/` and the `peerbench` binary (`src/bin/peerbench.rs`) run the very same
 //! code. `BENCHMARKS.md` at the workspace root has the results and how to reproduce them.
+//!
+//! The thread-safe columns ([`SyncPeer`]: std `Arc`, `cyclegc::sync`, `dumpster::sync`,
+//! gcmodule's `ThreadedCc`) use the same node with its edge slots in a `Mutex`, and run the
+//! `sync_*` workloads, some of which share nodes between threads.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 
 pub mod crit;
 pub mod peers;
@@ -18,9 +22,21 @@ thread_local! {
     static LIVE: Cell<i64> = const { Cell::new(0) };
 }
 
-/// The number of [`Payload`]s alive on this thread: nodes allocated and not yet dropped.
+/// Live-node balances handed over by threads that have finished ([`flush_live`]).
+static FLUSHED: AtomicI64 = AtomicI64::new(0);
+
+/// The number of [`Payload`]s alive: nodes allocated and not yet dropped on this thread, plus
+/// the balances of the threads that called [`flush_live`]. A node may be allocated on one
+/// thread and dropped on another; only the sum over all threads means anything then.
 pub fn live() -> i64 {
-    LIVE.with(Cell::get)
+    LIVE.with(Cell::get) + FLUSHED.load(Ordering::SeqCst)
+}
+
+/// Hands this thread's live-node balance over to [`live`]. Every thread a workload spawns
+/// calls it last, as a node it allocated or dropped would otherwise be miscounted.
+pub fn flush_live() {
+    let balance = LIVE.with(|l| l.replace(0));
+    FLUSHED.fetch_add(balance, Ordering::SeqCst);
 }
 
 /// A node's payload. Creating one counts a live node on this thread, dropping it uncounts it.
@@ -94,6 +110,32 @@ pub trait Peer: 'static {
     /// The size of the node value (without the pointer's header), in bytes.
     fn node_size() -> usize;
 }
+
+/// The stack of the threads a workload spawns, in bytes (0: the default, 8 MiB).
+static THREAD_STACK: AtomicUsize = AtomicUsize::new(0);
+
+/// Sets the stack of the threads the workloads spawn: `peerbench run` gives them the stack of
+/// the cell's own thread, so that a peer's deep recursion on a second thread overflows (or,
+/// on the big stack, completes) as it would on the first.
+pub fn set_thread_stack(bytes: usize) {
+    THREAD_STACK.store(bytes, Ordering::Relaxed);
+}
+
+/// A builder for a thread a workload spawns, with the stack of [`set_thread_stack`].
+pub fn thread_builder(name: &str) -> std::thread::Builder {
+    let stack = match THREAD_STACK.load(Ordering::Relaxed) {
+        0 => 8 << 20,
+        n => n,
+    };
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .stack_size(stack)
+}
+
+/// A thread-safe column: its pointer can be sent to and shared with other threads, and its
+/// node keeps its edge slots in a `std::sync::Mutex`. It runs the single-threaded workloads
+/// as any [`Peer`] does, and the `sync_*` ones ([`workloads::run_sync`]).
+pub trait SyncPeer: Peer<P: Send + Sync> {}
 
 /// Phase breadcrumbs for `peerbench`: when on, every [`phase`] is written to stderr so that
 /// the parent can tell in which phase a child process died.

@@ -7,9 +7,12 @@
 //! collection, so a node still alive afterwards is a leak.
 
 use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Barrier;
+use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::{phase, Edge, Peer, XorShift};
+use crate::{flush_live, phase, thread_builder, Edge, Peer, SyncPeer, XorShift};
 
 /// Pointers cloned and dropped by [`clone_drop`].
 pub const CLONE_OPS: u64 = 10_000_000;
@@ -31,6 +34,10 @@ pub const GRAPH_NODES: u64 = 100_000;
 pub const CHURN_OPS: u64 = 1_000_000;
 /// Root slots of the churn workload.
 pub const CHURN_ROOTS: usize = 50;
+/// Nodes of the live graph of [`mutator`] (each with 3 random back edges, like [`graph`]).
+pub const MUTATOR_GRAPH_NODES: u64 = 100_000;
+/// Operations of the mutator of [`mutator`], in each of its two phases.
+pub const MUTATOR_OPS: u64 = 2_000_000;
 /// The seed of every random workload.
 pub const SEED: u64 = 0x5eed_c1c1_e6c0_ffee;
 
@@ -54,6 +61,9 @@ pub struct Sample {
     pub ops: u64,
     /// Live nodes freed by a collection that must free nothing (`live_ring`): a bug if not 0.
     pub wrongly_freed: i64,
+    /// Other counts the workload reports (`name`, value), e.g. the collections another thread
+    /// ran meanwhile.
+    pub counts: Vec<(&'static str, u64)>,
 }
 
 impl Sample {
@@ -203,9 +213,72 @@ pub const WORKLOADS: &[Workload] = &[
     },
 ];
 
-/// Looks a workload up by id.
+/// Every workload of the thread-safe columns ([`SyncPeer`]s), in table order. The first ones
+/// are the single-threaded workloads of the same shapes, run on the thread-safe columns (their
+/// edges behind a `Mutex`, their counts atomic), so that each is compared with `Arc`; the
+/// others share nodes between two threads.
+pub const SYNC_WORKLOADS: &[Workload] = &[
+    Workload {
+        name: "sync_clone",
+        what: "`clone` on the thread-safe columns: clone + drop of a live pointer, 10M times, one thread",
+        unit: "op",
+        deep: false,
+    },
+    Workload {
+        name: "sync_clone2t",
+        what: "two threads each clone + drop the same live pointer 10M times at once; timed: until both are done",
+        unit: "op per thread",
+        deep: false,
+    },
+    Workload {
+        name: "sync_deref",
+        what: "`deref` on the thread-safe columns: read the payload through one of 1024 pointers, 10M times",
+        unit: "read",
+        deep: false,
+    },
+    Workload {
+        name: "sync_alloc",
+        what: "`alloc` on the thread-safe columns: allocate 1M acyclic nodes, drop them, collect (all timed)",
+        unit: "node",
+        deep: false,
+    },
+    Workload {
+        name: "sync_cycles",
+        what: "`cycles` on the thread-safe columns: 100k two-node cycles; timed: drop + collect",
+        unit: "node",
+        deep: false,
+    },
+    Workload {
+        name: "sync_ring",
+        what: "`ring` on the thread-safe columns: 1M-node doubly-linked ring; timed: drop + collect",
+        unit: "node",
+        deep: true,
+    },
+    Workload {
+        name: "sync_tree",
+        what: "`tree` on the thread-safe columns: 2^20-1 nodes, parent back edges; timed: drop root + collect",
+        unit: "node",
+        deep: false,
+    },
+    Workload {
+        name: "sync_mutator",
+        what: "2M random read/relink/alloc ops on a 100k live graph, alone and then while another thread loops (touch every node + collect); timed: the latter",
+        unit: "op",
+        deep: false,
+    },
+];
+
+/// Looks a workload up by id, single-threaded or thread-safe.
 pub fn workload(name: &str) -> Option<&'static Workload> {
-    WORKLOADS.iter().find(|w| w.name == name)
+    WORKLOADS
+        .iter()
+        .chain(SYNC_WORKLOADS)
+        .find(|w| w.name == name)
+}
+
+/// Whether `name` is a workload of the thread-safe columns ([`run_sync`]).
+pub fn is_sync(name: &str) -> bool {
+    SYNC_WORKLOADS.iter().any(|w| w.name == name)
 }
 
 /// Runs workload `name` once for column `F`; `None` for an unknown name.
@@ -225,6 +298,22 @@ pub fn run<F: Peer>(name: &str) -> Option<Sample> {
     })
 }
 
+/// Runs thread-safe workload `name` once for column `F`; `None` for an unknown name. The
+/// single-threaded shapes are the very functions [`run`] calls.
+pub fn run_sync<F: SyncPeer>(name: &str) -> Option<Sample> {
+    Some(match name {
+        "sync_clone" => clone_drop::<F>(CLONE_OPS),
+        "sync_clone2t" => clone_drop_2t::<F>(CLONE_OPS),
+        "sync_deref" => deref::<F>(DEREF_ROUNDS),
+        "sync_alloc" => alloc_drop::<F>(ALLOC_NODES),
+        "sync_cycles" => cycles::<F>(CYCLES),
+        "sync_ring" => ring::<F>(DEEP_NODES),
+        "sync_tree" => tree::<F>(TREE_DEPTH),
+        "sync_mutator" => mutator::<F>(MUTATOR_GRAPH_NODES, MUTATOR_OPS),
+        _ => return None,
+    })
+}
+
 /// Clone and drop a pointer to a live node `n` times. Timed: the loop.
 pub fn clone_drop<F: Peer>(n: u64) -> Sample {
     let mut rec = Rec::new(n);
@@ -234,6 +323,38 @@ pub fn clone_drop<F: Peer>(n: u64) -> Sample {
             let q = black_box(p.clone());
             drop(q);
         }
+    });
+    rec.untimed("drop", move || drop(p));
+    rec.untimed("collect", F::collect);
+    rec.finish()
+}
+
+/// Two threads (this one and one spawned) each clone and drop a pointer to the same live node
+/// `n` times, at the same time: every clone and drop updates the one count both threads
+/// share, so this measures what contention costs each column. Timed: from the start (both
+/// threads waiting at a barrier) until both are done; per op of one thread.
+pub fn clone_drop_2t<F: SyncPeer>(n: u64) -> Sample {
+    let mut rec = Rec::new(n);
+    let p = rec.untimed("build", || F::new(1));
+    let start = Barrier::new(2);
+    let work = || {
+        start.wait();
+        for _ in 0..n {
+            let q = black_box(p.clone());
+            drop(q);
+        }
+    };
+    rec.timed("clone_drop_2t", || {
+        thread::scope(|s| {
+            let other = thread_builder("clone2t")
+                .spawn_scoped(s, || {
+                    work();
+                    flush_live();
+                })
+                .expect("cannot spawn the second thread");
+            work();
+            other.join().expect("the other thread panicked");
+        });
     });
     rec.untimed("drop", move || drop(p));
     rec.untimed("collect", F::collect);
@@ -388,21 +509,25 @@ pub fn tree<F: Peer>(depth: u32) -> Sample {
     rec.finish()
 }
 
+/// Builds `n` nodes, each with 3 back edges to random nodes (fixed-seed xorshift), all owned
+/// by the returned `Vec`.
+fn build_graph<F: Peer>(n: u64) -> Vec<F::P> {
+    let nodes: Vec<F::P> = (0..n).map(|i| F::new(i)).collect();
+    let mut rng = XorShift::new(SEED);
+    for node in &nodes {
+        for slot in 0..crate::SLOTS {
+            let to = &nodes[rng.below(nodes.len())];
+            F::link(node, slot, to, Edge::Back);
+        }
+    }
+    nodes
+}
+
 /// `n` nodes, each with 3 back edges to random nodes (fixed-seed xorshift), all owned by a
 /// `Vec`. Timed: dropping the `Vec`, and the collection.
 pub fn graph<F: Peer>(n: u64) -> Sample {
     let mut rec = Rec::new(n);
-    let owners: Vec<F::P> = rec.untimed("build", || {
-        let nodes: Vec<F::P> = (0..n).map(|i| F::new(i)).collect();
-        let mut rng = XorShift::new(SEED);
-        for node in &nodes {
-            for slot in 0..crate::SLOTS {
-                let to = &nodes[rng.below(nodes.len())];
-                F::link(node, slot, to, Edge::Back);
-            }
-        }
-        nodes
-    });
+    let owners: Vec<F::P> = rec.untimed("build", || build_graph::<F>(n));
     rec.timed("drop", move || drop(owners));
     rec.timed("collect", F::collect);
     rec.finish()
@@ -442,5 +567,84 @@ pub fn churn<F: Peer>(ops: u64) -> Sample {
     });
     rec.timed("drop", move || drop(roots));
     rec.timed("collect", F::collect);
+    rec.finish()
+}
+
+/// The mutator of [`mutator`]: `ops` operations on the live graph `nodes`, drawn uniformly
+/// (fixed seed) from: read the payload behind a random node's random edge (lock, clone the
+/// edge, unlock, read, drop the clone); relink a random edge slot to a random node (a back
+/// edge; the old one is dropped); read a random node's payload; allocate a node with a back
+/// edge to a random node, read it and drop it. The graph keeps its nodes (its `Vec` owns them
+/// all), so none of this makes garbage cycles.
+fn mutate<F: Peer>(nodes: &[F::P], ops: u64) {
+    let mut rng = XorShift::new(SEED ^ 0x006d_7574_6174_6f72);
+    let mut sum = 0u64;
+    for i in 0..ops {
+        let r = rng.next_u64();
+        let a = &nodes[rng.below(nodes.len())];
+        let slot = ((r >> 40) & 0xff) as usize % crate::SLOTS;
+        match r & 3 {
+            0 => {
+                if let Some(to) = F::edge(a, slot) {
+                    sum = sum.wrapping_add(F::val(&to));
+                }
+            }
+            1 => F::link(a, slot, &nodes[rng.below(nodes.len())], Edge::Back),
+            2 => sum = sum.wrapping_add(F::val(a)),
+            _ => {
+                let x = F::new(i);
+                F::link(&x, 0, a, Edge::Back);
+                sum = sum.wrapping_add(F::val(&x));
+            }
+        }
+    }
+    black_box(sum);
+}
+
+/// A mutator's throughput while another thread collects: a live graph of `n` nodes (the
+/// [`graph`] shape, owned by a `Vec`), and [`mutate`]'s `ops` random operations on it, first
+/// alone (phase `mutate_alone`), then while a second thread loops: make every node of the
+/// graph a possible root (clone, drop), then `collect()` (phase `mutate_with_collector`, the
+/// headline). The touch is there because a collector that examines only possible roots would
+/// otherwise have nothing to trace after its first collection; for `Arc` only the touch is
+/// left. A collector that holds the locks of what it traced, or blocks drops while it runs,
+/// stalls the mutator; the figure of interest is `mutate_alone` over
+/// `mutate_with_collector` (the mutator's throughput with the collector running, as a
+/// fraction of its throughput alone), which `peerbench` prints. The loops the collector
+/// thread completed are reported as count `collector_loops`. The collections must free no
+/// node of the graph (checked).
+pub fn mutator<F: SyncPeer>(n: u64, ops: u64) -> Sample {
+    let mut rec = Rec::new(ops);
+    let nodes: Vec<F::P> = rec.untimed("build", || build_graph::<F>(n));
+    rec.untimed("mutate_alone", || mutate::<F>(&nodes, ops));
+    let before = crate::live();
+    let stop = AtomicBool::new(false);
+    let started = AtomicBool::new(false);
+    let loops = thread::scope(|s| {
+        let collector = thread_builder("collector").spawn_scoped(s, || {
+            let mut loops = 0u64;
+            started.store(true, Ordering::SeqCst);
+            while !stop.load(Ordering::SeqCst) {
+                for p in &nodes {
+                    drop(black_box(p.clone()));
+                }
+                F::collect();
+                loops += 1;
+            }
+            flush_live();
+            loops
+        });
+        let collector = collector.expect("cannot spawn the collector thread");
+        while !started.load(Ordering::SeqCst) {
+            std::hint::spin_loop();
+        }
+        rec.timed("mutate_with_collector", || mutate::<F>(&nodes, ops));
+        stop.store(true, Ordering::SeqCst);
+        collector.join().expect("the collector thread panicked")
+    });
+    rec.0.wrongly_freed = (before - crate::live()).max(0);
+    rec.0.counts.push(("collector_loops", loops));
+    rec.untimed("drop", move || drop(nodes));
+    rec.untimed("collect", F::collect);
     rec.finish()
 }

@@ -3,9 +3,9 @@
 //!
 //! ```text
 //! peerbench run <peer> <workload> [--reps N] [--warmup W] [--stack-kib K]
-//! peerbench table [--reps N] [--rounds R] [--peers a,b,..] [--workloads x,y,..] [--stack-kib K]
-//!                 [--big-stack-kib K] [--no-rerun] [--check-stack-kib K] [--no-stack-check]
-//!                 [--timeout-s T]
+//! peerbench table [--sync] [--reps N] [--rounds R] [--peers a,b,..] [--workloads x,y,..]
+//!                 [--stack-kib K] [--big-stack-kib K] [--no-rerun] [--check-stack-kib K]
+//!                 [--no-stack-check] [--timeout-s T]
 //! peerbench list
 //! ```
 //!
@@ -27,6 +27,11 @@
 //! rounds of each round's median, and the ratio to `rc` is the median of same-round ratios. A
 //! cell that overflowed in round 1 runs directly on the big stack in later rounds; one that gave
 //! no figure in round 1 is not run again. The small-stack check runs once, after all rounds.
+//!
+//! `table --sync` runs the thread-safe table instead: the thread-safe columns (`peers::SYNC`)
+//! on the `sync_*` workloads (`workloads::SYNC_WORKLOADS`), with ratios to `arc` instead of
+//! `rc`, and the mutator's throughput with a collector thread running as a fraction of its
+//! throughput alone.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -34,14 +39,14 @@ use std::io::Read;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use cyclegc_bench::workloads::{self, Sample, WORKLOADS};
-use cyclegc_bench::{for_peer, live, peers, proc_status_kib, Peer};
+use cyclegc_bench::workloads::{self, Sample, SYNC_WORKLOADS, WORKLOADS};
+use cyclegc_bench::{for_peer, for_sync_peer, live, peers, proc_status_kib, Peer};
 
 const USAGE: &str = "usage:
   peerbench run <peer> <workload> [--reps N] [--warmup W] [--stack-kib K]
-  peerbench table [--reps N] [--rounds R] [--peers a,b,..] [--workloads x,y,..] [--stack-kib K]
-                  [--big-stack-kib K] [--no-rerun] [--check-stack-kib K] [--no-stack-check]
-                  [--timeout-s T]
+  peerbench table [--sync] [--reps N] [--rounds R] [--peers a,b,..] [--workloads x,y,..]
+                  [--stack-kib K] [--big-stack-kib K] [--no-rerun] [--check-stack-kib K]
+                  [--no-stack-check] [--timeout-s T]
   peerbench list";
 
 const DEFAULT_STACK_KIB: u64 = 8 * 1024;
@@ -77,6 +82,19 @@ fn cmd_list() {
     for w in WORKLOADS {
         println!("  {:10} [ns/{}] {}", w.name, w.unit, w.what);
     }
+    println!("thread-safe peers (table --sync):");
+    for name in peers::SYNC {
+        println!("  {name:16} {}", crate_of(name));
+    }
+    println!("thread-safe workloads (table --sync; thread-safe peers only):");
+    for w in SYNC_WORKLOADS {
+        println!("  {:12} [ns/{}] {}", w.name, w.unit, w.what);
+    }
+}
+
+/// Whether `name` is a column (single-threaded or thread-safe).
+fn is_peer(name: &str) -> bool {
+    peers::ALL.contains(&name) || peers::SYNC.contains(&name)
 }
 
 fn crate_of(name: &str) -> &'static str {
@@ -159,10 +177,15 @@ fn cmd_run(args: &[String]) -> Result<(), String> {
     let warmup = flags.num("warmup", 1)?;
     let stack_kib = flags.num("stack-kib", DEFAULT_STACK_KIB)?;
     let w = workloads::workload(workload).ok_or(format!("unknown workload {workload}"))?;
-    if !peers::ALL.contains(&peer.as_str()) {
+    if !is_peer(peer) {
         return Err(format!("unknown peer {peer}"));
     }
+    let sync = workloads::is_sync(w.name);
+    if sync && !peers::SYNC.contains(&peer.as_str()) {
+        return Err(format!("{} needs a thread-safe peer, not {peer}", w.name));
+    }
     cyclegc_bench::enable_breadcrumbs();
+    cyclegc_bench::set_thread_stack(stack_kib as usize * 1024);
     let peer_name = peer.clone();
     let peer = peer.clone();
     let thread = std::thread::Builder::new()
@@ -171,10 +194,19 @@ fn cmd_run(args: &[String]) -> Result<(), String> {
         .spawn(move || {
             macro_rules! go {
                 ($t:ty) => {
-                    run_cell::<$t>(w.name, warmup, reps)
+                    run_cell::<$t>(w.name, warmup, reps, workloads::run::<$t>)
                 };
             }
-            for_peer!(&peer, go, unreachable!())
+            macro_rules! go_sync {
+                ($t:ty) => {
+                    run_cell::<$t>(w.name, warmup, reps, workloads::run_sync::<$t>)
+                };
+            }
+            if sync {
+                for_sync_peer!(&peer, go_sync, unreachable!())
+            } else {
+                for_peer!(&peer, go, unreachable!())
+            }
         })
         .map_err(|e| format!("cannot spawn the cell thread: {e}"))?;
     let cell = thread.join().map_err(|_| "the cell panicked".to_string())?;
@@ -212,6 +244,10 @@ fn cmd_run(args: &[String]) -> Result<(), String> {
             .collect();
         write!(line, " phase.{}={:.4}", p.name, stats(&per_op).0).unwrap();
     }
+    for (i, (name, _)) in cell.samples[0].counts.iter().enumerate() {
+        let counts: Vec<f64> = cell.samples.iter().map(|s| s.counts[i].1 as f64).collect();
+        write!(line, " count.{name}={}", stats(&counts).0).unwrap();
+    }
     println!("{line}");
     Ok(())
 }
@@ -225,14 +261,21 @@ struct Cell {
     rss_start_kib: u64,
 }
 
-fn run_cell<F: Peer>(workload: &str, warmup: u64, reps: u64) -> Cell {
+/// Runs one cell: `run` is [`workloads::run`] or, for a thread-safe workload,
+/// [`workloads::run_sync`], for column `F`.
+fn run_cell<F: Peer>(
+    workload: &str,
+    warmup: u64,
+    reps: u64,
+    run: fn(&str) -> Option<Sample>,
+) -> Cell {
     let rss_start_kib = proc_status_kib("VmRSS").unwrap_or(0);
     F::setup();
     let mut samples = Vec::new();
     let mut wrongly_freed = 0;
     for rep in 0..warmup + reps {
         cyclegc_bench::phase(if rep < warmup { "rep:warmup" } else { "rep" });
-        let sample = workloads::run::<F>(workload).expect("known workload");
+        let sample = run(workload).expect("known workload");
         wrongly_freed += sample.wrongly_freed;
         if rep >= warmup {
             samples.push(sample);
@@ -569,7 +612,13 @@ fn progress(o: &Outcome, unit: &str, note: &str) {
 }
 
 fn cmd_table(args: &[String]) -> Result<(), String> {
-    let flags = Flags::parse(args, &["no-rerun", "no-stack-check"])?;
+    let flags = Flags::parse(args, &["sync", "no-rerun", "no-stack-check"])?;
+    let sync = flags.has("sync");
+    let (all_peers, all_workloads, base) = if sync {
+        (peers::SYNC, SYNC_WORKLOADS, "arc")
+    } else {
+        (peers::ALL, WORKLOADS, "rc")
+    };
     let reps = flags.num("reps", 5)?.max(1);
     let rounds = flags.num("rounds", 1)?.max(1);
     let stack_kib = flags.num("stack-kib", DEFAULT_STACK_KIB)?;
@@ -578,17 +627,23 @@ fn cmd_table(args: &[String]) -> Result<(), String> {
     let timeout = Duration::from_secs(flags.num("timeout-s", 900)?);
     let peer_names: Vec<String> = flags
         .list("peers")
-        .unwrap_or_else(|| peers::ALL.iter().map(|s| s.to_string()).collect());
+        .unwrap_or_else(|| all_peers.iter().map(|s| s.to_string()).collect());
     for p in &peer_names {
-        if !peers::ALL.contains(&p.as_str()) {
-            return Err(format!("unknown peer {p}"));
+        if !all_peers.contains(&p.as_str()) {
+            let table = if sync { "the --sync" } else { "this" };
+            return Err(format!("{p} is not a column of {table} table"));
         }
     }
     let wl: Vec<&'static workloads::Workload> = match flags.list("workloads") {
-        None => WORKLOADS.iter().collect(),
+        None => all_workloads.iter().collect(),
         Some(names) => names
             .iter()
-            .map(|n| workloads::workload(n).ok_or(format!("unknown workload {n}")))
+            .map(|n| {
+                all_workloads
+                    .iter()
+                    .find(|w| w.name == n)
+                    .ok_or(format!("{n} is not a workload of this table (--sync?)"))
+            })
             .collect::<Result<_, _>>()?,
     };
     let started = Instant::now();
@@ -644,7 +699,7 @@ fn cmd_table(args: &[String]) -> Result<(), String> {
     let mut checks: Vec<(String, &'static str, Outcome)> = Vec::new();
     if !flags.has("no-stack-check") {
         for p in peer_names.iter().filter(|p| p.starts_with("cyclegc")) {
-            for w in wl.iter().filter(|w| w.deep || w.name == "tree") {
+            for w in wl.iter().filter(|w| w.deep || w.name.ends_with("tree")) {
                 eprint!("{:>16} {:10} ", p, w.name);
                 let o = run_child(p, w.name, reps, check_stack_kib, timeout)?;
                 progress(&o, w.unit, &format!(", {check_stack_kib} KiB stack"));
@@ -666,6 +721,8 @@ fn cmd_table(args: &[String]) -> Result<(), String> {
         check_stack_kib,
         total,
         load,
+        base,
+        sync,
     });
     Ok(())
 }
@@ -683,6 +740,10 @@ struct Report<'a> {
     check_stack_kib: u64,
     total: Duration,
     load: String,
+    /// The floor column the ratios are to: `rc`, or `arc` for the thread-safe table.
+    base: &'static str,
+    /// Whether this is the thread-safe table (`--sync`).
+    sync: bool,
 }
 
 /// The 1-minute load average, to tell a quiet run from a busy one.
@@ -767,13 +828,13 @@ fn machine() -> String {
 }
 
 impl Report<'_> {
-    /// The `rc` cell a workload's ratios are to; none for `live_ring`, whose `rc` collect is a
-    /// no-op.
+    /// The floor's cell (`rc`, or `arc`) a workload's ratios are to; none for `live_ring`,
+    /// whose `rc` collect is a no-op.
     fn rc_base(&self, workload: &'static str) -> Option<&TableCell> {
         if workload == "live_ring" {
             return None;
         }
-        self.cells.get(&("rc".to_string(), workload))
+        self.cells.get(&(self.base.to_string(), workload))
     }
 
     /// "round 2" or "rounds 2–R": the rounds after the first, for notes.
@@ -804,7 +865,9 @@ fn print_report(r: &Report) {
     let o = &mut out;
     let n = r.rounds;
     let many = n > 1;
-    writeln!(o, "## peerbench results\n").unwrap();
+    let base = r.base;
+    let title = if r.sync { ": thread-safe columns" } else { "" };
+    writeln!(o, "## peerbench results{title}\n").unwrap();
     let rounds = if many {
         format!(
             "; {n} rounds: the whole table ran {n} times, round after round, and the figures \
@@ -860,17 +923,18 @@ fn print_report(r: &Report) {
     // Ratios.
     let how = if many {
         format!(
-            "median over {n} rounds of same-round ratios, each a cell's median over `rc`'s \
+            "median over {n} rounds of same-round ratios, each a cell's median over `{base}`'s \
              median in the same round"
         )
     } else {
         "same run".to_string()
     };
-    writeln!(
-        o,
-        "\n### Ratio to `rc` ({how}; `live_ring` has no `rc` figure: its collect is a no-op)\n"
-    )
-    .unwrap();
+    let live_ring = if r.sync {
+        ""
+    } else {
+        "; `live_ring` has no `rc` figure: its collect is a no-op"
+    };
+    writeln!(o, "\n### Ratio to `{base}` ({how}{live_ring})\n").unwrap();
     let dagger = |cell: &TableCell| if cell.big_stack() { "†" } else { "" };
     workload_table(
         o,
@@ -896,7 +960,7 @@ fn print_report(r: &Report) {
     if many && !cyclegc.is_empty() {
         writeln!(
             o,
-            "\n### Ratio to `rc`, round by round\n\nRound 1 first; – = no figure in that round. \
+            "\n### Ratio to `{base}`, round by round\n\nRound 1 first; – = no figure in that round. \
              The median is the one in the table above.\n"
         )
         .unwrap();
@@ -923,6 +987,41 @@ fn print_report(r: &Report) {
                 format!("{} (median {median:.2}){}", each.join(", "), dagger(cell))
             },
         );
+    }
+
+    // The mutator's throughput with a collector running, as a fraction of it alone.
+    if let Some(w) = r.workloads.iter().find(|w| w.name == "sync_mutator") {
+        writeln!(
+            o,
+            "\n### `{}`: the mutator's throughput while another thread collects, as a fraction of \
+             its throughput alone (per round, phase `mutate_alone` over phase \
+             `mutate_with_collector`, each the median over the reps; median [min–max] over the \
+             rounds), and the collector thread's completed loops (touch + collect) per run\n",
+            w.name
+        )
+        .unwrap();
+        o.push_str(&header("what", r.peers));
+        write!(o, "| throughput with the collector / alone |").unwrap();
+        for p in r.peers {
+            let cell = &r.cells[&(p.clone(), w.name)];
+            let fractions = cell.values(|o| {
+                Some(o.num("phase.mutate_alone")? / o.num("phase.mutate_with_collector")?)
+            });
+            match stats_of(&fractions) {
+                Some((m, lo, hi)) if many => write!(o, " {m:.2} [{lo:.2}–{hi:.2}] |").unwrap(),
+                Some((m, _, _)) => write!(o, " {m:.2} |").unwrap(),
+                None => write!(o, " ✗ |").unwrap(),
+            }
+        }
+        write!(o, "\n| collector loops per run |").unwrap();
+        for p in r.peers {
+            let cell = &r.cells[&(p.clone(), w.name)];
+            match stats_of(&cell.values(|o| o.num("count.collector_loops"))) {
+                Some((m, _, _)) => write!(o, " {m} |").unwrap(),
+                None => write!(o, " ✗ |").unwrap(),
+            }
+        }
+        o.push('\n');
     }
 
     // Spread.
@@ -953,7 +1052,8 @@ fn print_report(r: &Report) {
     writeln!(
         o,
         "\n### Phase medians, ns per op{how} (timed phases in bold; B = build, D = drop, \
-         C = collect, T = touch, CL = collect while alive)\n"
+         C = collect, T = touch, CL = collect while alive, cd2 = clone+drop on two threads, \
+         MA = mutate alone, MC = mutate with a collector thread)\n"
     )
     .unwrap();
     workload_table(
@@ -976,14 +1076,19 @@ fn print_report(r: &Report) {
                     "touch" => "T",
                     "collect_live" => "CL",
                     "clone_drop" => "cd",
+                    "clone_drop_2t" => "cd2",
+                    "mutate_alone" => "MA",
+                    "mutate_with_collector" => "MC",
                     "deref" => "r",
                     "ops" => "ops",
                     other => other,
                 };
-                let order = ["B", "T", "cd", "r", "ops", "CL", "D", "C"]
-                    .iter()
-                    .position(|s| *s == short)
-                    .unwrap_or(99);
+                let order = [
+                    "B", "T", "cd", "cd2", "r", "ops", "MA", "MC", "CL", "D", "C",
+                ]
+                .iter()
+                .position(|s| *s == short)
+                .unwrap_or(99);
                 let text = if timed.contains(&name) {
                     format!("**{short}={}**", fmt_ns(v))
                 } else {
@@ -1020,18 +1125,23 @@ fn print_report(r: &Report) {
             None => "✗".to_string(),
         },
     );
-    if r.workloads.iter().any(|w| w.name == "alloc") {
+    if let Some(alloc) = r
+        .workloads
+        .iter()
+        .find(|w| w.name == "alloc" || w.name == "sync_alloc")
+    {
         writeln!(
             o,
-            "\n### Memory per node (from `alloc`: (VmHWM − RSS at start − the 8 MB `Vec`) / 1M \
-             nodes{how}; the node value itself is the size shown)\n"
+            "\n### Memory per node (from `{}`: (VmHWM − RSS at start − the 8 MB `Vec`) / 1M \
+             nodes{how}; the node value itself is the size shown)\n",
+            alloc.name
         )
         .unwrap();
         o.push_str(&header("what", r.peers));
         write!(o, "| bytes per live node |").unwrap();
         let nodes = workloads::ALLOC_NODES as f64;
         for p in r.peers {
-            let bytes = r.cells[&(p.clone(), "alloc")].max_of(|o| {
+            let bytes = r.cells[&(p.clone(), alloc.name)].max_of(|o| {
                 let (h, s) = (o.num("vmhwm_kib")?, o.num("rss_start_kib")?);
                 Some(((h - s) * 1024.0 - 8.0 * nodes) / nodes)
             });
@@ -1142,7 +1252,7 @@ fn print_report(r: &Report) {
         .unwrap();
         writeln!(
             o,
-            "| column | workload | result | median ns/op | ratio to rc |"
+            "| column | workload | result | median ns/op | ratio to {base} |"
         )
         .unwrap();
         writeln!(o, "|---|---|---|---:|---:|").unwrap();
