@@ -93,6 +93,12 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
     /// `Gc` skip that check. A panic of a `Drop` impl in that collection is kept for the
     /// next [`collect`](crate::sync::collect), which re-raises it.
     ///
+    /// So the `Drop` impls of garbage cycles may run inside any `Gc::new` of a tracked type,
+    /// on the allocating thread (as Python's finalizers run inside allocations). A `Drop`
+    /// impl that takes a lock would deadlock if that thread already holds it; for such
+    /// types, [`disable`](crate::sync::disable) automatic collection and call
+    /// [`collect`](crate::sync::collect) where no lock is held.
+    ///
     /// # Examples
     ///
     /// ```

@@ -44,11 +44,13 @@ impl Header {
     }
 
     /// The state word.
+    #[inline]
     pub(crate) fn state(&self) -> &State {
         &self.state
     }
 
     /// Adds a `Weak` handle or a hold; aborts on overflow, like `Arc`.
+    #[inline]
     pub(crate) fn take_hold(&self) {
         if self.weak.fetch_add(1, Ordering::Relaxed) > isize::MAX as usize {
             std::process::abort();
@@ -57,6 +59,7 @@ impl Header {
 
     /// Gives back a hold the caller took while it still owns a strong reference (which
     /// keeps the implicit hold, so this is never the last unit).
+    #[inline]
     pub(crate) fn give_back_hold(&self) {
         self.weak.fetch_sub(1, Ordering::Relaxed);
     }
@@ -65,6 +68,7 @@ impl Header {
     /// accounts for (the implicit one while strong references exist, a root-buffer
     /// entry's). Like `Arc::weak_count`, a snapshot that other threads may change at once;
     /// a collection or a drop on another thread may also hold a unit for a moment.
+    #[inline]
     pub(crate) fn weak_handles(&self, word: usize) -> usize {
         let holds = usize::from(state::strong(word) > 0) + usize::from(word & IN_BUFFER != 0);
         self.weak.load(Ordering::Acquire).saturating_sub(holds)

@@ -27,6 +27,7 @@ const GUARD: usize = 1 << (usize::BITS - 2);
 const LOW_FLAGS: usize = ONE - 1;
 
 /// The strong count in a state word.
+#[inline]
 pub(crate) fn strong(word: usize) -> usize {
     (word & !(CLAIMING | GUARD)) >> COUNT_SHIFT
 }
@@ -72,12 +73,14 @@ pub(crate) struct State(AtomicUsize);
 
 impl State {
     /// A state with `strong` strong references and the low flags `flags`.
+    #[inline]
     pub(crate) fn new(strong: usize, flags: usize) -> State {
         debug_assert!(flags <= LOW_FLAGS);
         State(AtomicUsize::new(strong << COUNT_SHIFT | flags))
     }
 
     /// The current word.
+    #[inline]
     pub(crate) fn load(&self, order: Ordering) -> usize {
         self.0.load(order)
     }
@@ -171,6 +174,7 @@ impl State {
     /// `take_hold`, while the caller's strong reference still keeps the header; if another
     /// thread buffers the object first, the hold is given back with `give_back`, still
     /// before the decrement.
+    #[inline]
     pub(crate) fn decrement_tracked(
         &self,
         take_hold: impl Fn(),
@@ -245,6 +249,7 @@ impl State {
 
     /// Adds a strong reference for `Weak::upgrade`, unless the object has none left or is
     /// dead; waits while it is being claimed.
+    #[inline]
     pub(crate) fn try_increment(&self) -> bool {
         let mut word = self.0.load(Ordering::Relaxed);
         loop {
@@ -274,6 +279,7 @@ impl State {
     /// The collector adds the object to its snapshot: sets `SCANNED` and returns the word it
     /// replaced (with `SCANNED`), unless the object has no strong reference, or is dead,
     /// withdrawn by `get_mut`, or already scanned.
+    #[inline]
     pub(crate) fn enter_scan(&self, refuse: usize) -> Option<usize> {
         let mut word = self.0.load(Ordering::Acquire);
         loop {
@@ -296,6 +302,7 @@ impl State {
     /// if the entry was a live root (`BUFFERED`, strong references, neither `DEAD` nor
     /// already `SCANNED`), sets `SCANNED` in the same step, as [`State::enter_scan`] does,
     /// and returns the word it wrote. Waits while the word is locked by `get_mut`.
+    #[inline]
     pub(crate) fn take_root(&self) -> Option<usize> {
         let mut word = self.0.load(Ordering::Acquire);
         loop {
@@ -324,12 +331,14 @@ impl State {
     }
 
     /// The collector leaves the object: clears `SCANNED`; returns the word before.
+    #[inline]
     pub(crate) fn leave_scan(&self) -> usize {
         self.0.fetch_and(!SCANNED, Ordering::AcqRel)
     }
 
     /// The value of a `new_cyclic` object is written: its first strong reference appears
     /// (`Release`, for the `Acquire` of an upgrade that sees it).
+    #[inline]
     pub(crate) fn publish(&self) {
         self.0.fetch_add(ONE, Ordering::Release);
     }
@@ -371,12 +380,14 @@ impl State {
     /// `try_unwrap`: removes the only strong reference, unless there are others; waits while
     /// a collection holds the object (it may be reading the value). On success the caller
     /// owns the value and the implicit hold; the word before is returned.
+    #[inline]
     pub(crate) fn take_unique(&self) -> Option<usize> {
         self.when_unique(|word| word - ONE)
     }
 
     /// `get_mut`: locks the word if this is the only strong reference, so that the caller
     /// can check the weak count without an upgrade or a collection starting meanwhile.
+    #[inline]
     pub(crate) fn lock_unique(&self) -> Unique {
         match self.when_unique(|word| word | CLAIMING) {
             Some(word) => Unique::Locked(word),
@@ -387,6 +398,7 @@ impl State {
     /// Ends [`State::lock_unique`]'s lock, with the word `word` (the locked one, possibly
     /// with its entry withdrawn). Nothing else writes a locked word: its only strong
     /// reference is the caller's, upgrades and the collector wait or back off.
+    #[inline]
     pub(crate) fn unlock(&self, word: usize) {
         debug_assert!(word & CLAIMING == 0);
         self.0.store(word, Ordering::Release);
@@ -394,6 +406,7 @@ impl State {
 
     /// Starts claiming the object, if its word is still exactly `recorded` (the word
     /// [`State::enter_scan`] returned).
+    #[inline]
     pub(crate) fn claim(&self, recorded: usize) -> bool {
         self.0
             .compare_exchange(
@@ -406,6 +419,7 @@ impl State {
     }
 
     /// Abandons a claim: the waiting clones and upgrades go on.
+    #[inline]
     pub(crate) fn unclaim(&self) {
         self.0.fetch_and(!CLAIMING, Ordering::Release);
     }
@@ -414,6 +428,7 @@ impl State {
     /// from here on `DEAD` decides everything `SCANNED` decided, and a later collection,
     /// which may run while this one destroys its garbage, must not read this one's scan
     /// index. Waiting clones and upgrades see `DEAD`.
+    #[inline]
     pub(crate) fn kill(&self) {
         // The claim succeeded from a word with `SCANNED` (a word `enter_scan` returned) and
         // set `CLAIMING`; `DEAD` is clear, and only this collector changes these three
@@ -425,12 +440,14 @@ impl State {
     }
 
     /// Sets the low flags `flags`; returns the word before.
+    #[inline]
     pub(crate) fn set_flags(&self, flags: usize) -> usize {
         debug_assert!(flags <= LOW_FLAGS);
         self.0.fetch_or(flags, Ordering::AcqRel)
     }
 
     /// Clears the low flags `flags`; returns the word before.
+    #[inline]
     pub(crate) fn clear_flags(&self, flags: usize) -> usize {
         debug_assert!(flags <= LOW_FLAGS);
         self.0.fetch_and(!flags, Ordering::AcqRel)
@@ -439,6 +456,7 @@ impl State {
     /// Sets `BUFFERED` if the object is tracked, has strong references, is not dead and has
     /// no entry; returns whether it did (and so the caller's hold is the new entry's).
     /// Waits while `get_mut` has the word locked (its `unlock` writes the word back whole).
+    #[inline]
     pub(crate) fn set_buffered_if_live(&self) -> bool {
         let mut word = self.0.load(Ordering::Relaxed);
         loop {
