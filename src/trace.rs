@@ -56,10 +56,11 @@ pub const MAY_CONTAIN_GC_DEPTH_LIMIT: usize = 16;
 /// and then resumes the panic from [`collect`](crate::collect). A `RefCell` that is mutably
 /// borrowed while the collector runs is skipped (its contents are kept alive), which is why
 /// the collector can run while user code holds `borrow_mut()`; so is a lock another thread
-/// holds. The thread-safe collector keeps the locks and borrows it took until its verdict,
-/// also while the panic hook of a panicking `trace` runs on its thread: a hook that takes
-/// one of them deadlocks (as it would on any lock its own thread holds), and `get_mut` or
-/// `try_unwrap` there answer as if other references existed.
+/// holds. The thread-safe collector holds the locks of the objects it is about to claim while
+/// it claims them, also while the panic hook of a panicking `trace` runs on its thread: a
+/// hook that takes one of them deadlocks (as it would on any lock its own thread holds), and
+/// `get_mut` or `try_unwrap` of an object a collection on that thread examines answer as if
+/// other references existed.
 ///
 /// # Why `Rc` and `Arc` are not `Trace`
 ///
@@ -215,11 +216,17 @@ pub struct Tracer {
     /// during [`Tracer::trace_value`], which empties the list before it returns (normally or
     /// by unwinding: see [`Tracer::abandon_work`]).
     work: Vec<Work>,
-    /// The guards a *holding* tracer keeps until the collector's verdict (the thread-safe
-    /// flavour's: ARCHITECTURE.md, "A thread-safe collection"), in the order their tracing
-    /// finished, which puts every guard after the guards nested inside what it protects:
-    /// [`Tracer::release_held`] releases them in that order, innermost first.
+    /// The guards a *holding* tracer keeps until the collector's claim is decided (the
+    /// thread-safe flavour's validation: ARCHITECTURE.md, "A thread-safe collection"), in
+    /// the order their tracing finished, which puts every guard after the guards nested
+    /// inside what it protects: [`Tracer::release_held`] releases them in that order,
+    /// innermost first.
     held: Vec<ErasedGuard>,
+    /// Whether guards are kept in `held` rather than released after each value.
+    holding: bool,
+    /// Whether the value traced since the last [`clear`](Tracer::clear) took a guard (its
+    /// edges may change once the guard is released).
+    guarded: bool,
 }
 
 /// How many containers nest directly before the rest goes to the work list. Direct calls are
@@ -312,9 +319,8 @@ unsafe fn trace_contents_of<C: Contents>(container: NonNull<()>, tracer: &mut Tr
 }
 
 impl Tracer {
-    /// A tracer for the collector of `flavour`. The thread-safe flavour's tracer *holds*:
-    /// every guard it takes stays held after the value's trace, until
-    /// [`Tracer::release_held`], so that what it has read cannot change before the verdict.
+    /// A tracer for the collector of `flavour`, releasing every guard once the value it
+    /// protects is traced (until [`Tracer::set_holding`]).
     pub(crate) const fn new(flavour: Flavour) -> Self {
         Tracer {
             flavour,
@@ -323,13 +329,27 @@ impl Tracer {
             depth: 0,
             work: Vec::new(),
             held: Vec::new(),
+            holding: false,
+            guarded: false,
         }
+    }
+
+    /// Makes the tracer *hold* (or stop holding): every guard it takes then stays held after
+    /// the value's trace, until [`Tracer::release_held`], so that what it has read cannot
+    /// change meanwhile.
+    pub(crate) fn set_holding(&mut self, holding: bool) {
+        self.holding = holding;
     }
 
     /// Whether this tracer keeps its guards until [`Tracer::release_held`].
     #[inline(always)]
     fn holds(&self) -> bool {
-        self.flavour == Flavour::Sync
+        self.holding
+    }
+
+    /// Whether the value traced since the last [`clear`](Tracer::clear) took a guard.
+    pub(crate) fn took_guard(&self) -> bool {
+        self.guarded
     }
 
     /// Finishes with a guard whose protected work is done: a holding tracer keeps it, any
@@ -452,6 +472,7 @@ impl Tracer {
                 }
             }
         }
+        self.guarded = true;
         let mark = self.work.len();
         let tracer: *mut Tracer = self;
         let mut keep = KeepOnUnwind {
@@ -533,6 +554,7 @@ impl Tracer {
     pub(crate) fn clear(&mut self) {
         self.edges.clear();
         self.incomplete = false;
+        self.guarded = false;
     }
 }
 
