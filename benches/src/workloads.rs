@@ -266,6 +266,12 @@ pub const SYNC_WORKLOADS: &[Workload] = &[
         unit: "op",
         deep: false,
     },
+    Workload {
+        name: "sync_mutator_collect",
+        what: "as `sync_mutator`, but the other thread only loops `collect()` (the roots are the mutator's own relinks); timed: the mutator beside it",
+        unit: "op",
+        deep: false,
+    },
 ];
 
 /// Looks a workload up by id, single-threaded or thread-safe.
@@ -309,7 +315,8 @@ pub fn run_sync<F: SyncPeer>(name: &str) -> Option<Sample> {
         "sync_cycles" => cycles::<F>(CYCLES),
         "sync_ring" => ring::<F>(DEEP_NODES),
         "sync_tree" => tree::<F>(TREE_DEPTH),
-        "sync_mutator" => mutator::<F>(MUTATOR_GRAPH_NODES, MUTATOR_OPS),
+        "sync_mutator" => mutator::<F>(MUTATOR_GRAPH_NODES, MUTATOR_OPS, true),
+        "sync_mutator_collect" => mutator::<F>(MUTATOR_GRAPH_NODES, MUTATOR_OPS, false),
         _ => return None,
     })
 }
@@ -613,7 +620,12 @@ fn mutate<F: Peer>(nodes: &[F::P], ops: u64) {
 /// fraction of its throughput alone), which `peerbench` prints. The loops the collector
 /// thread completed are reported as count `collector_loops`. The collections must free no
 /// node of the graph (checked).
-pub fn mutator<F: SyncPeer>(n: u64, ops: u64) -> Sample {
+///
+/// Without `touch` (workload `sync_mutator_collect`), the second thread only loops
+/// `collect()`: the possible roots are the ones the mutator's relinks make, and what is
+/// measured is what collections alone cost the mutator (for `Arc`, nothing but a second
+/// busy core).
+pub fn mutator<F: SyncPeer>(n: u64, ops: u64, touch: bool) -> Sample {
     let mut rec = Rec::new(ops);
     let nodes: Vec<F::P> = rec.untimed("build", || build_graph::<F>(n));
     rec.untimed("mutate_alone", || mutate::<F>(&nodes, ops));
@@ -625,8 +637,10 @@ pub fn mutator<F: SyncPeer>(n: u64, ops: u64) -> Sample {
             let mut loops = 0u64;
             started.store(true, Ordering::SeqCst);
             while !stop.load(Ordering::SeqCst) {
-                for p in &nodes {
-                    drop(black_box(p.clone()));
+                if touch {
+                    for p in &nodes {
+                        drop(black_box(p.clone()));
+                    }
                 }
                 F::collect();
                 loops += 1;

@@ -990,13 +990,17 @@ fn print_report(r: &Report) {
     }
 
     // The mutator's throughput with a collector running, as a fraction of it alone.
-    if let Some(w) = r.workloads.iter().find(|w| w.name == "sync_mutator") {
+    for w in r
+        .workloads
+        .iter()
+        .filter(|w| w.name == "sync_mutator" || w.name == "sync_mutator_collect")
+    {
         writeln!(
             o,
             "\n### `{}`: the mutator's throughput while another thread collects, as a fraction of \
              its throughput alone (per round, phase `mutate_alone` over phase \
              `mutate_with_collector`, each the median over the reps; median [min–max] over the \
-             rounds), and the collector thread's completed loops (touch + collect) per run\n",
+             rounds), and the collector thread's completed loops per run\n",
             w.name
         )
         .unwrap();
