@@ -229,7 +229,7 @@ fn run(mut guard: MutexGuard<'_, Spare>, panics: &mut Panics) -> usize {
             stats.traced += verdict.traced as u64;
         }
     }
-    set_trigger_after(verdict.traced - verdict.garbage, rebuffered);
+    set_trigger_after(verdict.traced, verdict.traced - verdict.garbage, rebuffered);
     // Phase 5 runs outside the collector lock: the garbage is claimed (`DEAD`), no other
     // collection can enter it, and the `Drop` impls that run now may collect themselves.
     drop(guard);
@@ -298,13 +298,21 @@ unsafe fn rebuffer(header: NonNull<Header>) -> bool {
     buffered
 }
 
-/// After a collection that left `survivors` objects, of which `buffered` are back in the
-/// buffers: the next automatic one comes after `max(threshold, survivors / 4)` entries.
-fn set_trigger_after(survivors: usize, buffered: usize) {
-    let trigger = HEAP
+/// After a collection that traced `traced` objects and left `survivors`, of which
+/// `buffered` are back in the buffers: the next automatic one comes after
+/// `max(threshold, survivors / 4)` entries. A collection that traced fewer objects than the
+/// trigger may raise it but not lower it: it says little about the live heap (another
+/// thread's collection may just have taken the roots), and lowering the trigger on its word
+/// would make every thread trace a large live heap every `threshold` roots.
+fn set_trigger_after(traced: usize, survivors: usize, buffered: usize) {
+    let current = HEAP.trigger.load(Ordering::Relaxed);
+    let mut trigger = HEAP
         .threshold
         .load(Ordering::Relaxed)
         .max(survivors / SURVIVOR_RATIO);
+    if traced < current {
+        trigger = trigger.max(current);
+    }
     HEAP.trigger.store(trigger, Ordering::Relaxed);
     update_countdown(buffered);
 }
