@@ -98,6 +98,31 @@ fn assert_alive(gc: &Gc<Node>) {
     );
 }
 
+/// Race 1: `Weak::upgrade` of a member of an orphaned 2-cycle while another thread collects
+/// it. The upgrade either comes first (the pair survives, with its value intact, and is
+/// freed when the upgraded handle goes) or sees the pair dead and returns `None`; never a
+/// handle to a value the collector drops. Exactly one destructor per object at the end.
+#[test]
+fn an_upgrade_racing_a_collection_gets_a_live_value_or_none() {
+    loom::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (a, weak_b) = two_cycle(&drops);
+        drop(a); // orphaned: garbage unless the upgrade wins
+        let mutator = thread::spawn(move || {
+            if let Some(b) = weak_b.upgrade() {
+                assert_alive(&b);
+                thread::yield_now();
+                assert_alive(&b);
+            }
+        });
+        let freed = flavour::collect();
+        mutator.join().unwrap();
+        let freed = freed + collect_all();
+        assert_eq!(freed, 2);
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
+    });
+}
+
 /// Race 2: the last external handle to a 2-cycle is dropped on one thread while another
 /// collects. The collector must not claim the pair while the handle lives (its count is
 /// one more than the internal edges), the pair must not be lost (a possible root that the
