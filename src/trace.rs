@@ -56,10 +56,11 @@ pub const MAY_CONTAIN_GC_DEPTH_LIMIT: usize = 16;
 /// and then resumes the panic from [`collect`](crate::collect). A `RefCell` that is mutably
 /// borrowed while the collector runs is skipped (its contents are kept alive), which is why
 /// the collector can run while user code holds `borrow_mut()`; so is a lock another thread
-/// holds. The panic hook of a panicking `trace` runs on the collecting thread while the
-/// collection examines its objects: there, `get_mut` or `try_unwrap` of an object under
-/// examination answer as if other references existed (rather than wait for the thread's own
-/// collection).
+/// holds. The thread-safe collector holds the locks of the objects it is about to claim while
+/// it claims them, also while the panic hook of a panicking `trace` runs on its thread: a
+/// hook that takes one of them deadlocks (as it would on any lock its own thread holds), and
+/// `get_mut` or `try_unwrap` of an object a collection on that thread examines answer as if
+/// other references existed.
 ///
 /// # Why `Rc` and `Arc` are not `Trace`
 ///
@@ -215,6 +216,17 @@ pub struct Tracer {
     /// during [`Tracer::trace_value`], which empties the list before it returns (normally or
     /// by unwinding: see [`Tracer::abandon_work`]).
     work: Vec<Work>,
+    /// The guards a *holding* tracer keeps until the collector's claim is decided (the
+    /// thread-safe flavour's validation: ARCHITECTURE.md, "A thread-safe collection"), in
+    /// the order their tracing finished, which puts every guard after the guards nested
+    /// inside what it protects: [`Tracer::release_held`] releases them in that order,
+    /// innermost first.
+    held: Vec<ErasedGuard>,
+    /// Whether guards are kept in `held` rather than released after each value.
+    holding: bool,
+    /// Whether the value traced since the last [`clear`](Tracer::clear) took a guard (its
+    /// edges may change once the guard is released).
+    guarded: bool,
 }
 
 /// How many containers nest directly before the rest goes to the work list. Direct calls are
@@ -233,8 +245,9 @@ enum Work {
 }
 
 /// A guard with its type and lifetime erased: stored inline when it fits in two words (every
-/// std and parking_lot guard and cell borrow does), boxed otherwise, so that a value whose
-/// contents go to the work list does not cost an allocation per lock.
+/// std and parking_lot guard and cell borrow does), boxed otherwise. A holding tracer keeps
+/// one per lock it traced, so a collection of a million objects behind locks does not
+/// allocate a million boxes.
 struct ErasedGuard {
     /// The guard itself, or a `Box<G>`'s pointer.
     storage: MaybeUninit<[usize; 2]>,
@@ -245,7 +258,8 @@ struct ErasedGuard {
 impl ErasedGuard {
     /// # Safety
     /// The guard borrows from the value being traced: the caller must drop the returned
-    /// guard before that borrow would end (before [`Tracer::trace_value`] returns).
+    /// guard before that borrow would end (before [`Tracer::trace_value`] returns, or, for a
+    /// holding tracer, before the value may be moved, borrowed mutably or dropped).
     unsafe fn new<G>(guard: G) -> ErasedGuard {
         /// # Safety
         /// `storage` holds a `G`, dropped once.
@@ -305,7 +319,8 @@ unsafe fn trace_contents_of<C: Contents>(container: NonNull<()>, tracer: &mut Tr
 }
 
 impl Tracer {
-    /// A tracer for the collector of `flavour`.
+    /// A tracer for the collector of `flavour`, releasing every guard once the value it
+    /// protects is traced (until [`Tracer::set_holding`]).
     pub(crate) const fn new(flavour: Flavour) -> Self {
         Tracer {
             flavour,
@@ -313,6 +328,51 @@ impl Tracer {
             incomplete: false,
             depth: 0,
             work: Vec::new(),
+            held: Vec::new(),
+            holding: false,
+            guarded: false,
+        }
+    }
+
+    /// Makes the tracer *hold* (or stop holding): every guard it takes then stays held after
+    /// the value's trace, until [`Tracer::release_held`], so that what it has read cannot
+    /// change meanwhile.
+    pub(crate) fn set_holding(&mut self, holding: bool) {
+        self.holding = holding;
+    }
+
+    /// Whether this tracer keeps its guards until [`Tracer::release_held`].
+    #[inline(always)]
+    fn holds(&self) -> bool {
+        self.holding
+    }
+
+    /// Whether the value traced since the last [`clear`](Tracer::clear) took a guard.
+    pub(crate) fn took_guard(&self) -> bool {
+        self.guarded
+    }
+
+    /// Finishes with a guard whose protected work is done: a holding tracer keeps it, any
+    /// other releases it now.
+    ///
+    /// # Safety
+    /// As for [`Tracer::keep_guard`]; a kept guard borrows from a value that the caller of
+    /// [`Tracer::trace_value`] keeps alive and unmoved until [`Tracer::release_held`].
+    unsafe fn done_with(&mut self, guard: ErasedGuard) {
+        if self.holds() {
+            self.held.push(guard);
+        } else {
+            drop(guard);
+        }
+    }
+
+    /// Releases every guard a holding tracer kept, innermost first (see [`Tracer::held`]).
+    /// If a guard's drop panics, the rest are still released, in order.
+    pub(crate) fn release_held(&mut self) {
+        // `drain` keeps the list's capacity for the next collection (the tracer lives in the
+        // recycled scan), and its own drop releases the rest if a guard's drop panics.
+        for guard in self.held.drain(..) {
+            drop(guard);
         }
     }
 
@@ -322,6 +382,9 @@ impl Tracer {
     /// # Safety
     /// Nothing may mutate or drop `value` during the call except through its own `Trace` impls
     /// (the collector calls this for a value it holds alive, with no other user code running).
+    /// A holding tracer keeps guards that borrow from `value` beyond the call: then `value`
+    /// must also stay alive, and not be moved or borrowed mutably, until
+    /// [`Tracer::release_held`] (the thread-safe flavour's `SCANNED` guarantees it).
     pub(crate) unsafe fn trace_value<T: Trace + ?Sized>(&mut self, value: &T) {
         value.trace(self);
         if !self.work.is_empty() {
@@ -346,7 +409,9 @@ impl Tracer {
                     // and unchanged.
                     unsafe { trace(container, self) }
                 }
-                Work::Guard(guard) => drop(guard),
+                // SAFETY: the guard borrows from the value being traced (the caller's
+                // contract), and the work it protected is done.
+                Work::Guard(guard) => unsafe { self.done_with(guard) },
             }
         }
         self.depth = 0;
@@ -407,6 +472,7 @@ impl Tracer {
                 }
             }
         }
+        self.guarded = true;
         let mark = self.work.len();
         let tracer: *mut Tracer = self;
         let mut keep = KeepOnUnwind {
@@ -422,6 +488,9 @@ impl Tracer {
         if self.work.len() > mark {
             // SAFETY: the caller's contract.
             unsafe { self.keep_guard(mark, guard) };
+        } else if self.holds() {
+            // SAFETY: the caller's contract; the guard is released by `release_held`.
+            unsafe { self.done_with(ErasedGuard::new(guard)) };
         }
     }
 
@@ -485,13 +554,15 @@ impl Tracer {
     pub(crate) fn clear(&mut self) {
         self.edges.clear();
         self.incomplete = false;
+        self.guarded = false;
     }
 }
 
 impl Drop for Tracer {
-    /// Releases the guards of work left behind by a panic.
+    /// Releases the guards of work left behind by a panic, then the held ones.
     fn drop(&mut self) {
         self.abandon_work();
+        self.release_held();
     }
 }
 

@@ -183,7 +183,8 @@ pub(crate) unsafe trait Object: Sized + 'static {
     /// the value's drop and the implicit hold.
     ///
     /// # Safety
-    /// The object is in the scan, not claimed, and `saved` is what entering it returned.
+    /// The object is in the scan, not claimed, and `saved` is what entering it returned; for
+    /// a [`Object::CONCURRENT`] header, the snapshot's guards are released.
     unsafe fn revive(&self, saved: Self::Saved) -> bool;
 
     /// Takes claimed garbage out of the scan for its destruction: its vtable back, the claim

@@ -10,8 +10,7 @@
 //!    every reachable tracked object becomes a scan node, if its header lets it enter the
 //!    scan ([`Object::enter_scan`]; the single-threaded header stores the node index in its
 //!    slot and marks the object *tentatively* `DEAD`; the thread-safe one sets `SCANNED`).
-//!    Each object's locks are released once it is traced (the thread-safe claim catches what
-//!    a mutator does with them afterwards: phase 4).
+//!    Each object's locks are released once it is traced.
 //!    Each node is traced exactly once, depth first, first child first (trees and lists are
 //!    usually allocated in that order, so the later phases walk memory forwards); its edges
 //!    are stored as node indices in one flat array. A snapshot in which a `trace` panicked
@@ -24,10 +23,11 @@
 //!    released anything, the usual case when collecting garbage): nodes with `refs > 0`,
 //!    and everything reachable from them, are live.
 //! 4. **Claim.** The garbage is claimed ([`Object::claim`]: a no-op for the single-threaded
-//!    header, whose tentative `DEAD` is the claim; for the thread-safe one, a compare-and-swap
-//!    from the recorded word, which any strong reference dropped since has marked, and whose
-//!    failure for any member abandons the claim of the whole set). Then the live nodes are
-//!    revived
+//!    header, whose tentative `DEAD` is the claim; for the thread-safe one, each member whose
+//!    trace took a lock is first traced again by a *holding* tracer, whose guards stay held
+//!    until the claim is decided, and its edges compared with the snapshot's; then a
+//!    compare-and-swap from the recorded word. Any difference abandons the claim of the whole
+//!    set). Then the held guards are released, and the live nodes are revived
 //!    ([`Object::revive`]), and so is a garbage node whose last strong reference a
 //!    misbehaving `Trace` dropped: the release loop owns it now. A value handed over to the
 //!    collector while its object was in the scan (its last strong reference went on another
@@ -169,7 +169,8 @@ pub(crate) struct Scan<H: Object> {
     tracing: usize,
     /// Members of the garbage destroyed so far.
     destroyed: usize,
-    /// The snapshot's tracer, kept for its capacity.
+    /// The snapshot's tracer (kept for its capacity); the thread-safe claim's validation
+    /// makes it hold, and it keeps those guards until the claim is decided.
     tracer: Tracer,
     /// The claim of the garbage was abandoned (see [`Verdict::abandoned`]).
     abandoned: bool,
@@ -219,7 +220,9 @@ impl<H: Object> ScanNode<H> {
 
 /// A traced node and where its edges end, with [`INCOMPLETE`] set when part of the value
 /// could not be traced (a borrowed `RefCell`): if it survives, it goes back into the root
-/// buffer, so the cycle it may be on is examined again.
+/// buffer, so the cycle it may be on is examined again; and [`GUARDED`] set when its trace
+/// took a lock or cell borrow (so its edges may have changed since: a thread-safe claim
+/// validates them).
 #[derive(Clone, Copy)]
 struct Visit {
     node: usize,
@@ -227,14 +230,19 @@ struct Visit {
 }
 
 const INCOMPLETE: usize = 1 << (usize::BITS - 1);
+const GUARDED: usize = 1 << (usize::BITS - 2);
 
 impl Visit {
     fn edges_end(self) -> usize {
-        self.edges_end & !INCOMPLETE
+        self.edges_end & !(INCOMPLETE | GUARDED)
     }
 
     fn incomplete(self) -> bool {
         self.edges_end & INCOMPLETE != 0
+    }
+
+    fn guarded(self) -> bool {
+        self.edges_end & GUARDED != 0
     }
 }
 
@@ -387,7 +395,7 @@ impl<H: Object> Scan<H> {
         if !self.all_garbage {
             self.mark_live();
         }
-        self.claim();
+        self.claim(panics);
         Verdict {
             traced: self.len(),
             garbage: self.garbage_len(),
@@ -564,11 +572,13 @@ impl<H: Object> Scan<H> {
         self.root_count = self.len();
     }
 
-    /// Takes every node out of the scan without claiming anything: revives each node, handing any value given to the collector meanwhile to
+    /// Takes every node out of the scan without claiming anything: releases the held
+    /// guards, then revives each node, handing any value given to the collector meanwhile to
     /// the release loop. If `keep`, returns the headers of the others, each with a hold the
     /// caller gives back (after a revive, another thread's last drop may free a thread-safe
     /// header at any time).
     fn revive_all(&mut self, keep: bool) -> Vec<NonNull<H>> {
+        self.tracer.release_held();
         let mut kept = Vec::new();
         for k in 0..self.nodes.len() {
             let node = self.nodes[k];
@@ -577,7 +587,8 @@ impl<H: Object> Scan<H> {
             if keep {
                 h.take_hold();
             }
-            // SAFETY: in the scan, not claimed, with what entering it returned.
+            // SAFETY: in the scan, not claimed, with what entering it returned; the guards
+            // are released.
             if unsafe { h.revive(node.saved) } {
                 // SAFETY: the value was handed over: its drop and implicit hold are ours.
                 unsafe { release::defer(node.header) };
@@ -618,6 +629,7 @@ impl<H: Object> Scan<H> {
         tracer: &mut Tracer,
         incomplete: bool,
     ) {
+        let guarded = if tracer.took_guard() { GUARDED } else { 0 };
         // Start every child's cache miss at once rather than one per loop iteration.
         for &child in tracer.edges::<H>() {
             prefetch(child);
@@ -651,7 +663,7 @@ impl<H: Object> Scan<H> {
         let incomplete = if incomplete { INCOMPLETE } else { 0 };
         self.visits.push(Visit {
             node,
-            edges_end: self.edges.len() | incomplete,
+            edges_end: self.edges.len() | incomplete | guarded,
         });
         tracer.clear();
     }
@@ -739,10 +751,10 @@ impl<H: Object> Scan<H> {
         }
     }
 
-    /// Phase 4: claim the garbage, revive the rest. Once it returns, the garbage (if the
-    /// claim held) is claimed for good, every other node is out of the scan, and dropping the
-    /// `Scan` destroys the garbage.
-    fn claim(&mut self) {
+    /// Phase 4: validate and claim the garbage, release the held guards, revive the rest.
+    /// Once it returns, the garbage (if the claim held) is claimed for good, every other node
+    /// is out of the scan, and dropping the `Scan` destroys the garbage.
+    fn claim(&mut self, panics: &mut Panics) {
         if !H::CONCURRENT {
             // Nothing can have changed since the snapshot, and its tentative `DEAD` is the
             // claim: sort and revive in one pass.
@@ -755,7 +767,9 @@ impl<H: Object> Scan<H> {
         if !self.all_garbage {
             self.sort_out::<false>();
         }
-        let claimed = self.claim_garbage();
+        let claimed = self.validate(panics) && self.claim_garbage();
+        self.tracer.release_held();
+        self.tracer.set_holding(false);
         if !(claimed && self.all_garbage) {
             for k in 0..self.visits.len() {
                 let visit = self.visits[k];
@@ -774,6 +788,58 @@ impl<H: Object> Scan<H> {
             self.all_garbage = false;
         }
         self.stage = Stage::Destroying;
+    }
+
+    /// The thread-safe claim's first step: traces every member of the garbage whose trace
+    /// took a lock again, now with a holding tracer, and checks that its edges into the
+    /// snapshot are the ones the snapshot recorded. The guards stay held until the claim is
+    /// decided, so that from here on the edges the verdict counted cannot move; before, a
+    /// mutator may have moved one (out of a `Mutex` onto its stack, say), and a count alone
+    /// cannot tell. Returns `false` (abandon the claim) on any difference, a busy lock, or a
+    /// panicking `trace`.
+    fn validate(&mut self, panics: &mut Panics) -> bool {
+        self.tracer.set_holding(true);
+        let mut tracer = mem::replace(&mut self.tracer, Tracer::new(H::FLAVOUR));
+        let mut valid = true;
+        let completed = panics.catch(|| valid = self.validate_with(&mut tracer));
+        if !completed {
+            tracer.abandon_work();
+            tracer.clear();
+        }
+        self.tracer = tracer;
+        completed && valid
+    }
+
+    fn validate_with(&self, tracer: &mut Tracer) -> bool {
+        let mut start = 0;
+        for visit in &self.visits {
+            let recorded = &self.edges[start..visit.edges_end()];
+            start = visit.edges_end();
+            let garbage = self.all_garbage || !self.live[visit.node];
+            if !garbage || !visit.guarded() {
+                continue;
+            }
+            let node = self.nodes[visit.node];
+            // SAFETY: in the scan, with what entering it returned.
+            let vtable = unsafe { node.header().scanned_vtable(node.saved) };
+            // SAFETY: the value is alive and stays in place (the object is `SCANNED`, which
+            // keeps it from being dropped, moved or borrowed mutably) until the guards this
+            // holding tracer keeps are released; only `Trace` impls run meanwhile.
+            unsafe { (vtable.trace)(node.header, tracer) };
+            let unchanged = !tracer.incomplete() && {
+                // The snapshot recorded each node's edges last first (`visit`).
+                let mut now = tracer.edges::<H>().iter().rev().filter_map(|&child| {
+                    // SAFETY: `trace` reported a `Gc` the value owns: its header is alive.
+                    unsafe { child.as_ref() }.scan_index()
+                });
+                recorded.iter().all(|&index| now.next() == Some(index)) && now.next().is_none()
+            };
+            tracer.clear();
+            if !unchanged {
+                return false;
+            }
+        }
+        true
     }
 
     /// Lists the garbage: the nodes not found live, in tracing order. A garbage node whose
@@ -841,7 +907,8 @@ impl<H: Object> Scan<H> {
         if rebuffer {
             h.take_hold();
         }
-        // SAFETY: in the scan, not claimed, with what entering it returned.
+        // SAFETY: in the scan, not claimed, with what entering it returned; a thread-safe
+        // snapshot's guards are released (`claim`).
         let handed_over = unsafe { h.revive(node.saved) };
         if handed_over {
             // SAFETY: the value was handed over: its drop and implicit hold are ours.

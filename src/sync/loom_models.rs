@@ -1,5 +1,5 @@
 //! Loom models of the races of ARCHITECTURE.md ("A thread-safe collection") that involve the
-//! whole collector: the real handles, root buffers, collector lock, tracer and claim,
+//! whole collector: the real handles, root buffers, collector lock, tracer, validation and claim,
 //! built from loom's primitives (`src/primitive.rs`). The races of the state word alone are
 //! modelled in `state.rs`.
 //!
@@ -156,9 +156,10 @@ fn the_last_external_drop_and_a_collection_free_each_object_once() {
 /// The mutator reaches `a` through a `Weak` after dropping its first handle, which
 /// buffered `a`: if the collector enters `a` (through `b`'s edge) after that, it records a
 /// word with `BUFFERED` set, and the upgrade and the drop of the upgraded handle leave that
-/// count exactly as it was. Only the `TOUCHED` mark that the drop of the upgraded handle
-/// leaves on `a`'s word makes the claim's compare-and-swap fail. Fails if a drop while the
-/// object is scanned leaves no mark.
+/// word exactly as it was. So the claim's compare-and-swap cannot see the move; only the
+/// validation — `a` traced again under its lock, which stays held until the claim is
+/// decided — finds the edge gone. Fails without the validation, and with a validation that
+/// lets go of the lock before the claim.
 #[test]
 fn a_handle_moved_out_of_a_traced_lock_stays_alive() {
     loom::model(|| {

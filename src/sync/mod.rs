@@ -50,16 +50,19 @@
 //! three rules (ARCHITECTURE.md, "A thread-safe collection", has the full argument and the
 //! race-by-race table):
 //!
-//! 1. **It reads each object once, and notices who touched it since.** The collector
-//!    records an object's state word when it enters the examined set, then traces it with
-//!    `try_lock`/`try_read`, releasing each lock once the object is traced (a lock it cannot
-//!    take makes what is behind it count as referenced from outside), so a mutator waits at
-//!    most for one object's trace. To move a `Gc` out of an object's field, a mutator needs
-//!    a reference to the object, hence a strong handle to it or to an object that leads to
-//!    it; an object judged garbage had no such handle outside the set when it was recorded,
-//!    so one must have been made since (a clone, an upgrade) — and every drop of a strong
-//!    reference to an object under examination marks its word `TOUCHED`. A handle kept
-//!    changes the count; a handle dropped leaves the mark. Either way rule 2 sees it.
+//! 1. **It checks what it read, and holds it while it claims.** The collector traces with
+//!    `try_lock`/`try_read`, releasing each lock once its object is traced (a lock it cannot
+//!    take makes what is behind it count as referenced from outside). Mutators may move
+//!    `Gc`s between fields meanwhile, so before it claims anything, it traces every object
+//!    it judged garbage once more, now keeping each lock until the claim is decided, and
+//!    abandons the claim if any edge differs from the one it counted. From then on no
+//!    counted edge can be removed or moved: a field behind a held lock cannot change, and an
+//!    immutable field cannot change without `&mut` to the value, which `get_mut`,
+//!    `try_unwrap` and `make_mut` cannot have while the collector holds the object (they
+//!    wait). Edges can only be added (a `OnceLock` set after it was traced), and a missed
+//!    edge only makes its target look referenced from outside: more conservative. Live
+//!    objects' locks are held only for their own trace, so mutators rarely wait on the
+//!    collector.
 //! 2. **It claims by compare-and-swap from the count it read.** An object is judged garbage
 //!    only if its recorded strong count equals the references from inside the examined set.
 //!    Each member is then moved to a *claiming* state by a compare-and-swap from exactly the

@@ -3,7 +3,7 @@
 //! going through (ARCHITECTURE.md, "A thread-safe collection").
 //!
 //! ```text
-//! CLAIMING | GUARD | strong (from bit 7) | TOUCHED | SCANNED | WITHDRAWN | DROPPED | DEAD | UNTRACKED | BUFFERED
+//! CLAIMING | GUARD | strong (from bit 6) | SCANNED | WITHDRAWN | DROPPED | DEAD | UNTRACKED | BUFFERED
 //! ```
 //!
 //! `CLAIMING` is the top bit and `GUARD` (always 0 until the count overflows into it) the
@@ -17,12 +17,7 @@ use crate::primitive::sync::atomic::{fence, AtomicUsize, Ordering};
 /// The collector holds the object in its snapshot: a release of the last strong reference
 /// hands the value to the collector instead of dropping it, and `get_mut` waits.
 pub(crate) const SCANNED: usize = 32;
-/// A strong reference to the object was dropped while it was `SCANNED`: the word no longer
-/// vouches for the count the snapshot recorded, even if the count is the same again (a
-/// clone and a drop, or an upgrade and a drop, since), so the claim's compare-and-swap from
-/// the recorded word fails. Cleared when the object leaves the scan.
-pub(crate) const TOUCHED: usize = SCANNED << 1;
-const COUNT_SHIFT: u32 = 7;
+const COUNT_SHIFT: u32 = 6;
 /// One strong reference, in the state word.
 pub(crate) const ONE: usize = 1 << COUNT_SHIFT;
 /// The collector is claiming the object: clones and upgrades wait until it has decided.
@@ -35,12 +30,6 @@ const LOW_FLAGS: usize = ONE - 1;
 #[inline]
 pub(crate) fn strong(word: usize) -> usize {
     (word & !(CLAIMING | GUARD)) >> COUNT_SHIFT
-}
-
-/// `TOUCHED` if `word` is `SCANNED`: what a decrement from `word` adds.
-#[inline(always)]
-fn touched(word: usize) -> usize {
-    (word & SCANNED) << 1
 }
 
 /// What a drop of a tracked object did ([`State::decrement_tracked`]).
@@ -149,7 +138,7 @@ impl State {
             }
             match self.0.compare_exchange_weak(
                 word,
-                (word - ONE) | touched(word),
+                word - ONE,
                 Ordering::Release,
                 Ordering::Relaxed,
             ) {
@@ -203,7 +192,7 @@ impl State {
                 }
                 match self.0.compare_exchange_weak(
                     word,
-                    (word - ONE) & !WITHDRAWN | BUFFERED | touched(word),
+                    (word - ONE) & !WITHDRAWN | BUFFERED,
                     Ordering::Release,
                     Ordering::Relaxed,
                 ) {
@@ -226,7 +215,7 @@ impl State {
                 // (see `State::release`).
                 match self.0.compare_exchange_weak(
                     word,
-                    (word - ONE) | touched(word),
+                    word - ONE,
                     Ordering::Release,
                     Ordering::Relaxed,
                 ) {
@@ -248,7 +237,7 @@ impl State {
             }
             match self.0.compare_exchange_weak(
                 word,
-                (word - ONE) | BUFFERED | touched(word),
+                (word - ONE) | BUFFERED,
                 Ordering::Release,
                 Ordering::Relaxed,
             ) {
@@ -341,11 +330,10 @@ impl State {
         }
     }
 
-    /// The collector leaves the object: clears `SCANNED` (and `TOUCHED`); returns the word
-    /// before.
+    /// The collector leaves the object: clears `SCANNED`; returns the word before.
     #[inline]
     pub(crate) fn leave_scan(&self) -> usize {
-        self.0.fetch_and(!(SCANNED | TOUCHED), Ordering::AcqRel)
+        self.0.fetch_and(!SCANNED, Ordering::AcqRel)
     }
 
     /// The value of a `new_cyclic` object is written: its first strong reference appears
@@ -534,23 +522,6 @@ mod tests {
             0,
             "not overwritten"
         );
-    }
-
-    /// A clone and a drop of a scanned object restore its count, but not its word: the drop
-    /// marks it `TOUCHED`, so a claim from the word the snapshot recorded fails.
-    #[test]
-    fn a_drop_while_scanned_fails_the_claim_even_if_the_count_is_restored() {
-        let state = State::new(1, BUFFERED);
-        let recorded = state.enter_scan(DEAD).expect("enters");
-        state.increment();
-        let kept = state.release(|| {}, || {});
-        assert_eq!(kept, Release::Kept);
-        let now = state.load(Ordering::Relaxed);
-        assert_eq!(strong(now), strong(recorded), "the count is back");
-        assert_ne!(now & TOUCHED, 0);
-        assert!(!state.claim(recorded), "the claim sees the drop");
-        state.leave_scan();
-        assert_eq!(state.load(Ordering::Relaxed) & (SCANNED | TOUCHED), 0);
     }
 
     /// A buffering drop takes the entry's hold, decrements and sets `BUFFERED`; a second
