@@ -921,3 +921,75 @@ fn parking_lot_locks_carry_sync_cycles() {
     assert_eq!(collect_all(), 2);
     assert_eq!(drops.get(), 2);
 }
+
+/// The hand-off (found by review): between the collector's trace of `q` and its trace of
+/// `a`, the mutator moves the only handle to `a` out of `q` onto its stack and its own handle
+/// to `q` into `a`. No count changes and nothing is dropped, yet the edges the collector
+/// counted explain both counts. The claim must see that `q -> a` is gone (it traces `q`
+/// again under its lock) and keep both. `a`'s `Trace` waits for the mutator, to pin the
+/// interleaving.
+#[test]
+fn a_handle_handed_into_a_member_traced_later_stays_alive() {
+    let _serial = serial();
+    #[derive(Default)]
+    struct Gate {
+        started: AtomicBool,
+        done: AtomicBool,
+    }
+    struct Hand {
+        edges: Mutex<Vec<Gc<Hand>>>,
+        gate: Option<Arc<Gate>>,
+        #[allow(dead_code)] // counted through `Drops`
+        drops: Drops,
+    }
+    // SAFETY: reports its edges (the wait comes before any of them is reported).
+    unsafe impl Trace for Hand {
+        fn trace(&self, tracer: &mut cyclegc::Tracer) {
+            if let Some(gate) = &self.gate {
+                gate.started.store(true, Ordering::SeqCst);
+                while !gate.done.load(Ordering::SeqCst) {
+                    thread::yield_now();
+                }
+            }
+            self.edges.trace(tracer);
+        }
+    }
+    impl Drop for Hand {
+        fn drop(&mut self) {
+            self.drops.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let drops = Drops::default();
+    let gate = Arc::new(Gate::default());
+    let hand = |gate| {
+        Gc::new(Hand {
+            edges: Mutex::new(Vec::new()),
+            gate,
+            drops: drops.clone(),
+        })
+    };
+    let q = hand(None);
+    let a = hand(Some(gate.clone()));
+    q.edges.lock().unwrap().push(a); // the only handle to `a` is in `q`
+    drop(q.clone()); // `q` is a possible root; the test holds its only outside handle
+    let mutator = {
+        let gate = gate.clone();
+        thread::spawn(move || {
+            while !gate.started.load(Ordering::SeqCst) {
+                thread::yield_now();
+            }
+            // `q` is traced and unlocked, `a` entered and being traced.
+            let a = q.edges.lock().unwrap().pop().expect("q's edge to a");
+            a.edges.lock().unwrap().push(q);
+            gate.done.store(true, Ordering::SeqCst);
+            a
+        })
+    };
+    assert_eq!(sync::collect(), 0, "nothing is garbage");
+    let a = mutator.join().unwrap();
+    assert!(Gc::try_deref(&a).is_some(), "the mutator's handle is alive");
+    assert_eq!(drops.get(), 0);
+    drop(a); // now `a <-> q` is garbage
+    collect_all();
+    assert_eq!(drops.get(), 2);
+}

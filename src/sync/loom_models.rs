@@ -187,6 +187,34 @@ fn a_handle_moved_out_of_a_traced_lock_stays_alive() {
     });
 }
 
+/// Race 4, the hand-off (found by review): the mutator moves the only handle to `a` out of
+/// `q`'s `Mutex` onto its stack and its own handle to `q` into `a`'s `Mutex`, between the
+/// collector's trace of `q` and its trace of `a`. No count changes and nothing is dropped,
+/// yet the edges the collector counted (`q -> a`, `a -> q`) explain both counts: only
+/// reading the edges again, under locks held through the claim, sees that `q -> a` is gone.
+/// Fails with a claim that checks the state words alone.
+#[test]
+fn a_handle_handed_into_a_member_traced_later_stays_alive() {
+    loom::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let q = node(&drops);
+        let a = node(&drops);
+        q.edges.0.lock().unwrap().push(a);
+        drop(q.clone()); // `q` is a possible root
+        let mutator = thread::spawn(move || {
+            let a = q.edges.0.lock().unwrap().pop().expect("q's edge to a");
+            a.edges.0.lock().unwrap().push(q);
+            thread::yield_now();
+            assert_alive(&a);
+            drop(a);
+        });
+        flavour::collect();
+        mutator.join().unwrap();
+        collect_all();
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
+    });
+}
+
 /// Race 7: two threads collect at once while a third drops the last outside handle to a
 /// cycle that one of the collections is already reading. Garbage cycle `p1 <-> p2` points to
 /// the cycle `q1 <-> q2`, which the mutator's handle keeps alive. If the second collection
