@@ -629,7 +629,12 @@ impl<H: Object> Scan<H> {
         tracer: &mut Tracer,
         incomplete: bool,
     ) {
-        let guarded = if tracer.took_guard() { GUARDED } else { 0 };
+        // Only a thread-safe claim reads it (its validation).
+        let guarded = if H::CONCURRENT && tracer.took_guard() {
+            GUARDED
+        } else {
+            0
+        };
         // Start every child's cache miss at once rather than one per loop iteration.
         for &child in tracer.edges::<H>() {
             prefetch(child);
