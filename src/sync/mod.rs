@@ -199,7 +199,14 @@ pub fn set_threshold(threshold: usize) {
 /// # Examples
 ///
 /// ```
-/// let _ = cyclegc::sync::count();
+/// use std::sync::Mutex;
+/// use cyclegc::sync::{self, Gc};
+///
+/// let shared = Gc::new(Mutex::new(Vec::<Gc<u8>>::new()));
+/// drop(shared.clone()); // a drop that leaves a reference behind: a possible root
+/// assert!(sync::count() >= 1);
+/// sync::collect(); // examined (and kept: `shared` is alive); the buffers are empty again
+/// assert_eq!(sync::count(), 0);
 /// ```
 pub fn count() -> usize {
     collector::count()
