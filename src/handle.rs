@@ -106,7 +106,7 @@ pub(crate) fn dead_deref() -> ! {
     )
 }
 
-/// Implements the conversions into `Gc<[T]>` and `Gc<str>` (and from `Box<T>`) for the `Gc`
+/// Implements the conversions into `Gc<[T]>` and `Gc<str>`, and from `Box<T>`, for the `Gc`
 /// in scope, whose flavour's header is `$header`, whose module path is `$path` (for the
 /// examples), whose collection check before an allocation is `$before_alloc`, and whose
 /// `Gc::new` needs `T: $($new)+`.
@@ -141,17 +141,11 @@ macro_rules! slice_conversions {
             }
         }
 
-        impl<T: $($new)+> From<Box<[T]>> for Gc<[T]> {
-            #[doc = concat!("Moves the elements into a new allocation.\n\n# Examples\n\n```\nuse ", $path, "::Gc;\nlet g: Gc<[i32]> = Gc::from(vec![7].into_boxed_slice());\nassert_eq!(&*g, [7]);\n```")]
-            fn from(boxed: Box<[T]>) -> Self {
-                Gc::from(Vec::from(boxed))
-            }
-        }
-
-        impl<T: $($new)+> From<Box<T>> for Gc<T> {
-            #[doc = concat!("Moves the value out of the box into a new allocation.\n\n# Examples\n\n```\nuse ", $path, "::Gc;\nlet g: Gc<i32> = Gc::from(Box::new(5));\nassert_eq!(*g, 5);\n```")]
+        impl<T: ?Sized + $($new)+> From<Box<T>> for Gc<T> {
+            #[doc = concat!("Moves the value out of the box into a new allocation, sized or not (as `Rc::from(Box<T>)`): the way to make a `Gc<dyn Trait>` from a `Box<dyn Trait>` whose concrete type is gone. The allocation keeps the box's layout and pointer metadata in front of its header (three or four words), and the object is tracked whatever `T` is; for a sized type, `Gc::new(*boxed)` avoids both.\n\n# Examples\n\n```\nuse cyclegc::Trace;\nuse ", $path, "::Gc;\n\ntrait Shape: Trace + Send + Sync {\n    fn area(&self) -> f64;\n}\n\n#[derive(Trace)]\nstruct Square(f64);\n\nimpl Shape for Square {\n    fn area(&self) -> f64 {\n        self.0 * self.0\n    }\n}\n\nlet boxed: Box<dyn Shape> = Box::new(Square(3.0));\nlet shape: Gc<dyn Shape> = Gc::from(boxed);\nassert_eq!(shape.area(), 9.0);\n\nlet words: Gc<[String]> = Gc::from(vec![String::from(\"a\")].into_boxed_slice());\nassert_eq!(words[0], \"a\");\nlet g: Gc<i32> = Gc::from(Box::new(5));\nassert_eq!(*g, 5);\n```")]
             fn from(boxed: Box<T>) -> Self {
-                Gc::new(*boxed)
+                $before_alloc();
+                Gc::from_box($crate::cycle::boxed::from_box::<$header, T>(boxed))
             }
         }
 
@@ -180,13 +174,6 @@ macro_rules! slice_conversions {
             #[doc = concat!("Copies the string into a new allocation.\n\n# Examples\n\n```\nuse ", $path, "::Gc;\nlet g: Gc<str> = Gc::from(String::from(\"hello\"));\nassert_eq!(g.len(), 5);\n```")]
             fn from(s: String) -> Self {
                 Gc::from(s.as_str())
-            }
-        }
-
-        impl From<Box<str>> for Gc<str> {
-            #[doc = concat!("Copies the string into a new allocation.\n\n# Examples\n\n```\nuse ", $path, "::Gc;\nlet g: Gc<str> = Gc::from(Box::<str>::from(\"hi\"));\nassert_eq!(&*g, \"hi\");\n```")]
-            fn from(s: Box<str>) -> Self {
-                Gc::from(&*s)
             }
         }
 

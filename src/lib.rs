@@ -67,7 +67,9 @@
 //! `Gc<dyn Trait>` is made from a `Gc` of a concrete type with [`unsize!`] (stable Rust has
 //! no implicit unsizing for library pointers): `unsize!(gc => dyn Observer)`. The collector
 //! traces and drops the value through its real type, so cycles through trait objects are
-//! collected like any other; `Gc<dyn Any>` has [`downcast`](Gc::downcast).
+//! collected like any other; `Gc<dyn Any>` has [`downcast`](Gc::downcast). A value that is
+//! already a `Box<dyn Trait>` converts with `Gc::from(boxed)` when `Trace` is a supertrait
+//! of `Trait` (`trait Observer: Trace`), which is how the collector reaches its edges.
 //!
 //! `Gc<[T]>` and `Gc<str>` are made as with `Rc`: `From` a `Vec`, a slice, an array, a
 //! `Box`, a `String` or a `&str`, or collected from an iterator; their elements are traced
@@ -129,7 +131,7 @@
 //! | `as_ptr`, `into_raw`, `from_raw`, `increment_strong_count`, `decrement_strong_count` | the same names |
 //! | `get_mut`, `make_mut`, `try_unwrap`, `into_inner`, `unwrap_or_clone` | the same names |
 //! | `Rc<dyn Trait>` by coercion, `downcast` | [`unsize!`]`(gc => dyn Trait)`, `Gc::downcast` |
-//! | `Rc<[T]>`, `Rc<str>` `From` a `Vec`, `&[T]`, array, `Box`, `String`, `&str`; `FromIterator`; `From<Box<T>>` | the same impls |
+//! | `Rc<[T]>`, `Rc<str>` `From` a `Vec`, `&[T]`, array, `Box`, `String`, `&str`; `FromIterator`; `From<Box<T>>` (`T` sized or not: `Box<dyn Trait>`) | the same impls |
 //! | `Weak::new`, `upgrade`, `strong_count`, `weak_count`, `ptr_eq`, `as_ptr`, `into_raw`, `from_raw` | the same names |
 //! | — | `Gc::try_deref` (a value the collector destroyed), [`collect`], [`sync::collect`] |
 //!

@@ -5,6 +5,7 @@
 //! release loop and a `Collector` that owns the root buffer, the trigger policy and the
 //! settings, and runs the algorithm.
 
+pub(crate) mod boxed;
 mod object;
 pub(crate) mod phase;
 mod scan;

@@ -43,12 +43,16 @@ fn layout_of<H, T>(len: usize) -> Option<(Layout, usize)> {
     let array = Layout::array::<T>(len).ok()?;
     // `GcBox<H, [T]>`, `#[repr(C)]`: the header, then the elements.
     let boxed = Layout::new::<H>().extend(array).ok()?.0.pad_to_align();
-    let prefix = Layout::new::<usize>()
-        .align_to(boxed.align())
-        .ok()?
-        .pad_to_align();
-    let (whole, offset) = prefix.extend(boxed).ok()?;
-    Some((whole, offset))
+    prefixed(Layout::new::<usize>(), boxed)
+}
+
+/// The layout of an allocation holding `prefix` right before a box of layout `boxed`, and
+/// the box's offset in it: the prefix is padded in front to the box's alignment, so the box
+/// stays aligned and the prefix ends where the box begins. `None` if it would be larger than
+/// `isize::MAX`.
+pub(crate) fn prefixed(prefix: Layout, boxed: Layout) -> Option<(Layout, usize)> {
+    let prefix = prefix.align_to(boxed.align()).ok()?.pad_to_align();
+    prefix.extend(boxed).ok()
 }
 
 /// The length stored before `header`.
