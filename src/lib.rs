@@ -145,6 +145,8 @@
 //! | `gc.get_count()` | [`count`] |
 //! | `gc.get_stats()` | [`stats`] |
 //! | `sys.getrefcount(x)`, `id(x)`, `x is y` | [`Gc::strong_count`], [`Gc::as_ptr`], [`Gc::ptr_eq`] |
+//! | `gc.is_tracked(x)` | [`Gc::is_tracked`] |
+//! | an object of any type, as `gc` hands it out | [`AnyGc`] ([`AnyGc::type_name`], [`AnyGc::as_ptr`], [`AnyGc::downcast`]) |
 //! | `weakref.ref` | [`Weak`] |
 //!
 //! # Threads
@@ -211,6 +213,7 @@
 // Lets the derive's `::cyclegc::` paths resolve inside this crate's own tests.
 extern crate self as cyclegc;
 
+mod any;
 mod callback;
 mod cycle;
 mod handle;
@@ -230,7 +233,8 @@ pub use crate::callback::{Callback, TracedFn};
 pub use crate::trace::{Trace, Tracer};
 #[doc(inline)]
 pub use crate::unsync::{
-    collect, count, disable, enable, is_enabled, set_threshold, stats, threshold, Gc, Stats, Weak,
+    collect, count, disable, enable, is_enabled, set_threshold, stats, threshold, AnyGc, Gc, Stats,
+    Weak,
 };
 pub use crate::untraced::Untraced;
 

@@ -46,14 +46,67 @@ crate::primitive::local! {
     };
 }
 
-/// Drops the value of a box whose strong count reached zero, nesting or deferring as the
-/// module docs say.
+/// What a handle knows of the object whose last strong reference it drops: a typed box
+/// (`Gc<T>`, whose value drops through its own type, inlined) or only the header
+/// ([`Erased`], for `AnyGc`, whose value drops through the vtable).
+pub(crate) trait Droppable<H: Object>: Copy {
+    /// The object's header.
+    fn header(self) -> NonNull<H>;
+
+    /// Drops the value in place through the one drop path ([`drop_value`]), which gives back
+    /// its implicit hold.
+    ///
+    /// # Safety
+    /// The strong count is zero, the value is alive and unclaimed (not in a scan), and the
+    /// caller owns its drop and the implicit hold.
+    unsafe fn drop_now(self);
+}
+
+impl<H: Object, T: ?Sized> Droppable<H> for NonNull<GcBox<H, T>> {
+    #[inline(always)]
+    fn header(self) -> NonNull<H> {
+        self.cast()
+    }
+
+    #[inline(always)]
+    unsafe fn drop_now(self) {
+        // SAFETY: by the caller's contract.
+        unsafe { drop_box_value(self) }
+    }
+}
+
+/// A header whose value's type is known only to its vtable.
+pub(crate) struct Erased<H>(pub(crate) NonNull<H>);
+
+impl<H> Clone for Erased<H> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<H> Copy for Erased<H> {}
+
+impl<H: Object> Droppable<H> for Erased<H> {
+    #[inline]
+    fn header(self) -> NonNull<H> {
+        self.0
+    }
+
+    #[inline]
+    unsafe fn drop_now(self) {
+        // SAFETY: by the caller's contract.
+        unsafe { destroy::<H>(self.0.cast()) }
+    }
+}
+
+/// Drops the value of an object whose strong count reached zero, nesting or deferring as
+/// the module docs say.
 ///
 /// # Safety
-/// The strong count of `ptr` is zero, its value is alive and unclaimed, and the caller owns
-/// its drop.
+/// The strong count of `ptr`'s object is zero, its value is alive and unclaimed, and the
+/// caller owns its drop.
 #[inline]
-pub(crate) unsafe fn release<H: Object, T: ?Sized>(ptr: NonNull<GcBox<H, T>>) {
+pub(crate) unsafe fn release<H: Object>(ptr: impl Droppable<H>) {
     /// Leaves a nesting level when the drop is over, also when it panics; the outermost
     /// level drains the pending list first.
     struct Leave {
@@ -86,11 +139,11 @@ pub(crate) unsafe fn release<H: Object, T: ?Sized>(ptr: NonNull<GcBox<H, T>>) {
     });
     if !outer.nests() {
         // SAFETY: by the caller's contract, handed over to the pending list.
-        return unsafe { defer(ptr.cast::<H>()) };
+        return unsafe { defer(ptr.header()) };
     }
     let _leave = Leave { outer };
     // SAFETY: by the caller's contract.
-    unsafe { drop_box_value(ptr) };
+    unsafe { ptr.drop_now() };
 }
 
 /// Drops the value of `ptr` in place through the one drop path, which gives back its
@@ -100,7 +153,7 @@ pub(crate) unsafe fn release<H: Object, T: ?Sized>(ptr: NonNull<GcBox<H, T>>) {
 /// The strong count is zero, the value is alive and unclaimed, and the caller owns its drop
 /// and the implicit hold.
 #[inline(always)]
-pub(crate) unsafe fn drop_box_value<H: Object, T: ?Sized>(ptr: NonNull<GcBox<H, T>>) {
+unsafe fn drop_box_value<H: Object, T: ?Sized>(ptr: NonNull<GcBox<H, T>>) {
     // SAFETY: by the caller's contract.
     unsafe {
         drop_value(ptr.cast::<H>(), || {

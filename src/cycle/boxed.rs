@@ -17,6 +17,7 @@
 //! allocation's (`slice.rs`).
 
 use std::alloc::{self, Layout};
+use std::any::TypeId;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::ptr::{self, NonNull};
@@ -37,7 +38,7 @@ struct Origin<H, U: ?Sized> {
 /// The vtables of box-made allocations, per header and value type.
 pub(crate) struct BoxedVTableFor<H, U: ?Sized>(PhantomData<(H, *const U)>);
 
-impl<H: Object, U: ?Sized + Trace> BoxedVTableFor<H, U> {
+impl<H: Object, U: ?Sized + Trace + 'static> BoxedVTableFor<H, U> {
     pub(crate) const VTABLE: &'static VTable<H> = &VTable {
         trace: trace_boxed::<H, U>,
         drop_in_place: drop_boxed::<H, U>,
@@ -45,7 +46,19 @@ impl<H: Object, U: ?Sized + Trace> BoxedVTableFor<H, U> {
         layout: Layout::new::<()>(),
         free: Some(free_boxed::<H, U>),
         type_name: std::any::type_name::<U>,
+        type_id: TypeId::of::<U>,
+        value: value_of_boxed::<H, U>,
     };
+}
+
+/// # Safety
+/// `header` is the header of a live allocation made by [`from_box`] with value type `U`.
+unsafe fn value_of_boxed<H, U: ?Sized>(header: NonNull<H>) -> NonNull<()> {
+    // SAFETY: by the caller's contract; no reference is created.
+    unsafe {
+        let boxed = (*origin_of::<H, U>(header)).boxed;
+        NonNull::new_unchecked(ptr::addr_of_mut!((*boxed).value).cast())
+    }
 }
 
 /// The `Origin` right before `header`.
@@ -126,7 +139,9 @@ fn with_address<T: ?Sized>(wide: *mut T, address: *mut u8) -> *mut T {
 ///
 /// # Panics
 /// If the allocation would exceed `isize::MAX` bytes; aborts if memory is exhausted.
-pub(crate) fn from_box<H: Object, U: ?Sized + Trace>(boxed: Box<U>) -> NonNull<GcBox<H, U>> {
+pub(crate) fn from_box<H: Object, U: ?Sized + Trace + 'static>(
+    boxed: Box<U>,
+) -> NonNull<GcBox<H, U>> {
     let value_layout = Layout::for_value::<U>(&*boxed);
     // `GcBox<H, U>`, `#[repr(C)]`: the header, then the value at its alignment.
     let inner = Layout::new::<H>()

@@ -5,6 +5,7 @@
 //! [`drop_value`] is the one place where a value is dropped.
 
 use std::alloc::Layout;
+use std::any::TypeId;
 use std::marker::PhantomData;
 use std::ptr::{self, NonNull};
 
@@ -265,19 +266,39 @@ pub(crate) struct VTable<H> {
     /// The value's type, for messages (and per-type counts). A function because
     /// `type_name` is not `const` on stable.
     pub(crate) type_name: fn() -> &'static str,
+    /// The value's type, for `AnyGc::downcast` (the unsized type itself for a slice or a
+    /// box-made trait object, which a downcast to a sized type then refuses).
+    pub(crate) type_id: fn() -> TypeId,
+    /// The address of the value behind the header (which only the type knows: it depends on
+    /// the value's alignment).
+    pub(crate) value: unsafe fn(NonNull<H>) -> NonNull<()>,
 }
 
 /// The per-type vtables, as promoted constants.
 pub(crate) struct VTableFor<H, T>(PhantomData<(H, T)>);
 
-impl<H: Object, T: Trace> VTableFor<H, T> {
+impl<H: Object, T: Trace + 'static> VTableFor<H, T> {
     pub(crate) const VTABLE: &'static VTable<H> = &VTable {
         trace: trace_value::<H, T>,
         drop_in_place: drop_in_place::<H, T>,
         layout: Layout::new::<GcBox<H, T>>(),
         free: None,
         type_name: std::any::type_name::<T>,
+        type_id: TypeId::of::<T>,
+        value: value_of::<H, T>,
     };
+}
+
+/// # Safety
+/// `header` is the header of a live `GcBox<H, T>` (the value may be dropped: only its address
+/// is computed).
+unsafe fn value_of<H, T>(header: NonNull<H>) -> NonNull<()> {
+    // SAFETY: by the caller's contract the allocation is live; no reference is created.
+    unsafe {
+        NonNull::new_unchecked(
+            ptr::addr_of_mut!((*header.cast::<GcBox<H, T>>().as_ptr()).value).cast(),
+        )
+    }
 }
 
 impl<H> VTable<H> {

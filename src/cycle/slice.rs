@@ -16,6 +16,7 @@
 //! its length is in the type.)
 
 use std::alloc::{self, Layout};
+use std::any::TypeId;
 use std::marker::PhantomData;
 use std::mem;
 use std::ptr::{self, NonNull};
@@ -26,7 +27,7 @@ use crate::trace::{Trace, Tracer};
 /// The per-element-type vtables of slice allocations.
 pub(crate) struct SliceVTableFor<H, T>(PhantomData<(H, T)>);
 
-impl<H: Object, T: Trace> SliceVTableFor<H, T> {
+impl<H: Object, T: Trace + 'static> SliceVTableFor<H, T> {
     pub(crate) const VTABLE: &'static VTable<H> = &VTable {
         trace: trace_slice::<H, T>,
         drop_in_place: drop_slice::<H, T>,
@@ -34,7 +35,16 @@ impl<H: Object, T: Trace> SliceVTableFor<H, T> {
         layout: Layout::new::<()>(),
         free: Some(free_slice::<H, T>),
         type_name: std::any::type_name::<[T]>,
+        type_id: TypeId::of::<[T]>,
+        value: value_of_slice::<H, T>,
     };
+}
+
+/// # Safety
+/// `header` is the header of a live slice allocation of `T`s.
+unsafe fn value_of_slice<H, T>(header: NonNull<H>) -> NonNull<()> {
+    // SAFETY: by the caller's contract; no reference is created.
+    unsafe { NonNull::new_unchecked(ptr::addr_of_mut!((*box_of::<H, T>(header)).value).cast()) }
 }
 
 /// The layout of a slice allocation of `len` elements, and the offset of the header in it;
@@ -108,7 +118,10 @@ unsafe fn free_slice<H, T>(header: NonNull<H>) {
 /// # Panics
 /// If the allocation would exceed `isize::MAX` bytes (as `Vec` does); aborts if memory is
 /// exhausted (as `Box` does).
-pub(crate) fn allocate<H: Object, T: Trace>(header: H, len: usize) -> NonNull<GcBox<H, [T]>> {
+pub(crate) fn allocate<H: Object, T: Trace + 'static>(
+    header: H,
+    len: usize,
+) -> NonNull<GcBox<H, [T]>> {
     let (layout, offset) = layout_of::<H, T>(len).expect("capacity overflow");
     // SAFETY: the layout has a non-zero size (it holds at least the length and the header).
     let start = unsafe { alloc::alloc(layout) };
@@ -182,7 +195,7 @@ pub(crate) unsafe fn clone_from_slice<H, T: Clone>(boxed: NonNull<GcBox<H, [T]>>
 }
 
 /// A new slice allocation holding `vec`'s elements, with one strong reference.
-pub(crate) fn from_vec<H: Object, T: Trace>(vec: Vec<T>) -> NonNull<GcBox<H, [T]>> {
+pub(crate) fn from_vec<H: Object, T: Trace + 'static>(vec: Vec<T>) -> NonNull<GcBox<H, [T]>> {
     let header = H::new_header(SliceVTableFor::<H, T>::VTABLE, T::may_contain_gc(), 1);
     let boxed = allocate::<H, T>(header, vec.len());
     // SAFETY: a fresh allocation of `vec.len()` elements, not written yet.
@@ -191,7 +204,9 @@ pub(crate) fn from_vec<H: Object, T: Trace>(vec: Vec<T>) -> NonNull<GcBox<H, [T]
 }
 
 /// A new slice allocation holding clones of `items`, with one strong reference.
-pub(crate) fn from_slice<H: Object, T: Trace + Clone>(items: &[T]) -> NonNull<GcBox<H, [T]>> {
+pub(crate) fn from_slice<H: Object, T: Trace + Clone + 'static>(
+    items: &[T],
+) -> NonNull<GcBox<H, [T]>> {
     let header = H::new_header(SliceVTableFor::<H, T>::VTABLE, T::may_contain_gc(), 1);
     let boxed = allocate::<H, T>(header, items.len());
     // SAFETY: a fresh allocation of `items.len()` elements, not written yet, not shared.

@@ -11,7 +11,7 @@ use std::ptr::{self, NonNull};
 use crate::cycle::{Object, VTableFor, DEAD, DROPPED, UNTRACKED, WITHDRAWN};
 use crate::handle::dead_deref;
 use crate::primitive::sync::atomic::Ordering;
-use crate::release;
+use crate::release::{self, Droppable};
 use crate::sync::collector;
 use crate::sync::header::{GcBox, Header};
 use crate::sync::state::{self, Release, Unique, SCANNED};
@@ -212,6 +212,31 @@ impl<T: ?Sized> Gc<T> {
     #[inline(always)]
     pub(crate) fn header_ptr(&self) -> NonNull<Header> {
         self.ptr.cast()
+    }
+
+    /// Gives up the handle without its strong reference, which the caller takes over.
+    pub(crate) fn into_header(this: Self) -> NonNull<Header> {
+        let header = this.header_ptr();
+        mem::forget(this);
+        header
+    }
+
+    /// Whether the collector tracks this object (CPython's `gc.is_tracked`): `false` when
+    /// its type can never own a `Gc` ([`Trace::may_contain_gc`](crate::Trace::may_contain_gc)
+    /// answers `false`), so it is never a possible cycle root, never traced and not listed
+    /// among the heap's objects.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Mutex;
+    #[doc = concat!("use ", "cyclegc::sync", "::Gc;")]
+    ///
+    /// assert!(!Gc::is_tracked(&Gc::new(String::from("atomic"))));
+    /// assert!(Gc::is_tracked(&Gc::new(Mutex::new(Vec::<Gc<u8>>::new()))));
+    /// ```
+    pub fn is_tracked(this: &Self) -> bool {
+        !this.header().has(UNTRACKED)
     }
 
     /// The number of strong references (`Gc`s) to the value. Other threads may change it at
@@ -457,26 +482,38 @@ impl<T: ?Sized> Gc<T> {
     /// Drops the last strong reference, whose drop returned the word `old`.
     #[inline(never)]
     fn drop_last(&mut self, old: usize) {
-        if old & DEAD != 0 {
-            // The collector drops the value. If it already has, the last strong reference
-            // gives back the implicit hold; if not, the collector will, after the drop.
-            if old & DROPPED != 0 {
-                // SAFETY: the value is gone and so is the last strong reference: the implicit
-                // hold is ours to give back.
-                unsafe { Header::release_hold(self.header_ptr()) };
-            }
-        } else if old & SCANNED != 0 {
-            // A collection is reading the value: it is the collector's to drop once the
-            // collection lets go of the object (race 6 in ARCHITECTURE.md).
-        } else if old & UNTRACKED != 0 {
-            // SAFETY: the count reached zero: nobody else can reach the value. An untracked
-            // value owns no `Gc`, so dropping it cannot cascade into other releases.
-            unsafe { release::drop_box_value(self.ptr) };
-        } else {
-            // SAFETY: the count reached zero, no collection holds the object, and the value
-            // is alive; `release` drops it once.
-            unsafe { release::release(self.ptr) };
+        // SAFETY: this `Gc` dropped the last strong reference, with the word `old`.
+        unsafe { drop_last(self.ptr, old) }
+    }
+}
+
+/// Drops the last strong reference to `ptr`'s object, whose drop returned the word `old`
+/// (for `Drop for Gc` and `AnyGc`'s drop).
+///
+/// # Safety
+/// The caller's release of its strong reference just returned `Release::Last(old)`, and it
+/// acts on nothing of the object afterwards.
+#[inline(always)]
+pub(super) unsafe fn drop_last(ptr: impl Droppable<Header>, old: usize) {
+    if old & DEAD != 0 {
+        // The collector drops the value. If it already has, the last strong reference
+        // gives back the implicit hold; if not, the collector will, after the drop.
+        if old & DROPPED != 0 {
+            // SAFETY: the value is gone and so is the last strong reference: the implicit
+            // hold is ours to give back.
+            unsafe { Header::release_hold(ptr.header()) };
         }
+    } else if old & SCANNED != 0 {
+        // A collection is reading the value: it is the collector's to drop once the
+        // collection lets go of the object (race 6 in ARCHITECTURE.md).
+    } else if old & UNTRACKED != 0 {
+        // SAFETY: the count reached zero: nobody else can reach the value. An untracked
+        // value owns no `Gc`, so dropping it cannot cascade into other releases.
+        unsafe { ptr.drop_now() };
+    } else {
+        // SAFETY: the count reached zero, no collection holds the object, and the value
+        // is alive; `release` drops it once.
+        unsafe { release::release(ptr) };
     }
 }
 

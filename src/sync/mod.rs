@@ -85,6 +85,7 @@
 //! collection on others). Every phase runs on explicit work lists, so a million-node ring
 //! is collected on a small stack.
 
+mod any;
 mod collector;
 mod gc;
 mod header;
@@ -96,6 +97,7 @@ mod weak;
 use collector::Trigger;
 
 pub use crate::cycle::Stats;
+pub use any::AnyGc;
 pub use gc::Gc;
 pub use weak::Weak;
 

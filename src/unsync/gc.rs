@@ -10,7 +10,7 @@ use std::ptr::{self, NonNull};
 
 use crate::cycle::{Object, VTableFor, BUFFERED, DEAD, DROPPED, UNTRACKED, WITHDRAWN};
 use crate::handle::dead_deref;
-use crate::release;
+use crate::release::{self, Droppable};
 use crate::trace::{Trace, Tracer};
 use crate::unsize::Unsize;
 use crate::unsync::header::{GcBox, Header};
@@ -212,6 +212,31 @@ impl<T: ?Sized> Gc<T> {
     #[inline(always)]
     pub(crate) fn header_ptr(&self) -> NonNull<Header> {
         self.ptr.cast()
+    }
+
+    /// Gives up the handle without its strong reference, which the caller takes over.
+    pub(crate) fn into_header(this: Self) -> NonNull<Header> {
+        let header = this.header_ptr();
+        mem::forget(this);
+        header
+    }
+
+    /// Whether the collector tracks this object (CPython's `gc.is_tracked`): `false` when
+    /// its type can never own a `Gc` ([`Trace::may_contain_gc`](crate::Trace::may_contain_gc)
+    /// answers `false`), so it is never a possible cycle root, never traced and not listed
+    /// among the heap's objects.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Mutex;
+    #[doc = concat!("use ", "cyclegc", "::Gc;")]
+    ///
+    /// assert!(!Gc::is_tracked(&Gc::new(String::from("atomic"))));
+    /// assert!(Gc::is_tracked(&Gc::new(Mutex::new(Vec::<Gc<u8>>::new()))));
+    /// ```
+    pub fn is_tracked(this: &Self) -> bool {
+        !this.header().has(UNTRACKED)
     }
 
     /// The number of strong pointers (`Gc`s) to this allocation.
@@ -480,31 +505,46 @@ impl<T: ?Sized> Gc<T> {
     // Not `#[cold]`: for acyclic data the last drop is the common case (as in `Rc`).
     #[inline(never)]
     fn drop_slow(&mut self) {
-        let header = self.header_ptr();
-        let (strong, flags) = (self.header().strong(), self.header().flags());
-        if strong > 0 {
-            // SAFETY: the object is alive and tracked (the caller's flag test), with strong
-            // references left.
-            unsafe { local::possible_root(header) };
-        } else if flags & DEAD != 0 {
-            // The collector drops the value. If it already has, the last strong reference
-            // gives back the implicit hold; if not, the collector will, after the drop.
-            if flags & DROPPED != 0 {
-                // SAFETY: the value is gone and so is the last strong reference: the implicit
-                // hold is ours to give back.
-                unsafe { Header::release_hold(header) };
-            } else {
-                // SAFETY: `DEAD`, not `DROPPED`, and its last strong reference just went.
-                unsafe { dead_released(header) };
-            }
-        } else if flags & UNTRACKED != 0 {
-            // SAFETY: the count reached zero: nobody else can reach the value. An untracked
-            // value owns no `Gc`, so dropping it cannot cascade into other releases.
-            unsafe { release::drop_box_value(self.ptr) };
+        // SAFETY: this `Gc` gave up its strong reference, past `Drop`'s fast path.
+        unsafe { drop_slow(self.ptr) }
+    }
+}
+
+/// What `Drop for Gc` does past its fast path (and `AnyGc`'s drop, after the same test):
+/// the object's count has just been decremented, and either reached zero or the object is
+/// a possible root (tracked, live, not yet buffered).
+///
+/// # Safety
+/// The caller has just given up a strong reference to `ptr`'s object, and acts on nothing of
+/// the object afterwards.
+#[inline(always)]
+pub(super) unsafe fn drop_slow(ptr: impl Droppable<Header>) {
+    let header = ptr.header();
+    // SAFETY: the caller's strong reference kept the header alive until now, and the implicit
+    // hold (or the collector's) keeps it while this runs.
+    let (strong, flags) = unsafe { (header.as_ref().strong(), header.as_ref().flags()) };
+    if strong > 0 {
+        // SAFETY: the object is alive and tracked (the caller's flag test), with strong
+        // references left.
+        unsafe { local::possible_root(header) };
+    } else if flags & DEAD != 0 {
+        // The collector drops the value. If it already has, the last strong reference
+        // gives back the implicit hold; if not, the collector will, after the drop.
+        if flags & DROPPED != 0 {
+            // SAFETY: the value is gone and so is the last strong reference: the implicit
+            // hold is ours to give back.
+            unsafe { Header::release_hold(header) };
         } else {
-            // SAFETY: the count reached zero and the value is alive; `release` drops it once.
-            unsafe { release::release(self.ptr) };
+            // SAFETY: `DEAD`, not `DROPPED`, and its last strong reference just went.
+            unsafe { dead_released(header) };
         }
+    } else if flags & UNTRACKED != 0 {
+        // SAFETY: the count reached zero: nobody else can reach the value. An untracked
+        // value owns no `Gc`, so dropping it cannot cascade into other releases.
+        unsafe { ptr.drop_now() };
+    } else {
+        // SAFETY: the count reached zero and the value is alive; `release` drops it once.
+        unsafe { release::release(ptr) };
     }
 }
 

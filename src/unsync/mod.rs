@@ -19,6 +19,7 @@
 //! assert_eq!(collect(), 1);
 //! ```
 
+mod any;
 mod collector;
 mod gc;
 mod header;
@@ -26,6 +27,7 @@ mod local;
 mod weak;
 
 pub use crate::cycle::Stats;
+pub use any::AnyGc;
 pub use gc::Gc;
 pub use local::{collect, count, disable, enable, is_enabled, set_threshold, stats, threshold};
 pub use weak::Weak;
