@@ -58,6 +58,12 @@ macro_rules! any_gc {
                 AnyGc { header }
             }
 
+            /// The object's header; the handle keeps it alive.
+            #[allow(dead_code)]
+            pub(crate) fn header_ptr(&self) -> std::ptr::NonNull<$header> {
+                self.header
+            }
+
             fn header(&self) -> &$header {
                 // SAFETY: an `AnyGc` keeps its allocation (and so its header) alive.
                 unsafe { self.header.as_ref() }

@@ -231,8 +231,11 @@ map!(HashMap<K, V, S: BuildHasher>, BTreeMap<K, V>);
 // SAFETY: every element is owned by the slice and reported once.
 unsafe impl<T: Trace> Trace for [T] {
     fn trace(&self, tracer: &mut Tracer) {
-        for item in self {
-            item.trace(tracer);
+        // A slice of leaves (a `Gc<[u8]>` made from a box is tracked) has nothing to walk.
+        if T::may_contain_gc() {
+            for item in self {
+                item.trace(tracer);
+            }
         }
     }
 }
@@ -570,7 +573,12 @@ macro_rules! opaque_any {
 opaque_any!(
     Box<dyn std::any::Any>,
     Box<dyn std::any::Any + Send>,
-    Box<dyn std::any::Any + Send + Sync>
+    Box<dyn std::any::Any + Send + Sync>,
+    // The trait objects themselves, so that `Gc::from(Box<dyn Any>)` makes a `Gc<dyn Any>`
+    // as `Rc::from` does: opaque in the same way.
+    dyn std::any::Any,
+    dyn std::any::Any + Send,
+    dyn std::any::Any + Send + Sync
 );
 
 // Other crates' containers, each behind the feature named after the crate. They follow the

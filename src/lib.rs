@@ -71,6 +71,43 @@
 //! already a `Box<dyn Trait>` converts with `Gc::from(boxed)` when `Trace` is a supertrait
 //! of `Trait` (`trait Observer: Trace`), which is how the collector reaches its edges.
 //!
+//! ```
+//! use std::cell::RefCell;
+//! use cyclegc::{unsize, Gc, Trace};
+//!
+//! trait Observer: Trace {
+//!     fn notify(&self, event: &str);
+//! }
+//!
+//! #[derive(Trace)]
+//! struct Subject {
+//!     observers: RefCell<Vec<Gc<dyn Observer>>>,
+//! }
+//!
+//! #[derive(Trace)]
+//! struct Logger {
+//!     subject: Gc<Subject>, // back to the subject: a cycle through a trait object
+//!     #[trace(skip)]
+//!     seen: RefCell<Vec<String>>,
+//! }
+//!
+//! impl Observer for Logger {
+//!     fn notify(&self, event: &str) {
+//!         self.seen.borrow_mut().push(event.to_string());
+//!     }
+//! }
+//!
+//! let subject = Gc::new(Subject { observers: RefCell::new(Vec::new()) });
+//! let logger = Gc::new(Logger { subject: subject.clone(), seen: RefCell::new(Vec::new()) });
+//! subject.observers.borrow_mut().push(unsize!(logger.clone() => dyn Observer));
+//! for observer in subject.observers.borrow().iter() {
+//!     observer.notify("started");
+//! }
+//! assert_eq!(logger.seen.borrow().len(), 1);
+//! drop((subject, logger));
+//! assert_eq!(cyclegc::collect(), 2);
+//! ```
+//!
 //! `Gc<[T]>` and `Gc<str>` are made as with `Rc`: `From` a `Vec`, a slice, an array, a
 //! `Box`, a `String` or a `&str`, or collected from an iterator; their elements are traced
 //! one by one.
@@ -105,6 +142,37 @@
 //! button.on_click.borrow_mut().push(Box::new(handler)); // button -> handler -> button
 //! drop(button);
 //! assert_eq!(cyclegc::collect(), 1);
+//! ```
+//!
+//! The `Weak`-capture pattern needs no collector at all: the closure holds no strong
+//! reference, so there is no cycle to find (but it must cope with the widget being gone).
+//!
+//! ```
+//! use std::cell::{Cell, RefCell};
+//! use cyclegc::{Gc, Trace, Untraced};
+//!
+//! #[derive(Trace)]
+//! struct Counter {
+//!     #[trace(skip)]
+//!     clicks: Cell<u32>,
+//!     on_click: RefCell<Vec<Untraced<Box<dyn Fn()>>>>,
+//! }
+//!
+//! let counter = Gc::new(Counter { clicks: Cell::new(0), on_click: RefCell::new(Vec::new()) });
+//! let me = Gc::downgrade(&counter);
+//! let handler: Box<dyn Fn()> = Box::new(move || {
+//!     if let Some(me) = me.upgrade() {
+//!         me.clicks.set(me.clicks.get() + 1);
+//!     }
+//! });
+//! counter.on_click.borrow_mut().push(Untraced(handler));
+//! for handler in counter.on_click.borrow().iter() {
+//!     handler();
+//! }
+//! assert_eq!(counter.clicks.get(), 1);
+//! let weak = Gc::downgrade(&counter);
+//! drop(counter); // freed at once: the handler held only a `Weak`
+//! assert!(weak.upgrade().is_none());
 //! ```
 //!
 //! # Dropping garbage
@@ -146,6 +214,7 @@
 //! | `gc.get_stats()` | [`stats`] |
 //! | `sys.getrefcount(x)`, `id(x)`, `x is y` | [`Gc::strong_count`], [`Gc::as_ptr`], [`Gc::ptr_eq`] |
 //! | `gc.is_tracked(x)` | [`Gc::is_tracked`] |
+//! | `gc.get_objects()`, `gc.get_referents(x)`, `gc.get_referrers(x)` | [`objects`], [`referents`], [`referrers`] (this thread's heap) |
 //! | an object of any type, as `gc` hands it out | [`AnyGc`] ([`AnyGc::type_name`], [`AnyGc::as_ptr`], [`AnyGc::downcast`]) |
 //! | `weakref.ref` | [`Weak`] |
 //!
@@ -233,8 +302,8 @@ pub use crate::callback::{Callback, TracedFn};
 pub use crate::trace::{Trace, Tracer};
 #[doc(inline)]
 pub use crate::unsync::{
-    collect, count, disable, enable, is_enabled, set_threshold, stats, threshold, AnyGc, Gc, Stats,
-    Weak,
+    collect, count, disable, enable, is_enabled, objects, referents, referrers, set_threshold,
+    stats, threshold, AnyGc, Gc, Stats, Weak,
 };
 pub use crate::untraced::Untraced;
 

@@ -22,10 +22,13 @@ macro_rules! serde_handles {
             }
         }
 
-        impl<'de, T: Deserialize<'de> + $($new)+> Deserialize<'de> for crate::$flavour::Gc<T> {
-            #[doc = concat!("Deserializes a value into a new allocation.\n\n# Examples\n\n```\n# #[cfg(feature = \"serde_json\")] {\nlet gc: ", $path, "::Gc<Vec<u8>> = serde_json::from_str(\"[3]\").unwrap();\nassert_eq!(*gc, [3]);\n# }\n```")]
+        impl<'de, T: ?Sized + $($new)+> Deserialize<'de> for crate::$flavour::Gc<T>
+        where
+            Box<T>: Deserialize<'de>,
+        {
+            #[doc = concat!("Deserializes a value into a new allocation, through a `Box<T>` as serde's `rc` feature does for `Rc<T>` (so `Gc<str>` and `Gc<[T]>` deserialize too).\n\n# Examples\n\n```\n# #[cfg(feature = \"serde_json\")] {\nlet gc: ", $path, "::Gc<Vec<u8>> = serde_json::from_str(\"[3]\").unwrap();\nassert_eq!(*gc, [3]);\nlet name: ", $path, "::Gc<str> = serde_json::from_str(\"\\\"gc\\\"\").unwrap();\nassert_eq!(&*name, \"gc\");\n# }\n```")]
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                T::deserialize(deserializer).map(crate::$flavour::Gc::new)
+                Box::<T>::deserialize(deserializer).map(crate::$flavour::Gc::from)
             }
         }
 

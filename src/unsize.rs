@@ -90,14 +90,14 @@ pub trait Unsize {
 ///
 /// A conversion that is not an unsizing coercion does not compile:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0308
 /// use cyclegc::{unsize, Gc};
 ///
 /// let bytes = Gc::new([0u8; 4]);
 /// let number: Gc<u32> = unsize!(bytes => u32); // a transmute, not a coercion
 /// ```
 ///
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// use cyclegc::{unsize, Gc};
 ///
 /// // `u8` is not an `Error`.

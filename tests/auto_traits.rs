@@ -58,6 +58,8 @@ mod static_check_sync_handles {
     assert_not_impl_any!(sync::Weak<MutexGuard<'static, u8>>: Send, Sync);
     assert_not_impl_any!(sync::Gc<std::rc::Rc<u8>>: Send, Sync);
     assert_impl_all!(sync::Gc<u32>: std::panic::UnwindSafe, std::panic::RefUnwindSafe);
+    // As for `Arc`: only a payload that is `RefUnwindSafe` makes the pointer so.
+    assert_not_impl_any!(sync::Gc<std::cell::UnsafeCell<u32>>: std::panic::UnwindSafe, std::panic::RefUnwindSafe);
 
     assert_eq_size!(sync::Gc<u64>, usize);
     assert_eq_size!(Option<sync::Gc<u64>>, usize);

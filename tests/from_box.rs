@@ -235,3 +235,32 @@ fn sync_boxed_trait_objects_cross_threads_and_collect() {
     let text: sync::Gc<str> = sync::Gc::from(Box::<str>::from("shared"));
     assert_eq!(&*text, "shared");
 }
+
+#[test]
+fn a_boxed_any_becomes_a_gc_of_dyn_any_and_downcasts() {
+    let boxed: Box<dyn std::any::Any> = Box::new(41_u32);
+    let any: Gc<dyn std::any::Any> = Gc::from(boxed);
+    assert_eq!(*any.downcast_ref::<u32>().unwrap(), 41);
+    let shared: Box<dyn std::any::Any + Send + Sync> = Box::new(String::from("s"));
+    let shared: sync::Gc<dyn std::any::Any + Send + Sync> = sync::Gc::from(shared);
+    assert_eq!(shared.downcast_ref::<String>().unwrap(), "s");
+}
+
+/// A peer without a drop counter, for tests that run beside the one that counts.
+#[derive(Trace)]
+struct Quiet;
+
+impl Peer for Quiet {
+    fn link(&self, _: sync::Gc<dyn Peer>) {}
+}
+
+#[test]
+fn sync_weak_handles_unsize_too() {
+    let peer = sync::Gc::new(Quiet);
+    let weak = sync::Gc::downgrade(&peer);
+    let weak: sync::Weak<dyn Peer> = cyclegc::unsize!(weak => dyn Peer);
+    let strong = weak.upgrade().unwrap();
+    assert_eq!(sync::Gc::strong_count(&strong), 2);
+    drop((strong, peer));
+    assert!(weak.upgrade().is_none());
+}

@@ -869,6 +869,11 @@ fn may_contain_gc_of_the_newer_std_impls() {
     assert!(no::<extern "C" fn(u32, u32) -> u32>());
     assert!(no::<Ordering>());
     assert!(no::<std::net::SocketAddr>());
+    assert!(no::<std::net::IpAddr>());
+    assert!(no::<std::net::Ipv4Addr>());
+    assert!(no::<std::net::Ipv6Addr>());
+    assert!(no::<std::time::Instant>());
+    assert!(no::<std::time::Duration>());
     assert!(no::<std::ops::Range<u32>>());
     assert!(no::<std::ops::RangeFull>());
     assert!(no::<std::mem::ManuallyDrop<String>>());
@@ -993,6 +998,25 @@ mod slotmap_cases {
         }
         map
     });
+    // Secondary maps are keyed by a primary map's keys; their values are owned and traced.
+    fn keys(n: usize) -> Vec<slotmap::DefaultKey> {
+        let mut primary = slotmap::SlotMap::new();
+        (0..n).map(|_| primary.insert(())).collect()
+    }
+    cycle_test!(
+        secondary_map,
+        SecondaryMapK,
+        2,
+        slotmap::SecondaryMap<slotmap::DefaultKey, G<Self>>,
+        |l| keys(l.len()).into_iter().zip(l.iter().cloned()).collect()
+    );
+    cycle_test!(
+        sparse_secondary_map,
+        SparseSecondaryMapK,
+        2,
+        slotmap::SparseSecondaryMap<slotmap::DefaultKey, G<Self>>,
+        |l| keys(l.len()).into_iter().zip(l.iter().cloned()).collect()
+    );
     cycle_test!(
         dense_slot_map,
         DenseSlotMapK,
@@ -1045,6 +1069,14 @@ fn gc_and_weak_round_trip_through_serde() {
     let back: Gc<Vec<String>> = serde_json::from_str(&json).unwrap();
     assert_eq!(*back, *value);
     assert!(!Gc::ptr_eq(&back, &value), "sharing is not preserved");
+
+    // Unsized values deserialize through a `Box`, as serde's `rc` feature does.
+    let text: Gc<str> = serde_json::from_str(r#""text""#).unwrap();
+    assert_eq!(&*text, "text");
+    let items: Gc<[u8]> = serde_json::from_str("[1,2]").unwrap();
+    assert_eq!(&*items, [1, 2]);
+    let shared: cyclegc::sync::Gc<str> = serde_json::from_str(r#""shared""#).unwrap();
+    assert_eq!(&*shared, "shared");
 
     let weak = Gc::downgrade(&value);
     assert_eq!(serde_json::to_string(&weak).unwrap(), json);

@@ -108,26 +108,40 @@ fn header_offset<H, U: ?Sized>(layout: Layout) -> usize {
     size_of::<Origin<H, U>>().next_multiple_of(layout.align())
 }
 
+/// Checks that a `*mut T` keeps its address in its first word, as [`with_address`] needs.
+///
+/// Every layout rustc has given a pointer does (a wide pointer is the pair address,
+/// metadata); this checks it at run time, before anything is allocated, and panics rather
+/// than build a wrong pointer. (A pointer whose metadata equals its address, such as a
+/// one-element slice of zero-sized values at a dangling address, cannot tell the two words
+/// apart; only a compiler with the other order could be fooled by it.)
+///
+/// # Panics
+/// If the address is not the first word.
+fn check_address_first<T: ?Sized>(wide: *mut T) {
+    let first = ptr::addr_of!(wide).cast::<*mut u8>();
+    // SAFETY: `wide` is a local pointer, at least one word long and aligned for a pointer, so
+    // its first word can be read as a thin pointer.
+    let word = unsafe { first.read() };
+    assert!(
+        word.addr() == wide.cast::<u8>().addr(),
+        "cyclegc: this compiler does not put a pointer's address in its first word; \
+         `Gc::from(Box<T>)` cannot rebuild the pointer"
+    );
+}
+
 /// `wide` with its address (and provenance) replaced by `address`'s, its metadata kept:
 /// what `<*mut T>::with_metadata_of` does on nightly.
 ///
-/// Every layout rustc has given a pointer puts its address in the first word (a wide
-/// pointer is the pair address, metadata); this checks that at run time and panics rather
-/// than build a wrong pointer.
-fn with_address<T: ?Sized>(wide: *mut T, address: *mut u8) -> *mut T {
+/// # Safety
+/// [`check_address_first`] passed for a `*mut T`.
+unsafe fn with_address<T: ?Sized>(wide: *mut T, address: *mut u8) -> *mut T {
     let mut out = wide;
     let first = ptr::addr_of_mut!(out).cast::<*mut u8>();
-    // SAFETY: `out` is a local pointer, at least one word long and aligned for a pointer, so
-    // its first word can be read and written as a thin pointer. Rewriting the address part
-    // leaves the metadata as it was.
-    unsafe {
-        assert!(
-            first.read().addr() == wide.cast::<u8>().addr(),
-            "cyclegc: this compiler does not put a pointer's address in its first word; \
-             `Gc::from(Box<T>)` cannot rebuild the pointer"
-        );
-        first.write(address);
-    }
+    // SAFETY: `out` is a local pointer, at least one word long and aligned for a pointer, and
+    // its first word is the address (the caller's contract): rewriting it leaves the
+    // metadata as it was.
+    unsafe { first.write(address) };
     out
 }
 
@@ -143,6 +157,7 @@ pub(crate) fn from_box<H: Object, U: ?Sized + Trace + 'static>(
     boxed: Box<U>,
 ) -> NonNull<GcBox<H, U>> {
     let value_layout = Layout::for_value::<U>(&*boxed);
+    check_address_first(ptr::from_ref::<U>(&*boxed).cast_mut() as *mut GcBox<H, U>);
     // `GcBox<H, U>`, `#[repr(C)]`: the header, then the value at its alignment.
     let inner = Layout::new::<H>()
         .extend(value_layout)
@@ -163,7 +178,10 @@ pub(crate) fn from_box<H: Object, U: ?Sized + Trace + 'static>(
     // its alignment, which the allocation's is at least). The value is copied (moved) into
     // the box's value field, which has the value's layout; the source box is then freed as a
     // `ManuallyDrop<U>` (same layout, `repr(transparent)`), so the value is not dropped.
-    // Nothing here can panic between taking the box apart and finishing the allocation.
+    // `check_address_first` passed for the box's pointer type above. Nothing here can panic
+    // between taking the box apart and finishing the allocation (`placed` lists the object;
+    // for the single-threaded flavour that may panic past four billion objects, when the
+    // allocation leaks).
     unsafe {
         let header_ptr = start.add(offset);
         let gcbox = with_address(source as *mut GcBox<H, U>, header_ptr);
@@ -180,6 +198,7 @@ pub(crate) fn from_box<H: Object, U: ?Sized + Trace + 'static>(
         header_ptr
             .cast::<H>()
             .write(H::new_header(BoxedVTableFor::<H, U>::VTABLE, true, 1));
+        H::placed(NonNull::new_unchecked(header_ptr.cast::<H>()));
         NonNull::new_unchecked(gcbox)
     }
 }

@@ -58,7 +58,7 @@ pub(crate) enum Flavour {
 /// Implementations must do what each method says; in particular `vtable` must return the
 /// vtable the header was created with whenever the slot is not in a scan, `scan_index` must
 /// return exactly the index `enter_scan` stored until `leave_scan`, and `release_hold` must
-/// free the allocation with the vtable's layout exactly when the last unit goes. Each
+/// free the allocation through the vtable (`VTable::free`) exactly when the last unit goes. Each
 /// flavour has exactly one header type: no two implementations share a `FLAVOUR` (the
 /// [`Tracer`] reads an edge recorded for a flavour as that flavour's header type).
 pub(crate) unsafe trait Object: Sized + 'static {
@@ -100,6 +100,14 @@ pub(crate) unsafe trait Object: Sized + 'static {
     /// strong references and the implicit hold; `tracked` unless the type can never own a
     /// `Gc`.
     fn new_header(vtable: &'static VTable<Self>, tracked: bool, strong: usize) -> Self;
+
+    /// Called once a fresh header is written in its allocation, before anything else sees
+    /// it: the single-threaded flavour lists a tracked object in its thread's registry
+    /// (`unsync/registry.rs`), from which it leaves when the allocation is freed.
+    ///
+    /// # Safety
+    /// `this` is the header of a fresh allocation, written, not yet shared.
+    unsafe fn placed(this: NonNull<Self>);
 
     /// Gives back one unit of the weak count (a `Weak` handle or a hold), and frees the
     /// allocation if that was the last one.
@@ -261,7 +269,8 @@ pub(crate) struct VTable<H> {
     /// The layout of the whole allocation, header included (unless `free` is set).
     pub(crate) layout: Layout,
     /// Frees an allocation whose layout is not the type's: a slice allocation, whose length
-    /// only the allocation knows (`cycle/slice.rs`). `None` for sized types.
+    /// only the allocation knows (`cycle/slice.rs`, `cycle/boxed.rs`). `None` for an
+    /// allocation made by `Gc::new`.
     pub(crate) free: Option<unsafe fn(NonNull<H>)>,
     /// The value's type, for messages (and per-type counts). A function because
     /// `type_name` is not `const` on stable.

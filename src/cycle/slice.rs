@@ -135,6 +135,7 @@ pub(crate) fn allocate<H: Object, T: Trace + 'static>(
         let header_ptr = start.add(offset).cast::<H>();
         header_ptr.cast::<usize>().sub(1).write(len);
         header_ptr.write(header);
+        H::placed(NonNull::new_unchecked(header_ptr));
         NonNull::new_unchecked(
             ptr::slice_from_raw_parts_mut(header_ptr.cast::<T>(), len) as *mut GcBox<H, [T]>
         )

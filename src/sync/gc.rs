@@ -131,7 +131,10 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
                 strong,
             ))
         };
-        NonNull::from(Box::leak(uninit)).cast()
+        let ptr = NonNull::from(Box::leak(uninit)).cast::<GcBox<T>>();
+        // SAFETY: the header is written; nothing else has the allocation yet.
+        unsafe { Header::placed(ptr.cast()) };
+        ptr
     }
 
     /// Allocates `value` and pins it, as `Arc::pin`: a `Gc` never moves its value.

@@ -75,8 +75,8 @@ impl Header {
     }
 }
 
-// SAFETY: each method does what the trait says; `release_hold` frees with the layout of the
-// vtable the header was created with, exactly when the last unit of `weak` goes (the
+// SAFETY: each method does what the trait says; `release_hold` frees through the vtable the
+// header was created with (`VTable::free`), exactly when the last unit of `weak` goes (the
 // `Release` decrement and the `Acquire` fence order every use of the allocation before it).
 unsafe impl Object for Header {
     const FLAVOUR: Flavour = Flavour::Sync;
@@ -103,6 +103,9 @@ unsafe impl Object for Header {
     fn new_header(vtable: &'static VTable<Header>, tracked: bool, strong: usize) -> Header {
         Header::new(vtable, tracked, strong)
     }
+
+    /// The thread-safe heap has no registry yet: nothing to list.
+    unsafe fn placed(_: NonNull<Header>) {}
 
     fn take_hold(&self) {
         Header::take_hold(self);

@@ -15,6 +15,7 @@ use crate::cycle::{Context, Object, Phase, Scan, Stats, BUFFERED, IN_BUFFER, WIT
 use crate::panics::{drop_payload, Panics, Payload};
 use crate::release;
 use crate::unsync::header::Header;
+use crate::unsync::registry::Registry;
 
 /// The automatic-collection threshold a thread starts with: a collection runs when this many
 /// possible cycle roots have been buffered since the last one. CPython's first-generation
@@ -66,6 +67,8 @@ pub(crate) struct Collector {
     /// [`Collector::collect_if_due`], which initializes it.
     countdown: Cell<usize>,
     stats: RefCell<Stats>,
+    /// Every tracked object of the thread, for the heap's view of itself.
+    registry: Registry,
     /// The work arrays of the last collection, emptied, for the next one.
     spare_scan: Cell<Option<ManuallyDrop<Scan<Header>>>>,
     /// The first panic of an automatic collection, for the next explicit `collect()`.
@@ -94,6 +97,7 @@ impl Collector {
             trigger: Cell::new(DEFAULT_THRESHOLD),
             countdown: Cell::new(0),
             stats: RefCell::new(Stats::new()),
+            registry: Registry::new(),
             spare_scan: Cell::new(None),
             kept_panic: Cell::new(None),
             register_exit_hook,
@@ -215,6 +219,7 @@ impl Collector {
         // the garbage is already `DEAD`.
         let freed = scan.destroy(panics);
         self.keep_spare_scan(scan.recycle(verdict.traced));
+        self.registry.tidy_if_holey();
         if let Some(type_name) = verdict.lied_about.filter(|_| cfg!(debug_assertions)) {
             // Raised and caught here, so that the panic hook reports it like any other.
             panics.catch(|| {
@@ -337,6 +342,7 @@ impl Collector {
             }
         }
         drop(self.take_spare_scan());
+        self.registry.close();
         if let Some(panic) = self.take_kept_panic() {
             drop_payload(panic);
         }
@@ -387,6 +393,34 @@ impl Collector {
 
     pub(crate) fn stats(&self) -> Stats {
         self.stats.borrow().clone()
+    }
+
+    /// The registry of the thread's tracked objects.
+    #[inline(always)]
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Lists a tracked object whose header is about to be written at `header` in the
+    /// registry, and returns its number for the header (`None`: not listed).
+    #[inline(always)]
+    pub(crate) fn register(&self, header: NonNull<Header>) -> Option<usize> {
+        match self.registry.enter(header) {
+            Some(number) => Some(number),
+            None => self.register_slowly(header),
+        }
+    }
+
+    /// [`Collector::register`] when the table is full. The table's memory is freed by the
+    /// thread's last exit hook, so one must be due before it grows; a thread that can
+    /// register no more (deep in its teardown), or whose registry is closed, lists nothing.
+    #[cold]
+    #[inline(never)]
+    fn register_slowly(&self, header: NonNull<Header>) -> Option<usize> {
+        if self.registry.is_closed() || !self.ensure_exit_hook() {
+            return None;
+        }
+        self.registry.enter_slowly(header)
     }
 }
 

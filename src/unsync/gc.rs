@@ -110,18 +110,26 @@ impl<T: Trace + 'static> Gc<T> {
     /// box becomes a `Gc`.
     #[inline(always)]
     fn allocate(tracked: bool) -> NonNull<GcBox<T>> {
-        let mut uninit = Box::<GcBox<T>>::new_uninit();
-        let ptr = uninit.as_mut_ptr();
+        let ptr = NonNull::from(Box::leak(Box::<GcBox<T>>::new_uninit())).cast::<GcBox<T>>();
+        // Listed before the header is written (the registry only keeps the pointer), so that
+        // the header is written once, number included. (If listing panics, the uninitialised
+        // box leaks.)
+        let number = if tracked {
+            local::register(ptr.cast())
+        } else {
+            None
+        };
         // SAFETY: `ptr` points to an allocation sized and aligned for a `GcBox<T>`; the header
         // is written once, through a raw pointer, before anything reads the box.
         unsafe {
-            ptr::addr_of_mut!((*ptr).header).write(Header::new(
+            ptr::addr_of_mut!((*ptr.as_ptr()).header).write(Header::new(
                 VTableFor::<Header, T>::VTABLE,
                 tracked,
                 1,
+                number,
             ))
         };
-        NonNull::from(Box::leak(uninit)).cast()
+        ptr
     }
 
     /// Allocates `value` and pins it: the value never moves again, as for
@@ -174,10 +182,12 @@ impl<T: Trace + 'static> Gc<T> {
         }
         // `MaybeUninit<T>` has `T`'s layout, so this is the layout of a `GcBox<T>`.
         let uninit = Box::new(GcBox {
-            header: Header::new(VTableFor::<Header, T>::VTABLE, tracked, 0),
+            header: Header::new(VTableFor::<Header, T>::VTABLE, tracked, 0, None),
             value: MaybeUninit::<T>::uninit(),
         });
         let ptr = NonNull::from(Box::leak(uninit)).cast::<GcBox<T>>();
+        // SAFETY: the header is written; nothing else has the allocation yet.
+        unsafe { Header::placed(ptr.cast()) };
         // The implicit hold (weak == 1) belongs to this `Weak` while the value is built; if
         // `data_fn` panics, dropping it frees the allocation without touching the value.
         let weak = Weak::from_box(ptr);

@@ -2,9 +2,9 @@
 //!
 //! ```text
 //! GcBox<T>  (#[repr(C)]: the header is at offset 0, so a `*GcBox<T>` is also a `*Header`)
-//! ┌──────────────┬─────────────────────────────────────┬──────────────────────────────┬───────┐
-//! │ strong       │ weak_flags = weak << 5 | flags      │ slot: &VTable, or scan index │ value │
-//! └──────────────┴─────────────────────────────────────┴──────────────────────────────┴───────┘
+//! ┌──────────┬──────────────────────────────────────────────────────┬──────────────────────────────┬───────┐
+//! │ strong   │ weak_flags = registry slot << 32 | weak << 5 | flags │ slot: &VTable, or scan index │ value │
+//! └──────────┴──────────────────────────────────────────────────────┴──────────────────────────────┴───────┘
 //! ```
 //!
 //! * `strong` is a plain count, so clone is `Rc`'s clone to the instruction (increment, abort
@@ -15,7 +15,9 @@
 //!   *holds*: one implicit hold while strong references exist or the value waits in the
 //!   release loop (std's "strong references collectively own one weak"), one while the header
 //!   has an entry in the root buffer, one while the collector destroys it. The header is freed
-//!   exactly when the weak count reaches zero: one rule, in [`Header::release_hold`].
+//!   exactly when the weak count reaches zero: one rule, in [`Header::release_hold`]. The
+//!   high 32 bits hold the object's position in the thread's registry (`registry.rs`),
+//!   plus one, so that zero means "not listed"; `weak_flags` is a `u64` on every target.
 //! * `slot` normally points to the type's [`VTable`]. During a collection's snapshot it holds
 //!   the object's index in the scan instead (tagged with the low bit; a vtable is
 //!   word-aligned), which maps a header to its scan node in O(1) without a hash map. Nothing
@@ -25,11 +27,18 @@ use std::cell::Cell;
 use std::ptr::{self, NonNull};
 
 use crate::cycle::{self, Flavour, Object, VTable, BUFFERED, DEAD, IN_BUFFER, UNTRACKED};
+use crate::unsync::local;
 
 const FLAG_BITS: u32 = 5;
-const FLAGS: usize = (1 << FLAG_BITS) - 1;
+const FLAGS: u64 = (1 << FLAG_BITS) - 1;
 /// One unit of the weak count, in `weak_flags`.
-const ONE_WEAK: usize = 1 << FLAG_BITS;
+const ONE_WEAK: u64 = 1 << FLAG_BITS;
+/// The weak count's bits in `weak_flags`: 27 of them, up to the registry slot.
+const WEAK: u64 = (1 << REGISTRY_SHIFT) - ONE_WEAK;
+/// Where the registry slot starts in `weak_flags`: the high 32 bits.
+const REGISTRY_SHIFT: u32 = 32;
+/// The registry slot bits of `weak_flags`.
+const REGISTRY: u64 = !((1 << REGISTRY_SHIFT) - 1);
 
 /// An `unsync::Gc` allocation: header, then value.
 pub(crate) type GcBox<T> = cycle::GcBox<Header, T>;
@@ -38,18 +47,26 @@ pub(crate) type GcBox<T> = cycle::GcBox<Header, T>;
 #[repr(C)]
 pub(crate) struct Header {
     strong: Cell<usize>,
-    weak_flags: Cell<usize>,
+    weak_flags: Cell<u64>,
     slot: Cell<*const VTable<Header>>,
 }
 
 impl Header {
     /// A header for a fresh allocation with `strong` strong references (0 for `new_cyclic`,
-    /// which sets it later) and the implicit hold.
+    /// which sets it later) and the implicit hold, listed in the registry as `number` (for
+    /// a tracked object: [`local::register`] gave it).
     #[inline]
-    pub(crate) fn new(vtable: &'static VTable<Header>, tracked: bool, strong: usize) -> Header {
+    pub(crate) fn new(
+        vtable: &'static VTable<Header>,
+        tracked: bool,
+        strong: usize,
+        number: Option<usize>,
+    ) -> Header {
         Header {
             strong: Cell::new(strong),
-            weak_flags: Cell::new(ONE_WEAK | if tracked { 0 } else { UNTRACKED }),
+            weak_flags: Cell::new(
+                ONE_WEAK | if tracked { 0 } else { UNTRACKED as u64 } | stored_number(number),
+            ),
             slot: Cell::new(vtable),
         }
     }
@@ -57,7 +74,7 @@ impl Header {
     /// All the flags, to test several at once.
     #[inline(always)]
     pub(crate) fn flags(&self) -> usize {
-        self.weak_flags.get() & FLAGS
+        (self.weak_flags.get() & FLAGS) as usize
     }
 
     /// Sets the strong count.
@@ -94,7 +111,18 @@ impl Header {
     }
 
     fn weak(&self) -> usize {
-        self.weak_flags.get() >> FLAG_BITS
+        ((self.weak_flags.get() & WEAK) >> FLAG_BITS) as usize
+    }
+
+    /// Records the object's number in the thread's registry (`registry.rs`); `None`: not
+    /// listed.
+    ///
+    /// # Safety
+    /// `number` is below `u32::MAX`, so that it fits.
+    #[inline(always)]
+    pub(crate) unsafe fn set_registry_number(&self, number: Option<usize>) {
+        let weak_flags = self.weak_flags.get() & !REGISTRY;
+        self.weak_flags.set(weak_flags | stored_number(number));
     }
 
     /// The number of `Weak` handles: the weak count without the holds.
@@ -104,19 +132,20 @@ impl Header {
         self.weak() - implicit - buffered
     }
 
-    /// Adds a `Weak` handle or a hold; aborts on overflow, like `Rc`.
+    /// Adds a `Weak` handle or a hold; aborts when the weak count's 27 bits are full (about
+    /// 134 million `Weak`s to one object), as `Rc` aborts when its count overflows.
     #[inline]
     pub(crate) fn take_hold(&self) {
-        let (weak_flags, overflow) = self.weak_flags.get().overflowing_add(ONE_WEAK);
-        self.weak_flags.set(weak_flags);
-        if overflow {
+        let weak_flags = self.weak_flags.get();
+        if weak_flags & WEAK == WEAK {
             count_overflow();
         }
+        self.weak_flags.set(weak_flags + ONE_WEAK);
     }
 }
 
-// SAFETY: each method does what the trait says; `release_hold` frees with the layout of the
-// vtable the header was created with, exactly when the last unit of `weak` goes.
+// SAFETY: each method does what the trait says; `release_hold` frees through the vtable the
+// header was created with (`VTable::free`), exactly when the last unit of `weak` goes.
 unsafe impl Object for Header {
     const FLAVOUR: Flavour = Flavour::Unsync;
     const CONCURRENT: bool = false;
@@ -130,26 +159,37 @@ unsafe impl Object for Header {
 
     #[inline(always)]
     fn has(&self, flags: usize) -> bool {
-        self.weak_flags.get() & flags != 0
+        self.weak_flags.get() & flags as u64 != 0
     }
 
     #[inline]
     unsafe fn set_flag(&self, flag: usize) {
-        self.weak_flags.set(self.weak_flags.get() | flag);
+        self.weak_flags.set(self.weak_flags.get() | flag as u64);
     }
 
     #[inline]
     unsafe fn clear_flag(&self, flag: usize) {
-        self.weak_flags.set(self.weak_flags.get() & !flag);
+        self.weak_flags.set(self.weak_flags.get() & !(flag as u64));
     }
 
     #[inline]
     fn new_header(vtable: &'static VTable<Header>, tracked: bool, strong: usize) -> Header {
-        Header::new(vtable, tracked, strong)
+        Header::new(vtable, tracked, strong, None)
     }
 
     fn take_hold(&self) {
         Header::take_hold(self);
+    }
+
+    #[inline]
+    unsafe fn placed(this: NonNull<Header>) {
+        // SAFETY: a fresh header (the caller's contract).
+        // SAFETY: as above.
+        let header = unsafe { this.as_ref() };
+        if !header.has(UNTRACKED) {
+            // SAFETY: the number the registry gave, below `u32::MAX`.
+            unsafe { header.set_registry_number(local::register(this)) };
+        }
     }
 
     #[inline]
@@ -158,8 +198,11 @@ unsafe impl Object for Header {
         let header = unsafe { this.as_ref() };
         let weak_flags = header.weak_flags.get() - ONE_WEAK;
         header.weak_flags.set(weak_flags);
-        if weak_flags < ONE_WEAK {
+        if weak_flags & WEAK == 0 {
             debug_assert_eq!(header.strong(), 0);
+            if weak_flags & REGISTRY != 0 {
+                local::unregister((weak_flags >> REGISTRY_SHIFT) as usize - 1);
+            }
             // SAFETY: not in a scan: the last unit of a header in a scan is never given back
             // (the caller's contract).
             let vtable = unsafe { header.vtable() };
@@ -232,6 +275,16 @@ unsafe impl Object for Header {
     unsafe fn leave_scan(&self, vtable: &'static VTable<Header>) {
         self.slot.set(vtable);
     }
+}
+
+/// A registry number as `weak_flags` stores it: plus one, in the high 32 bits (zero: not
+/// listed). The registry hands out numbers below `u32::MAX`.
+#[inline(always)]
+fn stored_number(number: Option<usize>) -> u64 {
+    number.map_or(0, |number| {
+        debug_assert!(number < u32::MAX as usize);
+        (number as u64 + 1) << REGISTRY_SHIFT
+    })
 }
 
 #[cold]

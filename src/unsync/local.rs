@@ -69,6 +69,26 @@ pub(crate) unsafe fn possible_root(header: NonNull<Header>) {
     COLLECTOR.with(|collector| unsafe { collector.buffer(header) });
 }
 
+/// Lists a tracked object whose header is about to be written at `header` in the thread's
+/// registry, and returns its number for the header. Not inlined: a call keeps
+/// `Gc::new` small enough to be inlined itself, which saves more than the call costs.
+#[inline(never)]
+pub(crate) fn register(header: NonNull<Header>) -> Option<usize> {
+    COLLECTOR.with(|collector| collector.register(header))
+}
+
+/// Removes the object numbered `number` from the thread's registry as its allocation is
+/// freed. Not inlined, for the same reason as [`register`].
+#[inline(never)]
+pub(crate) fn unregister(number: usize) {
+    COLLECTOR.with(|collector| collector.registry().leave(number));
+}
+
+/// Calls `f` with the thread's collector.
+pub(crate) fn with_collector<R>(f: impl FnOnce(&Collector) -> R) -> R {
+    COLLECTOR.with(f)
+}
+
 /// Called by `Gc::new` for tracked types: runs an automatic collection if one is due.
 #[inline]
 pub(crate) fn before_alloc() {

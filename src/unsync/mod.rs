@@ -23,11 +23,14 @@ mod any;
 mod collector;
 mod gc;
 mod header;
+mod heap;
 mod local;
+mod registry;
 mod weak;
 
 pub use crate::cycle::Stats;
 pub use any::AnyGc;
 pub use gc::Gc;
+pub use heap::{objects, referents, referrers};
 pub use local::{collect, count, disable, enable, is_enabled, set_threshold, stats, threshold};
 pub use weak::Weak;

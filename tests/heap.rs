@@ -1,0 +1,262 @@
+//! The heap's view of itself (single-threaded flavour): `objects`, `referents`, `referrers`
+//! list exactly the live tracked objects and edges, through every way an object is made and
+//! every way it goes. Each test runs on its own thread, so its heap is its own.
+#![cfg(feature = "derive")]
+
+use std::cell::{Cell, RefCell};
+use std::panic::{self, AssertUnwindSafe};
+
+use cyclegc::{objects, referents, referrers, AnyGc, Gc, Trace, Tracer, Weak};
+
+#[derive(Trace, Clone)]
+struct Node {
+    #[trace(skip)]
+    id: u32,
+    edges: RefCell<Vec<Gc<Node>>>,
+}
+
+fn node(id: u32) -> Gc<Node> {
+    Gc::new(Node {
+        id,
+        edges: RefCell::new(Vec::new()),
+    })
+}
+
+/// The ids of the listed `Node`s, in order; panics on any other type.
+fn ids(listed: Vec<AnyGc>) -> Vec<u32> {
+    listed
+        .into_iter()
+        .map(|o| o.downcast::<Node>().expect("only nodes here").id)
+        .collect()
+}
+
+#[test]
+fn objects_lists_every_live_tracked_object_once_oldest_first() {
+    let nodes: Vec<_> = (0..5).map(node).collect();
+    let _text = Gc::new(String::from("untracked"));
+    assert_eq!(ids(objects()), [0, 1, 2, 3, 4]);
+    drop(nodes);
+    assert!(objects().is_empty());
+}
+
+#[test]
+fn the_order_survives_compaction() {
+    let mut nodes: Vec<_> = (0..1000).map(node).collect();
+    // Free most of them, oldest first, so that the table compacts several times.
+    let kept: Vec<_> = nodes.split_off(900);
+    drop(nodes);
+    assert_eq!(ids(objects()), (900..1000).collect::<Vec<_>>());
+    drop(kept);
+    assert!(objects().is_empty());
+}
+
+#[test]
+fn the_order_survives_holes_in_the_middle() {
+    let nodes: Vec<_> = (0..1000).map(node).collect();
+    // Free every object whose id is not a multiple of 3, scattered: the table renumbers.
+    let (kept, freed): (Vec<_>, Vec<_>) = nodes.into_iter().partition(|n| n.id % 3 == 0);
+    drop(freed);
+    let expected: Vec<u32> = (0..1000).filter(|id| id % 3 == 0).collect();
+    assert_eq!(ids(objects()), expected);
+    // The renumbered objects leave (and new ones join) at their new numbers.
+    let (first, second): (Vec<_>, Vec<_>) = kept.into_iter().partition(|n| n.id % 2 == 0);
+    drop(first);
+    let late = node(5000);
+    assert_eq!(
+        ids(objects()),
+        (0..1000)
+            .filter(|id| id % 3 == 0 && id % 2 == 1)
+            .chain([5000])
+            .collect::<Vec<_>>()
+    );
+    drop((second, late));
+    assert!(objects().is_empty());
+}
+
+#[test]
+fn every_way_of_making_and_ending_an_object_keeps_the_list_true() {
+    // `new_cyclic`, and one whose closure panics (freed without a value).
+    let cyclic = Gc::new_cyclic(|_: &Weak<Node>| Node {
+        id: 1,
+        edges: RefCell::new(Vec::new()),
+    });
+    let panicked = panic::catch_unwind(|| Gc::<Node>::new_cyclic(|_| panic!("no node")));
+    assert!(panicked.is_err());
+    // Moved out again: `try_unwrap` and `make_mut`'s move.
+    let unwrapped = Gc::try_unwrap(node(2)).ok().unwrap();
+    let mut moved = node(3);
+    let weak = Gc::downgrade(&moved);
+    Gc::make_mut(&mut moved).id = 4;
+    assert!(weak.upgrade().is_none());
+    // A slice and a boxed trait object are tracked too.
+    let slice: Gc<[Gc<Node>]> = vec![node(5)].into();
+    let boxed: Gc<dyn Trace> = Gc::from(Box::new(node(6)) as Box<dyn Trace>);
+
+    let listed = objects();
+    let names: Vec<_> = listed.iter().map(AnyGc::type_name).collect();
+    assert_eq!(listed.len(), 6, "{names:?}");
+    assert!(AnyGc::ptr_eq(&listed[0], &AnyGc::from(cyclic)));
+    assert!(AnyGc::ptr_eq(&listed[1], &AnyGc::from(moved)));
+    assert!(AnyGc::ptr_eq(&listed[2], &AnyGc::from(slice[0].clone())));
+    assert!(AnyGc::ptr_eq(&listed[3], &AnyGc::from(slice)));
+    assert_eq!(
+        listed[4].type_name(),
+        std::any::type_name::<Node>(),
+        "the boxed node"
+    );
+    assert!(AnyGc::ptr_eq(&listed[5], &AnyGc::from(boxed)));
+    drop(unwrapped);
+}
+
+#[test]
+fn referents_and_referrers_are_exact() {
+    let a = node(0);
+    let b = node(1);
+    let c = node(2);
+    a.edges.borrow_mut().extend([b.clone(), c.clone()]);
+    b.edges.borrow_mut().extend([c.clone(), c.clone()]);
+    c.edges.borrow_mut().push(a.clone());
+    assert_eq!(ids(referents(&AnyGc::from(a.clone()))), [1, 2]);
+    assert_eq!(ids(referents(&AnyGc::from(b.clone()))), [2, 2]);
+    assert_eq!(ids(referrers(&AnyGc::from(c.clone()))), [0, 1]);
+    assert_eq!(ids(referrers(&AnyGc::from(a.clone()))), [2]);
+    // `referrers` traces every object without making any a possible root.
+    let lonely = AnyGc::from(node(3));
+    assert_eq!(cyclegc::collect(), 0);
+    assert_eq!(cyclegc::count(), 0);
+    assert!(referrers(&lonely).is_empty());
+    assert_eq!(cyclegc::count(), 0);
+
+    // A mutably borrowed value shows what it can: nothing.
+    let guard = b.edges.borrow_mut();
+    assert!(referents(&AnyGc::from(b.clone())).is_empty());
+    assert_eq!(ids(referrers(&AnyGc::from(c.clone()))), [0]);
+    drop(guard);
+
+    // Untracked objects have no referents and are no one's referrer.
+    assert!(referents(&AnyGc::from(Gc::new(7))).is_empty());
+    drop((a, b, c, lonely));
+    assert_eq!(cyclegc::collect(), 3);
+    assert!(objects().is_empty());
+}
+
+thread_local! {
+    static SEEN_FROM_DROP: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+#[derive(Trace)]
+struct Reporter {
+    peer: RefCell<Option<Gc<Reporter>>>,
+}
+
+impl Drop for Reporter {
+    fn drop(&mut self) {
+        SEEN_FROM_DROP.with(|s| s.set(Some(objects().len())));
+    }
+}
+
+#[test]
+fn objects_called_from_a_drop_of_garbage_skips_the_claimed_objects() {
+    let keep = node(9);
+    let a = Gc::new(Reporter {
+        peer: RefCell::new(None),
+    });
+    let b = Gc::new(Reporter {
+        peer: RefCell::new(Some(a.clone())),
+    });
+    *a.peer.borrow_mut() = Some(b);
+    drop(a);
+    assert_eq!(cyclegc::collect(), 2);
+    assert_eq!(
+        SEEN_FROM_DROP.with(Cell::get),
+        Some(1),
+        "only the live node"
+    );
+    assert_eq!(ids(objects()), [9]);
+    drop(keep);
+}
+
+/// Calls `objects()` from its `Trace` impl while `nosy` is set.
+struct Nosy {
+    me: RefCell<Option<Gc<Nosy>>>,
+    nosy: Cell<bool>,
+}
+
+// SAFETY: reports the one handle it owns.
+unsafe impl Trace for Nosy {
+    fn trace(&self, tracer: &mut Tracer) {
+        if self.nosy.get() {
+            let _ = objects();
+        }
+        self.me.trace(tracer);
+    }
+}
+
+#[test]
+fn inspecting_from_a_trace_impl_panics_clearly_and_loses_nothing() {
+    let nosy = Gc::new(Nosy {
+        me: RefCell::new(None),
+        nosy: Cell::new(true),
+    });
+    *nosy.me.borrow_mut() = Some(nosy.clone());
+    let weak = Gc::downgrade(&nosy);
+    drop(nosy);
+    let payload = panic::catch_unwind(AssertUnwindSafe(cyclegc::collect)).unwrap_err();
+    let message = payload.downcast_ref::<String>().unwrap();
+    assert!(
+        message.contains("`objects` was called from a `Trace` impl"),
+        "{message}"
+    );
+    let nosy = weak.upgrade().unwrap();
+    nosy.nosy.set(false);
+    drop(nosy);
+    assert_eq!(cyclegc::collect(), 1);
+}
+
+thread_local! {
+    /// Dropped after the thread's exit hooks have run (registered later), with a node that
+    /// outlives the registry.
+    static LATE: RefCell<Option<Gc<Node>>> = const { RefCell::new(None) };
+}
+
+#[test]
+fn an_object_that_outlives_the_threads_registry_is_freed_safely() {
+    std::thread::spawn(|| {
+        // A root first, so that an exit hook is registered before `LATE`.
+        let a = node(0);
+        drop(a.clone());
+        LATE.with(|late| *late.borrow_mut() = Some(a));
+    })
+    .join()
+    .unwrap();
+}
+
+/// Holds a handle it never drops by itself.
+#[derive(Trace)]
+struct Keeper {
+    kept: RefCell<std::mem::ManuallyDrop<Gc<Node>>>,
+}
+
+#[test]
+fn a_manually_dropped_handle_is_still_an_edge() {
+    let target = node(1);
+    let keeper = Gc::new(Keeper {
+        kept: RefCell::new(std::mem::ManuallyDrop::new(target.clone())),
+    });
+    assert_eq!(ids(referents(&AnyGc::from(keeper.clone()))), [1]);
+    // SAFETY: taken once; the field is not used again.
+    drop(unsafe { std::mem::ManuallyDrop::take(&mut *keeper.kept.borrow_mut()) });
+}
+
+#[test]
+fn a_thread_that_only_allocates_frees_its_registry() {
+    // No object ever becomes a possible root here, so only listing them can register the
+    // exit hook that frees the table (Miri's leak check fails otherwise).
+    std::thread::spawn(|| {
+        let nodes: Vec<_> = (0..100).map(node).collect();
+        assert_eq!(objects().len(), 100);
+        drop(nodes);
+    })
+    .join()
+    .unwrap();
+}
