@@ -211,7 +211,9 @@
 //! | `gc.enable()`, `gc.disable()`, `gc.isenabled()` | [`enable`], [`disable`], [`is_enabled`] |
 //! | `gc.get_threshold()`, `gc.set_threshold()` | [`threshold`], [`set_threshold`] |
 //! | `gc.get_count()` | [`count`] |
-//! | `gc.get_stats()` | [`stats`] |
+//! | `gc.get_stats()` | [`stats`] (`generations[n]` per generation; `Display` prints a table) |
+//! | `gc.callbacks.append(f)`, `.remove(f)` | [`add_callback`], [`remove_callback`] ([`CollectionEvent`]) |
+//! | `gc.set_debug(gc.DEBUG_SAVEALL)`, `gc.garbage` | [`set_save_all`], [`save_all`], [`take_garbage`] |
 //! | `sys.getrefcount(x)`, `id(x)`, `x is y` | [`Gc::strong_count`], [`Gc::as_ptr`], [`Gc::ptr_eq`] |
 //! | `gc.is_tracked(x)` | [`Gc::is_tracked`] |
 //! | `gc.get_objects()`, `gc.get_referents(x)`, `gc.get_referrers(x)` | [`objects`], [`referents`], [`referrers`] (this thread's heap) |
@@ -286,6 +288,7 @@ mod any;
 mod callback;
 mod cycle;
 mod handle;
+mod hooks;
 mod impls;
 mod panics;
 mod primitive;
@@ -302,8 +305,9 @@ pub use crate::callback::{Callback, TracedFn};
 pub use crate::trace::{Trace, Tracer};
 #[doc(inline)]
 pub use crate::unsync::{
-    collect, count, disable, enable, is_enabled, objects, referents, referrers, set_threshold,
-    stats, threshold, AnyGc, Gc, Stats, Weak,
+    add_callback, collect, count, disable, enable, is_enabled, objects, referents, referrers,
+    remove_callback, save_all, set_save_all, set_threshold, stats, take_garbage, threshold, AnyGc,
+    CallbackId, CallbackPhase, CollectionEvent, Gc, GenerationStats, Stats, Weak,
 };
 pub use crate::untraced::Untraced;
 

@@ -18,4 +18,5 @@ pub(crate) use object::{
 };
 pub(crate) use phase::Phase;
 pub(crate) use scan::{Context, Scan};
-pub use stats::Stats;
+pub(crate) use stats::FULL;
+pub use stats::{GenerationStats, Stats};

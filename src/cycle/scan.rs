@@ -959,6 +959,39 @@ impl<H: Object> Scan<H> {
         count
     }
 
+    /// Phase 5 with `DEBUG_SAVEALL` (single-threaded flavour): instead of destroying the
+    /// garbage of the verdict, takes every member out of the scan alive and intact, and
+    /// returns their headers, in tracing order. Each keeps its strong references (from the
+    /// other members), so the caller can take a handle to it.
+    pub(crate) fn save(&mut self) -> Vec<NonNull<H>> {
+        assert!(
+            !H::CONCURRENT,
+            "only a claim that is a tentative `DEAD` can be undone"
+        );
+        if self.stage == Stage::Done {
+            return Vec::new();
+        }
+        let count = self.garbage_len();
+        let mut saved = Vec::with_capacity(count);
+        for k in 0..count {
+            let node = if self.all_garbage {
+                self.member::<true>(k)
+            } else {
+                self.member::<false>(k)
+            };
+            // SAFETY: in the scan, claimed by its tentative `DEAD` alone (no user code has
+            // run since the verdict, so nothing saw the claim), with what entering it
+            // returned: reviving it undoes the claim. A single-threaded value is never
+            // handed over.
+            let handed_over = unsafe { node.header().revive(node.saved) };
+            debug_assert!(!handed_over);
+            saved.push(node.header);
+        }
+        self.destroyed = count;
+        self.stage = Stage::Done;
+        saved
+    }
+
     /// Destroys the members from `destroyed` up to `count` (or a panicking `Drop`). Not
     /// inlined, for the reason given at [`Scan::trace_stack`].
     #[inline(never)]

@@ -21,7 +21,7 @@ use crate::primitive::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Order
 use crate::primitive::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use crate::primitive::{global, local};
 
-use crate::cycle::{Context, Object, Phase, Scan, Stats};
+use crate::cycle::{Context, Object, Phase, Scan, Stats, FULL};
 use crate::panics::{drop_payload, Panics, Payload};
 use crate::release;
 use crate::sync::header::Header;
@@ -198,7 +198,7 @@ fn collect_with(trigger: Trigger, wait: bool) -> usize {
         outer: unsafe { release::begin_collection() },
         deferring: true,
     };
-    lock(&HEAP.stats).collections += 1;
+    lock(&HEAP.stats).started(FULL);
     let mut panics = Panics::default();
     let freed = run(guard, &mut panics);
     end.end_deferral(&mut panics);
@@ -225,8 +225,7 @@ fn run(mut guard: MutexGuard<'_, Spare>, panics: &mut Panics) -> usize {
             stats.aborted += 1;
         }
         if !verdict.gave_up {
-            stats.collected += verdict.garbage as u64;
-            stats.traced += verdict.traced as u64;
+            stats.judged(FULL, verdict.traced, verdict.garbage, 0);
         }
     }
     set_trigger_after(verdict.traced, verdict.traced - verdict.garbage, rebuffered);

@@ -96,7 +96,7 @@ mod weak;
 
 use collector::Trigger;
 
-pub use crate::cycle::Stats;
+pub use crate::cycle::{GenerationStats, Stats};
 pub use any::AnyGc;
 pub use gc::Gc;
 pub use weak::Weak;

@@ -11,11 +11,15 @@ use std::mem::ManuallyDrop;
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr::NonNull;
 
-use crate::cycle::{Context, Object, Phase, Scan, Stats, BUFFERED, IN_BUFFER, WITHDRAWN};
+use crate::cycle::{Context, Object, Phase, Scan, Stats, BUFFERED, FULL, IN_BUFFER, WITHDRAWN};
+use crate::hooks::CollectionEvent;
 use crate::panics::{drop_payload, Panics, Payload};
 use crate::release;
+use crate::unsync::any::AnyGc;
 use crate::unsync::header::Header;
+use crate::unsync::hooks::Hooks;
 use crate::unsync::registry::Registry;
+use std::time::Instant;
 
 /// The automatic-collection threshold a thread starts with: a collection runs when this many
 /// possible cycle roots have been buffered since the last one. CPython's first-generation
@@ -69,6 +73,8 @@ pub(crate) struct Collector {
     stats: RefCell<Stats>,
     /// Every tracked object of the thread, for the heap's view of itself.
     registry: Registry,
+    /// Callbacks around each collection, and the garbage kept while saving it.
+    hooks: Hooks,
     /// The work arrays of the last collection, emptied, for the next one.
     spare_scan: Cell<Option<ManuallyDrop<Scan<Header>>>>,
     /// The first panic of an automatic collection, for the next explicit `collect()`.
@@ -98,6 +104,7 @@ impl Collector {
             countdown: Cell::new(0),
             stats: RefCell::new(Stats::new()),
             registry: Registry::new(),
+            hooks: Hooks::new(),
             spare_scan: Cell::new(None),
             kept_panic: Cell::new(None),
             register_exit_hook,
@@ -174,18 +181,30 @@ impl Collector {
             outer: unsafe { release::begin_collection() },
             deferring: true,
         };
-        self.stats.borrow_mut().collections += 1;
-        // The panics of `Trace` and `Drop` impls, dealt with once the collection is complete.
+        self.stats.borrow_mut().started(FULL);
+        // The panics of `Trace` and `Drop` impls and of callbacks, dealt with once the
+        // collection is complete.
         let mut panics = Panics::default();
-        let freed = self.run(trigger, &mut panics);
+        // Callbacks run inside the collection (a `collect()` there does nothing; their
+        // releases are deferred like the garbage's, and dropped below).
+        let started = self.hooks.any().then(|| {
+            self.hooks.call(&CollectionEvent::start(FULL), &mut panics);
+            Instant::now()
+        });
+        let (freed, saved) = self.run(trigger, &mut panics);
+        if let Some(started) = started {
+            let event = CollectionEvent::stop(FULL, freed, saved, started.elapsed());
+            self.hooks.call(&event, &mut panics);
+        }
         end.end_deferral(&mut panics);
         self.report(panics.finish(), trigger);
         freed
     }
 
     /// The collection proper, inside [`Collector::collect`]'s guards: phases 1 to 5
-    /// (ARCHITECTURE.md, "A collection") and the bookkeeping between them.
-    fn run(&self, trigger: Trigger, panics: &mut Panics) -> usize {
+    /// (ARCHITECTURE.md, "A collection") and the bookkeeping between them. Returns how many
+    /// objects it freed, and how many it found unreachable but kept (`set_save_all`).
+    fn run(&self, trigger: Trigger, panics: &mut Panics) -> (usize, usize) {
         // Dropped before `collect`'s `EndCollection` on every path: the scan revives (or hands
         // back) its nodes before `end_deferral` drains the pending list, which may hold
         // objects a misbehaving `Trace` released during the snapshot.
@@ -209,15 +228,34 @@ impl Collector {
             // entry's own). Not in a scan.
             unsafe { Header::release_hold(header) };
         }
+        // An exit collection never saves: nothing would look at the garbage any more.
+        let saving = self.hooks.save_all() && trigger != Trigger::Exit;
         if !verdict.gave_up {
+            let (collected, kept) = if saving {
+                (0, verdict.garbage)
+            } else {
+                (verdict.garbage, 0)
+            };
             let mut stats = self.stats.borrow_mut();
-            stats.collected += verdict.garbage as u64;
-            stats.traced += verdict.traced as u64;
+            stats.judged(FULL, verdict.traced, collected, kept);
         }
         self.set_trigger_after(verdict.traced - verdict.garbage);
         // Phase 5. From here on user code runs (the values' `Drop` impls); every member of
-        // the garbage is already `DEAD`.
-        let freed = scan.destroy(panics);
+        // the garbage is already `DEAD`. Or, saving, the garbage is kept alive instead.
+        let (freed, saved) = if saving {
+            let saved: Vec<AnyGc> = scan
+                .save()
+                .into_iter()
+                // SAFETY: each is alive and out of the scan, with strong references (the other
+                // members'), and no user code runs until the handles exist.
+                .map(|header| unsafe { AnyGc::from_header(header) })
+                .collect();
+            let count = saved.len();
+            self.hooks.keep(saved);
+            (0, count)
+        } else {
+            (scan.destroy(panics), 0)
+        };
         self.keep_spare_scan(scan.recycle(verdict.traced));
         self.registry.tidy_if_holey();
         if let Some(type_name) = verdict.lied_about.filter(|_| cfg!(debug_assertions)) {
@@ -232,7 +270,7 @@ impl Collector {
                 )
             });
         }
-        freed
+        (freed, saved)
     }
 
     /// The work arrays kept from the last collection, if any.
@@ -312,6 +350,12 @@ impl Collector {
         if let Some(panic) = self.take_kept_panic() {
             drop_payload(panic);
         }
+        // Saved garbage becomes garbage again, for these collections to reclaim. (A panic
+        // from a `Drop` it runs is dropped: a thread-local destructor must not unwind.)
+        let saved = self.hooks.take_garbage();
+        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| drop(saved))) {
+            drop_payload(payload);
+        }
         for _ in 0..EXIT_ROUNDS {
             // An exit collection drops what it catches: only the collector's own bugs unwind.
             let collect = AssertUnwindSafe(|| self.collect(Trigger::Exit));
@@ -343,6 +387,7 @@ impl Collector {
         }
         drop(self.take_spare_scan());
         self.registry.close();
+        self.hooks.release();
         if let Some(panic) = self.take_kept_panic() {
             drop_payload(panic);
         }
@@ -393,6 +438,11 @@ impl Collector {
 
     pub(crate) fn stats(&self) -> Stats {
         self.stats.borrow().clone()
+    }
+
+    /// The callbacks and saved garbage.
+    pub(crate) fn hooks(&self) -> &Hooks {
+        &self.hooks
     }
 
     /// The registry of the thread's tracked objects.

@@ -18,6 +18,8 @@ use std::ptr::NonNull;
 use std::thread::LocalKey;
 
 use crate::cycle::Stats;
+use crate::hooks::{CallbackId, CollectionEvent};
+use crate::unsync::any::AnyGc;
 use crate::unsync::collector::{Collector, Trigger};
 use crate::unsync::header::Header;
 
@@ -254,4 +256,111 @@ pub fn count() -> usize {
 /// ```
 pub fn stats() -> Stats {
     COLLECTOR.with(Collector::stats)
+}
+
+/// Registers `callback` to be called at the start and at the stop of every collection on
+/// this thread, automatic or not: Python's `gc.callbacks`. Returns its id, for
+/// [`remove_callback`].
+///
+/// Callbacks run in the order they were added, on the collecting thread, with no internal
+/// borrow held: they may allocate, drop handles, inspect the heap ([`objects`](crate::objects))
+/// or add and remove callbacks (effective from the next event). A `collect()` inside one
+/// returns 0: collections do not nest. A callback that panics is removed, and its panic is
+/// resumed once the collection has finished (by `collect()`; an automatic collection keeps
+/// it for the next `collect()`, as it does a `Drop`'s).
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+/// use cyclegc::{add_callback, remove_callback, CallbackPhase, Gc, Trace};
+///
+/// let log = Rc::new(RefCell::new(Vec::new()));
+/// let sink = log.clone();
+/// let id = add_callback(move |event| sink.borrow_mut().push((event.phase, event.collected)));
+///
+/// #[derive(Trace)]
+/// struct Node(RefCell<Option<Gc<Node>>>);
+/// let node = Gc::new(Node(RefCell::new(None)));
+/// *node.0.borrow_mut() = Some(node.clone());
+/// drop(node);
+/// cyclegc::collect();
+///
+/// assert_eq!(*log.borrow(), [(CallbackPhase::Start, 0), (CallbackPhase::Stop, 1)]);
+/// assert!(remove_callback(id));
+/// ```
+pub fn add_callback(callback: impl FnMut(&CollectionEvent) + 'static) -> CallbackId {
+    COLLECTOR.with(|collector| collector.hooks().add(callback))
+}
+
+/// Removes a callback [`add_callback`] registered; `false` if it is not registered (removed
+/// already, or removed because it panicked).
+///
+/// # Examples
+///
+/// ```
+/// let id = cyclegc::add_callback(|_| {});
+/// assert!(cyclegc::remove_callback(id));
+/// assert!(!cyclegc::remove_callback(id));
+/// ```
+pub fn remove_callback(id: CallbackId) -> bool {
+    COLLECTOR.with(|collector| collector.hooks().remove(id))
+}
+
+/// Turns saving on or off: while on, every object a collection on this thread finds
+/// unreachable is kept, alive and intact, instead of being destroyed, until
+/// [`take_garbage`] hands it over. Python's `gc.set_debug(gc.DEBUG_SAVEALL)`. Such objects
+/// count as `uncollectable` in [`stats`]; `collect()` returns only what it freed. The
+/// collections of a thread's exit never save.
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::RefCell;
+/// use cyclegc::{set_save_all, take_garbage, Gc, Trace};
+///
+/// #[derive(Trace)]
+/// struct Node(RefCell<Option<Gc<Node>>>);
+///
+/// set_save_all(true);
+/// let node = Gc::new(Node(RefCell::new(None)));
+/// *node.0.borrow_mut() = Some(node.clone());
+/// drop(node);
+/// assert_eq!(cyclegc::collect(), 0, "found, but kept");
+/// set_save_all(false);
+///
+/// let garbage = take_garbage();
+/// assert_eq!(garbage.len(), 1);
+/// let node: Gc<Node> = garbage.into_iter().next().unwrap().downcast().unwrap();
+/// assert!(node.0.borrow().is_some(), "intact");
+/// drop(node); // garbage again
+/// assert_eq!(cyclegc::collect(), 1);
+/// ```
+pub fn set_save_all(save_all: bool) {
+    COLLECTOR.with(|collector| collector.hooks().set_save_all(save_all));
+}
+
+/// Whether collections on this thread save what they find unreachable ([`set_save_all`]).
+///
+/// # Examples
+///
+/// ```
+/// assert!(!cyclegc::save_all());
+/// ```
+pub fn save_all() -> bool {
+    COLLECTOR.with(|collector| collector.hooks().save_all())
+}
+
+/// Hands over the objects collections on this thread found unreachable while saving was on
+/// ([`set_save_all`]), oldest find first, and empties the list: Python's `gc.garbage`.
+/// Dropping them makes them garbage again.
+///
+/// # Examples
+///
+/// ```
+/// assert!(cyclegc::take_garbage().is_empty());
+/// ```
+pub fn take_garbage() -> Vec<AnyGc> {
+    COLLECTOR.with(|collector| collector.hooks().take_garbage())
 }

@@ -24,13 +24,18 @@ mod collector;
 mod gc;
 mod header;
 mod heap;
+mod hooks;
 mod local;
 mod registry;
 mod weak;
 
-pub use crate::cycle::Stats;
+pub use crate::cycle::{GenerationStats, Stats};
+pub use crate::hooks::{CallbackId, CallbackPhase, CollectionEvent};
 pub use any::AnyGc;
 pub use gc::Gc;
 pub use heap::{objects, referents, referrers};
-pub use local::{collect, count, disable, enable, is_enabled, set_threshold, stats, threshold};
+pub use local::{
+    add_callback, collect, count, disable, enable, is_enabled, remove_callback, save_all,
+    set_save_all, set_threshold, stats, take_garbage, threshold,
+};
 pub use weak::Weak;
