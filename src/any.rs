@@ -31,8 +31,9 @@ pub(crate) trait Handles: Object {
     ///
     /// # Panics
     /// Where the flavour cannot read it at that moment (the single-threaded header lends its
-    /// vtable slot to the scan while a collection on this thread reads the object: only a
-    /// `Trace` impl can get here then).
+    /// vtable slot to the scan while a collection on this thread holds the object: a `Trace`
+    /// impl during the snapshot, or a garbage member's `Drop` reaching a member not yet
+    /// destroyed).
     fn vtable_of_live(&self) -> &'static VTable<Self>;
 }
 
@@ -70,7 +71,7 @@ macro_rules! any_gc {
             }
 
             /// The name of the value's type, as [`std::any::type_name`] gives it (for a value
-            #[doc = concat!("made by `Gc::from(Box<dyn Trait>)`, the trait object's type: `dyn Trait`).\n\n# Panics\n\nIf called from a `Trace` impl while a collection scans this object (the single-threaded heap lends the type's slot to the scan).\n\n# Examples\n\n```\nuse ", $path, "::{AnyGc, Gc};\nassert_eq!(AnyGc::from(Gc::new(1u8)).type_name(), \"u8\");\n```")]
+            #[doc = concat!("made by `Gc::from(Box<dyn Trait>)`, the trait object's type: `dyn Trait`).\n\n# Panics\n\nIf called while a collection on this thread holds the object: from a `Trace` impl, or from the `Drop` of a garbage object reaching another member of its cycle (the single-threaded heap lends the type's slot to the collection then).\n\n# Examples\n\n```\nuse ", $path, "::{AnyGc, Gc};\nassert_eq!(AnyGc::from(Gc::new(1u8)).type_name(), \"u8\");\n```")]
             pub fn type_name(&self) -> &'static str {
                 ($crate::any::Handles::vtable_of_live(self.header()).type_name)()
             }

@@ -212,7 +212,7 @@
 //! | `gc.get_threshold()`, `gc.set_threshold()` | [`threshold`], [`set_threshold`] |
 //! | `gc.get_count()` | [`count`] |
 //! | `gc.get_stats()` | [`stats`] (`generations[n]` per generation; `Display` prints a table) |
-//! | `gc.callbacks.append(f)`, `.remove(f)` | [`add_callback`], [`remove_callback`] ([`CollectionEvent`]) |
+//! | `gc.callbacks.append(f)`, `.remove(f)` | [`add_callback`], [`remove_callback`] ([`CollectionEvent`]); [`sync::add_callback`] for the shared heap |
 //! | `gc.set_debug(gc.DEBUG_SAVEALL)`, `gc.garbage` | [`set_save_all`], [`save_all`], [`take_garbage`] |
 //! | `sys.getrefcount(x)`, `id(x)`, `x is y` | [`Gc::strong_count`], [`Gc::as_ptr`], [`Gc::ptr_eq`] |
 //! | `gc.is_tracked(x)` | [`Gc::is_tracked`] |

@@ -92,19 +92,20 @@ fn every_way_of_making_and_ending_an_object_keeps_the_list_true() {
     let slice: Gc<[Gc<Node>]> = vec![node(5)].into();
     let boxed: Gc<dyn Trace> = Gc::from(Box::new(node(6)) as Box<dyn Trace>);
 
+    // `make_mut` handed out a `&mut`: the moved object is not listed (see below).
     let listed = objects();
     let names: Vec<_> = listed.iter().map(AnyGc::type_name).collect();
-    assert_eq!(listed.len(), 6, "{names:?}");
+    assert_eq!(listed.len(), 5, "{names:?}");
     assert!(AnyGc::ptr_eq(&listed[0], &AnyGc::from(cyclic)));
-    assert!(AnyGc::ptr_eq(&listed[1], &AnyGc::from(moved)));
-    assert!(AnyGc::ptr_eq(&listed[2], &AnyGc::from(slice[0].clone())));
-    assert!(AnyGc::ptr_eq(&listed[3], &AnyGc::from(slice)));
+    assert!(AnyGc::ptr_eq(&listed[1], &AnyGc::from(slice[0].clone())));
+    assert!(AnyGc::ptr_eq(&listed[2], &AnyGc::from(slice)));
     assert_eq!(
-        listed[4].type_name(),
+        listed[3].type_name(),
         std::any::type_name::<Node>(),
         "the boxed node"
     );
-    assert!(AnyGc::ptr_eq(&listed[5], &AnyGc::from(boxed)));
+    assert!(AnyGc::ptr_eq(&listed[4], &AnyGc::from(boxed)));
+    drop(moved);
     drop(unwrapped);
 }
 
@@ -259,4 +260,115 @@ fn a_thread_that_only_allocates_frees_its_registry() {
     })
     .join()
     .unwrap();
+}
+
+/// Panics when cloned; may own a `Gc`, so a slice of it is tracked.
+#[derive(Trace)]
+struct Bomb {
+    edges: RefCell<Vec<Gc<u8>>>,
+}
+
+impl Clone for Bomb {
+    fn clone(&self) -> Self {
+        panic!("clone fails")
+    }
+}
+
+#[test]
+fn a_slice_whose_clone_panics_is_never_listed() {
+    let items = [Bomb {
+        edges: RefCell::new(Vec::new()),
+    }];
+    let made = panic::catch_unwind(AssertUnwindSafe(|| Gc::<[Bomb]>::from(&items[..])));
+    assert!(made.is_err());
+    assert!(objects().is_empty(), "the freed allocation is not listed");
+}
+
+/// Looks at the heap from inside its `Clone`, while a slice of it is being built.
+#[derive(Trace)]
+struct Spy {
+    edges: RefCell<Vec<Gc<u8>>>,
+}
+
+thread_local! {
+    static SEEN_WHILE_CLONING: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+impl Clone for Spy {
+    fn clone(&self) -> Self {
+        SEEN_WHILE_CLONING.with(|s| s.set(Some(objects().len())));
+        Spy {
+            edges: RefCell::new(Vec::new()),
+        }
+    }
+}
+
+#[test]
+fn a_half_built_slice_is_not_listed() {
+    let items = [
+        Spy {
+            edges: RefCell::new(Vec::new()),
+        },
+        Spy {
+            edges: RefCell::new(Vec::new()),
+        },
+    ];
+    let slice = Gc::<[Spy]>::from(&items[..]);
+    assert_eq!(SEEN_WHILE_CLONING.with(Cell::get), Some(0));
+    assert_eq!(objects().len(), 1, "listed once complete");
+    drop(slice);
+}
+
+#[test]
+fn get_mut_and_pin_take_the_object_out_of_the_list() {
+    // `get_mut`'s `&mut` must not be aliased by a handle from the list (nor its value traced
+    // by `referrers`).
+    let mut a = node(1);
+    assert_eq!(ids(objects()), [1]);
+    let m = Gc::get_mut(&mut a).unwrap();
+    assert!(objects().is_empty());
+    m.id = 2;
+    assert_eq!(a.id, 2);
+    // `make_mut` goes through `get_mut`.
+    let mut b = node(3);
+    Gc::make_mut(&mut b).id = 4;
+    assert!(objects().is_empty());
+    // A pinned value must not be moved out through an unpinned handle from the list.
+    let pinned = Gc::pin(Node {
+        id: 5,
+        edges: RefCell::new(Vec::new()),
+    });
+    assert!(objects().is_empty());
+    drop((a, b, pinned));
+}
+
+thread_local! {
+    static TRACE_PANICS: Cell<bool> = const { Cell::new(false) };
+}
+
+/// A `Trace` that panics on demand.
+struct Flaky(RefCell<Vec<Gc<Node>>>);
+
+// SAFETY: reports what it owns (or panics first).
+unsafe impl Trace for Flaky {
+    fn trace(&self, tracer: &mut Tracer) {
+        if TRACE_PANICS.with(Cell::get) {
+            panic!("trace fails");
+        }
+        self.0.trace(tracer);
+    }
+}
+
+#[test]
+fn referrers_gives_back_what_it_borrowed_when_a_trace_panics() {
+    let flaky = Gc::new(Flaky(RefCell::new(Vec::new())));
+    let weak = Gc::downgrade(&flaky);
+    let target = AnyGc::from(node(1));
+    TRACE_PANICS.with(|p| p.set(true));
+    let result = panic::catch_unwind(AssertUnwindSafe(|| referrers(&target)));
+    TRACE_PANICS.with(|p| p.set(false));
+    assert!(result.is_err());
+    assert_eq!(Gc::strong_count(&flaky), 1);
+    drop(flaky);
+    assert!(weak.upgrade().is_none(), "freed: nothing kept a reference");
 }

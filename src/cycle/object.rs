@@ -101,12 +101,14 @@ pub(crate) unsafe trait Object: Sized + 'static {
     /// `Gc`.
     fn new_header(vtable: &'static VTable<Self>, tracked: bool, strong: usize) -> Self;
 
-    /// Called once a fresh header is written in its allocation, before anything else sees
-    /// it: the single-threaded flavour lists a tracked object in its thread's registry
-    /// (`unsync/registry.rs`), from which it leaves when the allocation is freed.
+    /// Called once a fresh allocation is complete (header and value written), before anything
+    /// else sees it: the single-threaded flavour lists a tracked object in its thread's
+    /// registry (`unsync/registry.rs`), from which it leaves when the allocation is freed
+    /// (through `release_hold`, so never before this call).
     ///
     /// # Safety
-    /// `this` is the header of a fresh allocation, written, not yet shared.
+    /// `this` is the header of a fresh allocation, header and value written, not yet shared,
+    /// which is freed only through [`Object::release_hold`] from now on.
     unsafe fn placed(this: NonNull<Self>);
 
     /// Gives back one unit of the weak count (a `Weak` handle or a hold), and frees the

@@ -135,7 +135,6 @@ pub(crate) fn allocate<H: Object, T: Trace + 'static>(
         let header_ptr = start.add(offset).cast::<H>();
         header_ptr.cast::<usize>().sub(1).write(len);
         header_ptr.write(header);
-        H::placed(NonNull::new_unchecked(header_ptr));
         NonNull::new_unchecked(
             ptr::slice_from_raw_parts_mut(header_ptr.cast::<T>(), len) as *mut GcBox<H, [T]>
         )
@@ -199,8 +198,12 @@ pub(crate) unsafe fn clone_from_slice<H, T: Clone>(boxed: NonNull<GcBox<H, [T]>>
 pub(crate) fn from_vec<H: Object, T: Trace + 'static>(vec: Vec<T>) -> NonNull<GcBox<H, [T]>> {
     let header = H::new_header(SliceVTableFor::<H, T>::VTABLE, T::may_contain_gc(), 1);
     let boxed = allocate::<H, T>(header, vec.len());
-    // SAFETY: a fresh allocation of `vec.len()` elements, not written yet.
-    unsafe { move_from_vec(boxed, vec) };
+    // SAFETY: a fresh allocation of `vec.len()` elements, not written yet; once they are,
+    // the object is complete and can be listed.
+    unsafe {
+        move_from_vec(boxed, vec);
+        H::placed(boxed.cast());
+    }
     boxed
 }
 
@@ -210,8 +213,12 @@ pub(crate) fn from_slice<H: Object, T: Trace + Clone + 'static>(
 ) -> NonNull<GcBox<H, [T]>> {
     let header = H::new_header(SliceVTableFor::<H, T>::VTABLE, T::may_contain_gc(), 1);
     let boxed = allocate::<H, T>(header, items.len());
-    // SAFETY: a fresh allocation of `items.len()` elements, not written yet, not shared.
-    unsafe { clone_from_slice(boxed, items) };
+    // SAFETY: a fresh allocation of `items.len()` elements, not written yet, not shared
+    // (not listed either, until every clone is made: a panicking one frees it directly).
+    unsafe {
+        clone_from_slice(boxed, items);
+        H::placed(boxed.cast());
+    }
     boxed
 }
 

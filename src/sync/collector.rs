@@ -22,9 +22,11 @@ use crate::primitive::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use crate::primitive::{global, local};
 
 use crate::cycle::{Context, Object, Phase, Scan, Stats, FULL};
+use crate::hooks::{CallbackId, CollectionEvent};
 use crate::panics::{drop_payload, Panics, Payload};
 use crate::release;
 use crate::sync::header::Header;
+use std::time::Instant;
 
 /// The default [`threshold`](crate::sync::threshold).
 pub(crate) const DEFAULT_THRESHOLD: usize = if cfg!(miri) { 16 } else { 2000 };
@@ -95,6 +97,12 @@ struct Heap {
     /// The threshold, raised after a collection that left many survivors.
     trigger: AtomicUsize,
     stats: Mutex<Stats>,
+    /// The callbacks around each collection (`sync::add_callback`), in the order added.
+    callbacks: Mutex<Vec<(CallbackId, std::sync::Arc<SyncCallback>)>>,
+    /// How many callbacks are registered: a collection with none takes no lock for them.
+    callback_count: AtomicUsize,
+    /// The next callback's id.
+    next_callback: AtomicUsize,
     /// The first panic of a `Drop` or `Trace` impl during an automatic collection, resumed
     /// by the next explicit one.
     kept_panic: Mutex<Option<Payload>>,
@@ -112,6 +120,9 @@ global! {
         threshold: AtomicUsize::new(DEFAULT_THRESHOLD),
         trigger: AtomicUsize::new(DEFAULT_THRESHOLD),
         stats: Mutex::new(Stats::new()),
+        callbacks: Mutex::new(Vec::new()),
+        callback_count: AtomicUsize::new(0),
+        next_callback: AtomicUsize::new(0),
         kept_panic: Mutex::new(None),
     };
 }
@@ -178,17 +189,30 @@ pub(crate) fn collect(trigger: Trigger) -> usize {
 
 /// [`collect`], waiting for a running collection if `wait`, otherwise returning 0 if there
 /// is one.
+///
+/// With callbacks registered, they are called before the collector lock is taken and after
+/// it is given back (user code must not run under it: a callback waiting for a thread that
+/// waits for the lock would deadlock). An automatic collection then only checks that no
+/// other is running before it announces itself, and may wait for one that starts meanwhile.
 fn collect_with(trigger: Trigger, wait: bool) -> usize {
     if std::thread::panicking() || release::phase().collecting() {
         return 0;
     }
-    let guard = if wait {
-        lock(&HEAP.collector)
+    let announce = HEAP.callback_count.load(Ordering::Acquire) > 0;
+    let try_lock = || match HEAP.collector.try_lock() {
+        Ok(guard) => Some(guard),
+        Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+        Err(TryLockError::WouldBlock) => None,
+    };
+    let early = if wait {
+        (!announce).then(|| lock(&HEAP.collector))
     } else {
-        match HEAP.collector.try_lock() {
-            Ok(guard) => guard,
-            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-            Err(TryLockError::WouldBlock) => return 0,
+        let Some(guard) = try_lock() else { return 0 };
+        if announce {
+            drop(guard);
+            None
+        } else {
+            Some(guard)
         }
     };
     // While collecting, this thread's releases are deferred: no header in the scan is freed
@@ -200,10 +224,57 @@ fn collect_with(trigger: Trigger, wait: bool) -> usize {
     };
     lock(&HEAP.stats).started(FULL);
     let mut panics = Panics::default();
+    let started = announce.then(|| {
+        call_callbacks(&CollectionEvent::start(FULL), &mut panics);
+        Instant::now()
+    });
+    let guard = early.unwrap_or_else(|| lock(&HEAP.collector));
     let freed = run(guard, &mut panics);
+    if let Some(started) = started {
+        let event = CollectionEvent::stop(FULL, freed, 0, started.elapsed());
+        call_callbacks(&event, &mut panics);
+    }
     end.end_deferral(&mut panics);
     report(panics.finish(), trigger);
     freed
+}
+
+/// A registered callback of the thread-safe heap.
+pub(crate) type SyncCallback = dyn Fn(&CollectionEvent) + Send + Sync;
+
+/// Calls every callback with `event`, in the order they were added, with no lock held. One
+/// that panics is removed, and its panic recorded in `panics`.
+fn call_callbacks(event: &CollectionEvent, panics: &mut Panics) {
+    let callbacks: Vec<_> = lock(&HEAP.callbacks).clone();
+    for (id, callback) in callbacks {
+        if !panics.catch(|| callback(event)) {
+            remove_callback(id);
+        }
+    }
+}
+
+/// `sync::add_callback`.
+pub(crate) fn add_callback(callback: std::sync::Arc<SyncCallback>) -> CallbackId {
+    let id = CallbackId(HEAP.next_callback.fetch_add(1, Ordering::Relaxed) as u64);
+    let mut callbacks = lock(&HEAP.callbacks);
+    callbacks.push((id, callback));
+    HEAP.callback_count
+        .store(callbacks.len(), Ordering::Release);
+    id
+}
+
+/// `sync::remove_callback`.
+pub(crate) fn remove_callback(id: CallbackId) -> bool {
+    let removed = {
+        let mut callbacks = lock(&HEAP.callbacks);
+        let at = callbacks.iter().position(|(listed, _)| *listed == id);
+        let removed = at.map(|at| callbacks.remove(at));
+        HEAP.callback_count
+            .store(callbacks.len(), Ordering::Release);
+        removed
+    };
+    // Dropped with no lock held: the closure's captures are user values.
+    removed.is_some()
 }
 
 /// Phases 1–4 under the collector lock `guard`, then phase 5 outside it.

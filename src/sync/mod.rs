@@ -227,3 +227,52 @@ pub fn count() -> usize {
 pub fn stats() -> Stats {
     collector::stats()
 }
+
+/// Registers `callback` to be called at the start and at the stop of every collection of the
+/// shared heap, automatic or not, on whichever thread runs it: Python's `gc.callbacks`.
+/// Returns its id, for [`remove_callback`].
+///
+/// Callbacks are called in the order they were added, with no internal lock held (the
+/// collector takes its lock after the start event and gives it back before the stop event),
+/// possibly from several threads at once: hence `Fn + Send + Sync`. A `sync::collect()`
+/// inside one returns 0. A callback that panics is removed, and its panic is resumed once the
+/// collection has finished (by `sync::collect()`; an automatic collection keeps it for the
+/// next one).
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+/// use cyclegc::sync;
+/// use cyclegc::CallbackPhase;
+///
+/// let stops = Arc::new(AtomicUsize::new(0));
+/// let counter = stops.clone();
+/// let id = sync::add_callback(move |event| {
+///     if event.phase == CallbackPhase::Stop {
+///         counter.fetch_add(1, Ordering::SeqCst);
+///     }
+/// });
+/// sync::collect();
+/// assert!(stops.load(Ordering::SeqCst) >= 1);
+/// assert!(sync::remove_callback(id));
+/// ```
+pub fn add_callback(
+    callback: impl Fn(&crate::CollectionEvent) + Send + Sync + 'static,
+) -> crate::CallbackId {
+    collector::add_callback(std::sync::Arc::new(callback))
+}
+
+/// Removes a callback [`add_callback`] registered; `false` if it is not registered.
+///
+/// # Examples
+///
+/// ```
+/// let id = cyclegc::sync::add_callback(|_| {});
+/// assert!(cyclegc::sync::remove_callback(id));
+/// assert!(!cyclegc::sync::remove_callback(id));
+/// ```
+pub fn remove_callback(id: crate::CallbackId) -> bool {
+    collector::remove_callback(id)
+}

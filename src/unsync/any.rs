@@ -37,9 +37,9 @@ impl Handles for Header {
     fn vtable_of_live(&self) -> &'static VTable<Header> {
         if self.scan_index().is_some() {
             panic!(
-                "cyclegc: an `AnyGc` was inspected (its type, address or downcast) from a \
-                 `Trace` impl while the collector scans its object; a `Trace` impl should \
-                 only report edges"
+                "cyclegc: an `AnyGc` was inspected (its type, address or downcast) while a \
+                 collection holds its object: from a `Trace` impl, or from the `Drop` of a \
+                 garbage object reaching another member of its cycle"
             );
         }
         // SAFETY: not in a scan, so the slot holds the vtable.

@@ -144,10 +144,14 @@ impl<T: Trace + 'static> Gc<T> {
     /// assert_eq!(*pinned, 5);
     /// ```
     pub fn pin(value: T) -> Pin<Gc<T>> {
+        let gc = Gc::new(value);
+        // Not listed by the heap's view, whose handles could be downcast to an unpinned `Gc`.
+        gc.header().unlist();
         // SAFETY: a `Gc` never moves its value: the value is dropped in place, and the only
         // ways to move it out (`try_unwrap`, `make_mut`, `get_mut`) need the `Gc` by value
-        // or by `&mut`, which `Pin` does not hand out.
-        unsafe { Pin::new_unchecked(Gc::new(value)) }
+        // or by `&mut`, which `Pin` does not hand out, and no other `Gc` can be made (the
+        // object is not listed for `objects()`, and a `Weak` needs the `Gc`).
+        unsafe { Pin::new_unchecked(gc) }
     }
 
     /// Builds a value that holds a [`Weak`] pointer to itself.
@@ -478,6 +482,9 @@ impl<T: ?Sized> Gc<T> {
     /// back). Returning `None` instead would make `get_mut` fail after every
     /// `drop(x.clone())`, which `Rc::get_mut` does not.
     ///
+    /// The heap's view ([`objects`](crate::objects)) is the one other way to reach an
+    /// object: one that `get_mut` lends leaves that list, for good.
+    ///
     /// # Examples
     ///
     /// ```
@@ -503,9 +510,12 @@ impl<T: ?Sized> Gc<T> {
                     header.set_flag(WITHDRAWN);
                 }
             }
+            // The heap's view could otherwise hand out a second handle (`objects()`) or trace
+            // the value (`referrers()`) while the `&mut` lives: the object leaves it.
+            header.unlist();
             // SAFETY: this is the only pointer to the allocation, and `&mut self` guarantees
             // no reference derived from it is alive. No collection reads the value while the
-            // `&mut` lives: see above.
+            // `&mut` lives (see above), and the heap's view no longer lists it.
             Some(unsafe { &mut (*this.ptr.as_ptr()).value })
         } else {
             None

@@ -114,6 +114,17 @@ impl Header {
         ((self.weak_flags.get() & WEAK) >> FLAG_BITS) as usize
     }
 
+    /// Takes the object out of the thread's registry, if it is listed: for `Gc::get_mut` and
+    /// `Gc::pin`, whose guarantees a handle from the heap's view would break.
+    #[inline]
+    pub(crate) fn unlist(&self) {
+        let weak_flags = self.weak_flags.get();
+        if weak_flags & REGISTRY != 0 {
+            local::unregister((weak_flags >> REGISTRY_SHIFT) as usize - 1);
+            self.weak_flags.set(weak_flags & !REGISTRY);
+        }
+    }
+
     /// Records the object's number in the thread's registry (`registry.rs`); `None`: not
     /// listed.
     ///

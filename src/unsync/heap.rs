@@ -3,7 +3,9 @@
 //! (`registry.rs`).
 //!
 //! Objects the collector has claimed (members of a garbage cycle being destroyed) are never
-//! listed, nor are untracked ones. Values are read only through their `Trace` impls, with the
+//! listed, nor are untracked ones, nor those whose value `Gc::get_mut` (or `make_mut`) has
+//! lent mutably or `Gc::pin` has pinned: a handle from the list could alias that `&mut`, or
+//! move the pinned value (they leave the list for good). Values are read only through their `Trace` impls, with the
 //! collector's own tracer: a `RefCell` that is mutably borrowed at that moment (or a lock
 //! that is held) is skipped, so its value shows the edges it can, never a panic or a block.
 //!
@@ -51,7 +53,10 @@ unsafe fn trace(header: NonNull<Header>, tracer: &mut Tracer) {
 }
 
 /// Every live tracked object of this thread's heap, oldest first: Python's
-/// `gc.get_objects()`. Each comes as an [`AnyGc`], which keeps it alive while held.
+/// `gc.get_objects()`. Each comes as an [`AnyGc`], which keeps it alive while held. Not
+/// listed: objects whose value [`Gc::get_mut`](crate::Gc::get_mut) (or `make_mut`) has lent
+/// mutably or [`Gc::pin`](crate::Gc::pin) has pinned, which leave the list for good (a handle
+/// from here could alias the `&mut` or move the pinned value).
 ///
 /// O(objects). Dropping the list is dropping that many handles: the objects become possible
 /// roots of the next collection, which then examines them.
@@ -177,23 +182,42 @@ pub fn referrers(object: &AnyGc) -> Vec<AnyGc> {
         if !listable(h) {
             continue;
         }
-        // Borrows a strong reference for the trace, and gives it back without making the
-        // object a possible root: its count ends as it was (unless a `Trace` impl dropped
-        // handles meanwhile, when the ordinary drop takes over).
-        h.clone_strong();
+        // Borrows a strong reference for the trace (given back also if it panics).
+        let borrowed = Borrowed::new(header);
         // SAFETY: listable, not in a scan, and the borrowed reference keeps it alive.
         unsafe { trace(header, &mut tracer) };
         if tracer.edges::<Header>().contains(&target) {
             // SAFETY: alive (the borrowed reference).
             found.push(unsafe { AnyGc::from_header(header) });
         }
-        if h.strong() > 1 {
-            // SAFETY: gives back the reference borrowed above; others remain.
-            unsafe { h.dec_strong() };
-        } else {
-            // SAFETY: the reference borrowed above, given up.
-            unsafe { Header::drop_strong(header) };
-        }
+        drop(borrowed);
     }
     found
+}
+
+/// A strong reference borrowed for a moment, given back without making the object a
+/// possible root: its count ends as it was, so no garbage can have appeared (unless a
+/// `Trace` impl dropped handles meanwhile, when the ordinary drop takes over).
+struct Borrowed(NonNull<Header>);
+
+impl Borrowed {
+    fn new(header: NonNull<Header>) -> Borrowed {
+        // SAFETY: the caller's header is alive.
+        unsafe { header.as_ref() }.clone_strong();
+        Borrowed(header)
+    }
+}
+
+impl Drop for Borrowed {
+    fn drop(&mut self) {
+        // SAFETY: the borrowed reference keeps the header alive.
+        let h = unsafe { self.0.as_ref() };
+        if h.strong() > 1 {
+            // SAFETY: gives back the reference borrowed in `new`; others remain.
+            unsafe { h.dec_strong() };
+        } else {
+            // SAFETY: the reference borrowed in `new`, given up.
+            unsafe { Header::drop_strong(self.0) };
+        }
+    }
 }

@@ -42,11 +42,11 @@ pub(crate) struct Registry {
     holes: Cell<usize>,
     /// The thread's last exit hook has run: nothing is listed any more.
     closed: Cell<bool>,
+    /// How many slots the allocation path may fill: the table's capacity, but no more than
+    /// the numbers left after `offset` (so that every number it hands out fits), and none
+    /// once closed. The one thing that path checks.
+    room: Cell<usize>,
 }
-
-// The allocation path checks one thing, that the table has room: `enter_slowly` only grows
-// it as far as `offset + capacity <= NUMBERS`, so a slot with room has a number that fits,
-// and a closed registry has no room at all.
 
 impl Registry {
     pub(crate) const fn new() -> Registry {
@@ -55,6 +55,7 @@ impl Registry {
             offset: Cell::new(0),
             holes: Cell::new(0),
             closed: Cell::new(false),
+            room: Cell::new(0),
         }
     }
 
@@ -78,7 +79,7 @@ impl Registry {
         // SAFETY: the only access to the table for the length of this call.
         let slots = unsafe { self.slots() };
         let len = slots.len();
-        if len == slots.capacity() {
+        if len >= self.room.get() {
             return None;
         }
         // SAFETY: there is room for one more slot (checked above), written before the length
@@ -104,23 +105,42 @@ impl Registry {
         // A full table is tidied rather than grown when half of it is holes (which costs
         // no more than growing it, and amortises over the frees that made the holes).
         self.tidy_if_holey();
-        // SAFETY: the only access to the table for the length of this call.
-        let slots = unsafe { self.slots() };
-        if self.offset.get() + slots.len() >= NUMBERS {
+        // SAFETY: the only access to the table until `renumber` below, which takes its own.
+        let len = unsafe { self.slots() }.len();
+        if self.offset.get() + len >= NUMBERS {
             // Number everything again from zero.
             self.renumber(0);
-            if slots.len() >= NUMBERS {
-                panic!("cyclegc: more than {NUMBERS} tracked objects on one thread");
-            }
         }
-        if slots.len() == slots.capacity() {
-            // Grow as `Vec` would, but never past the last number.
-            let room = NUMBERS - self.offset.get() - slots.len();
-            slots.reserve_exact(slots.len().max(4).min(room));
+        // SAFETY: the only access to the table for the rest of this call.
+        let slots = unsafe { self.slots() };
+        if slots.len() >= NUMBERS {
+            panic!("cyclegc: more than {NUMBERS} tracked objects on one thread");
         }
+        if slots.len() == self.room.get() {
+            slots.reserve(1);
+        }
+        self.set_room(slots.capacity());
         let number = self.offset.get() + slots.len();
         slots.push(Some(header));
         Some(number)
+    }
+
+    /// Recomputes [`Registry::room`] after the table's capacity or offset changed. Takes
+    /// the table: no other reference to it may be used afterwards.
+    fn update_room(&self) {
+        // SAFETY: the only access to the table for the length of this call.
+        let capacity = unsafe { self.slots() }.capacity();
+        self.set_room(capacity);
+    }
+
+    /// Sets [`Registry::room`] for a table of `capacity` slots.
+    fn set_room(&self, capacity: usize) {
+        let room = if self.closed.get() {
+            0
+        } else {
+            capacity.min(NUMBERS - self.offset.get())
+        };
+        self.room.set(room);
     }
 
     /// Tidies the table if half of it is holes: when it is full, and after a collection
@@ -135,6 +155,7 @@ impl Registry {
             if slots.capacity() > 4 * slots.len().max(16) {
                 slots.shrink_to(2 * slots.len());
             }
+            self.update_room();
         }
     }
 
@@ -170,13 +191,10 @@ impl Registry {
         }
         let left = self.holes.get() - front - back;
         self.holes.set(left);
-        if self.offset.get() + slots.capacity() > NUMBERS {
-            // Raising the offset left too few numbers for the table's room (after some four
-            // billion objects): start again from zero.
-            self.renumber(0);
-        } else if left >= MIN_HOLES_TO_TIDY && left * 2 >= slots.len() {
+        if left >= MIN_HOLES_TO_TIDY && left * 2 >= slots.len() {
             self.renumber(self.offset.get());
         }
+        self.update_room();
     }
 
     /// Closes every hole, numbering the objects from `offset` on in order (and telling each
@@ -202,6 +220,7 @@ impl Registry {
         slots.truncate(kept);
         self.offset.set(offset);
         self.holes.set(0);
+        self.update_room();
     }
 
     /// Calls `f` on each listed object, oldest first. `f` must not run user code (it may
@@ -249,5 +268,56 @@ impl Registry {
         drop(std::mem::take(slots));
         self.holes.set(0);
         self.closed.set(true);
+        self.room.set(0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cycle::VTableFor;
+
+    /// Headers outside any allocation the collector knows, for the registry alone.
+    fn headers(n: usize) -> Vec<NonNull<Header>> {
+        (0..n)
+            .map(|_| {
+                let header = Header::new(VTableFor::<Header, u8>::VTABLE, true, 1, None);
+                NonNull::from(Box::leak(Box::new(header)))
+            })
+            .collect()
+    }
+
+    fn enter(registry: &Registry, header: NonNull<Header>) -> usize {
+        let number = registry
+            .enter(header)
+            .or_else(|| registry.enter_slowly(header))
+            .unwrap();
+        // SAFETY: a live header; the registry's number fits.
+        unsafe { header.as_ref().set_registry_number(Some(number)) };
+        number
+    }
+
+    #[test]
+    fn numbers_that_run_out_start_again_from_zero() {
+        let all = headers(3);
+        let registry = Registry::new();
+        // As after some four billion objects freed oldest first.
+        registry.offset.set(NUMBERS - 2);
+        let numbers: Vec<usize> = all.iter().map(|&h| enter(&registry, h)).collect();
+        // The third found no number left: all were renumbered from zero, the first two
+        // becoming 0 and 1.
+        assert_eq!(numbers, [NUMBERS - 2, NUMBERS - 1, 2]);
+        let mut listed = Vec::new();
+        registry.for_each(|h| listed.push(h));
+        assert_eq!(listed, all);
+        // The first two leave at their new numbers.
+        registry.leave(0);
+        registry.leave(1);
+        registry.leave(2);
+        registry.close();
+        for header in all {
+            // SAFETY: leaked above, listed no more.
+            drop(unsafe { Box::from_raw(header.as_ptr()) });
+        }
     }
 }
