@@ -1,0 +1,108 @@
+//! Python's `gc` module, as cyclegc offers it: a look at the heap (`gc.get_objects()`,
+//! `get_referrers()`), a callback's log (`gc.callbacks`), saved garbage (`DEBUG_SAVEALL`,
+//! `gc.garbage`) and the statistics per generation (`gc.get_stats()`).
+//!
+//! Run with `cargo run --example gc_module`.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use cyclegc::{
+    add_callback, collect, objects, referrers, remove_callback, set_save_all, stats, take_garbage,
+    AnyGc, CallbackPhase, Gc, Trace,
+};
+
+/// A document with parent and child links: strong both ways, so a dropped subtree is a
+/// cycle only the collector can free.
+#[derive(Trace)]
+struct Section {
+    #[trace(skip)]
+    title: String,
+    parent: RefCell<Option<Gc<Section>>>,
+    children: RefCell<Vec<Gc<Section>>>,
+}
+
+fn section(title: &str, parent: Option<&Gc<Section>>) -> Gc<Section> {
+    let node = Gc::new(Section {
+        title: title.to_owned(),
+        parent: RefCell::new(parent.cloned()),
+        children: RefCell::new(Vec::new()),
+    });
+    if let Some(parent) = parent {
+        parent.children.borrow_mut().push(node.clone());
+    }
+    node
+}
+
+fn main() {
+    // Every collection's start and stop, as Python's `gc.callbacks` would print them.
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let sink = log.clone();
+    let callback = add_callback(move |event| {
+        let line = match event.phase {
+            CallbackPhase::Start => format!("start: generation {}", event.generation),
+            CallbackPhase::Stop => format!(
+                "stop: {} collected, {} uncollectable, in {:?}",
+                event.collected,
+                event.uncollectable,
+                event.duration.unwrap_or_default()
+            ),
+        };
+        sink.borrow_mut().push(line);
+    });
+
+    let book = section("book", None);
+    let intro = section("introduction", Some(&book));
+    for title in ["motivation", "history"] {
+        section(title, Some(&intro));
+    }
+    let appendix = section("appendix", Some(&book));
+
+    // What the heap holds, by type, and who points to the introduction.
+    let mut by_type = BTreeMap::new();
+    for object in objects() {
+        *by_type.entry(object.type_name()).or_insert(0) += 1;
+    }
+    println!("tracked objects by type: {by_type:?}");
+    let holders: Vec<String> = referrers(&AnyGc::from(intro.clone()))
+        .into_iter()
+        .map(|o| {
+            o.downcast::<Section>()
+                .expect("only sections here")
+                .title
+                .clone()
+        })
+        .collect();
+    println!("what points to the introduction: {holders:?}");
+    assert_eq!(holders, ["book", "motivation", "history"]);
+
+    // Detached from the book, the appendix keeps only its link up: no cycle, so reference
+    // counting frees it as it is dropped.
+    book.children
+        .borrow_mut()
+        .retain(|s| !Gc::ptr_eq(s, &appendix));
+    drop(appendix);
+    // From here on, keep what the collector finds, to look at it before it goes.
+    set_save_all(true);
+    assert_eq!(collect(), 0, "the book is alive");
+    drop((book, intro));
+    assert_eq!(collect(), 0, "found, but kept");
+    set_save_all(false);
+    let garbage = take_garbage();
+    let titles: Vec<String> = garbage
+        .iter()
+        .map(|o| o.clone().downcast::<Section>().unwrap().title.clone())
+        .collect();
+    println!("saved garbage: {titles:?}");
+    assert_eq!(titles.len(), 4);
+    drop(garbage);
+    assert_eq!(collect(), 4);
+
+    remove_callback(callback);
+    println!("callback log:");
+    for line in log.borrow().iter() {
+        println!("  {line}");
+    }
+    println!("{}", stats());
+}
