@@ -239,7 +239,9 @@ impl Collector {
             let mut stats = self.stats.borrow_mut();
             stats.judged(FULL, verdict.traced, collected, kept);
         }
-        self.set_trigger_after(verdict.traced - verdict.garbage);
+        // Saved garbage stays alive: it counts as surviving.
+        let freed_by_verdict = if saving { 0 } else { verdict.garbage };
+        self.set_trigger_after(verdict.traced - freed_by_verdict);
         // Phase 5. From here on user code runs (the values' `Drop` impls); every member of
         // the garbage is already `DEAD`. Or, saving, the garbage is kept alive instead.
         let (freed, saved) = if saving {
@@ -350,12 +352,11 @@ impl Collector {
         if let Some(panic) = self.take_kept_panic() {
             drop_payload(panic);
         }
-        // Saved garbage becomes garbage again, for these collections to reclaim. (A panic
-        // from a `Drop` it runs is dropped: a thread-local destructor must not unwind.)
-        let saved = self.hooks.take_garbage();
-        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| drop(saved))) {
-            drop_payload(payload);
-        }
+        // Saved garbage becomes garbage again, and the callbacks go (with what they
+        // captured), for these collections to reclaim: a callback would otherwise keep its
+        // captures, and one that allocates would make every round find something. (A panic
+        // from a `Drop` they run is dropped: a thread-local destructor must not unwind.)
+        self.hooks.release();
         for _ in 0..EXIT_ROUNDS {
             // An exit collection drops what it catches: only the collector's own bugs unwind.
             let collect = AssertUnwindSafe(|| self.collect(Trigger::Exit));
@@ -376,6 +377,9 @@ impl Collector {
     /// The last exit hook is over: gives back what is still buffered (the thread stops
     /// collecting; cycles through it leak, nothing dangles) and frees the collector's memory.
     fn release_everything(&self) {
+        // Whatever was saved or registered since the exit collections began (a later
+        // thread-local destructor's doing): anything it leaves behind leaks, nothing dangles.
+        self.hooks.release();
         let roots = std::mem::take(&mut **self.roots.borrow_mut());
         for header in roots {
             // SAFETY: each buffer entry holds one unit of its header's weak count, and no
@@ -387,7 +391,6 @@ impl Collector {
         }
         drop(self.take_spare_scan());
         self.registry.close();
-        self.hooks.release();
         if let Some(panic) = self.take_kept_panic() {
             drop_payload(panic);
         }

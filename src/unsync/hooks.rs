@@ -10,8 +10,9 @@ use std::mem::ManuallyDrop;
 use std::rc::Rc;
 
 use crate::hooks::{CallbackId, CollectionEvent};
-use crate::panics::Panics;
+use crate::panics::{drop_payload, Panics};
 use crate::unsync::any::AnyGc;
+use std::panic::{self, AssertUnwindSafe};
 
 /// A registered callback.
 type Callback = Rc<RefCell<dyn FnMut(&CollectionEvent)>>;
@@ -95,9 +96,14 @@ impl Hooks {
         std::mem::take(&mut **self.garbage.borrow_mut())
     }
 
-    /// The thread's last exit hook: drops the callbacks (and whatever they captured).
+    /// The thread is exiting: drops the callbacks (and whatever they captured) and the
+    /// saved garbage, so that the exit collections can reclaim both. A panic from a `Drop`
+    /// this runs is dropped: a thread-local destructor must not unwind.
     pub(crate) fn release(&self) {
         let callbacks = std::mem::take(&mut **self.callbacks.borrow_mut());
-        drop(callbacks);
+        let garbage = self.take_garbage();
+        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| drop((callbacks, garbage)))) {
+            drop_payload(payload);
+        }
     }
 }

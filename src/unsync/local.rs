@@ -267,7 +267,9 @@ pub fn stats() -> Stats {
 /// or add and remove callbacks (effective from the next event). A `collect()` inside one
 /// returns 0: collections do not nest. A callback that panics is removed, and its panic is
 /// resumed once the collection has finished (by `collect()`; an automatic collection keeps
-/// it for the next `collect()`, as it does a `Drop`'s).
+/// it for the next `collect()`, as it does a `Drop`'s). When the thread exits, its callbacks
+/// are dropped before its last collections (which they do not see), so that what they
+/// captured is reclaimed too.
 ///
 /// # Examples
 ///
