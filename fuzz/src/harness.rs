@@ -1001,9 +1001,13 @@ fn op_get_mut(h: &mut Handles, inp: &mut Input) {
             });
         }
         _ => {
-            with_model(|m| m.nodes[aid].edges.clear());
+            // Released one at a time, each leaving the model as it goes: a `Drop` among them
+            // may collect, and the edges not released yet still hold their targets then.
             let old = mem::take(edges);
-            guarded(|| drop(old));
+            for edge in old {
+                with_model(|m| m.nodes[aid].edges.remove(0));
+                guarded(|| drop(edge));
+            }
         }
     }
 }
