@@ -1,6 +1,7 @@
 //! Python's `gc` module, as cyclegc offers it: a look at the heap (`gc.get_objects()`,
-//! `get_referrers()`), a callback's log (`gc.callbacks`), saved garbage (`DEBUG_SAVEALL`,
-//! `gc.garbage`) and the statistics per generation (`gc.get_stats()`).
+//! `get_referrers()`), generations (`gc.collect(0)`, `gc.get_objects(generation)`), a
+//! callback's log (`gc.callbacks`), saved garbage (`DEBUG_SAVEALL`, `gc.garbage`) and the
+//! statistics per generation (`gc.get_stats()`).
 //!
 //! Run with `cargo run --example gc_module`.
 
@@ -9,8 +10,8 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use cyclegc::{
-    add_callback, collect, objects, referrers, remove_callback, set_save_all, stats, take_garbage,
-    AnyGc, CallbackPhase, Gc, Trace,
+    add_callback, collect, collect_generation, objects, objects_in, referrers, remove_callback,
+    set_save_all, stats, take_garbage, AnyGc, CallbackPhase, Gc, Trace,
 };
 
 /// A document with parent and child links: strong both ways, so a dropped subtree is a
@@ -83,9 +84,19 @@ fn main() {
         .borrow_mut()
         .retain(|s| !Gc::ptr_eq(s, &appendix));
     drop(appendix);
+    // The book survives a full collection: it is in the oldest generation now. A scratch
+    // note that refers to itself is young, and a collection of generation 0 finds it
+    // without tracing the book.
+    assert_eq!(collect(), 0, "the book is alive");
+    let note = section("scratch note", None);
+    note.children.borrow_mut().push(note.clone());
+    drop(note);
+    let per_generation: Vec<usize> = (0..3).map(|g| objects_in(g).len()).collect();
+    println!("objects in generations 0, 1, 2: {per_generation:?}");
+    assert_eq!(per_generation, [1, 0, 4]);
+    assert_eq!(collect_generation(0), 1);
     // From here on, keep what the collector finds, to look at it before it goes.
     set_save_all(true);
-    assert_eq!(collect(), 0, "the book is alive");
     drop((book, intro));
     assert_eq!(collect(), 0, "found, but kept");
     set_save_all(false);

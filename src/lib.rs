@@ -207,16 +207,17 @@
 //!
 //! | Python | cyclegc |
 //! |---|---|
-//! | `gc.collect()` | [`collect`] (returns the number of objects freed) |
+//! | `gc.collect()`, `gc.collect(n)` | [`collect`] (returns the number of objects freed), [`collect_generation`] |
 //! | `gc.enable()`, `gc.disable()`, `gc.isenabled()` | [`enable`], [`disable`], [`is_enabled`] |
-//! | `gc.get_threshold()`, `gc.set_threshold()` | [`threshold`], [`set_threshold`] |
-//! | `gc.get_count()` | [`count`] |
+//! | `gc.get_threshold()`, `gc.set_threshold()` | [`thresholds`], [`set_thresholds`] ([`threshold`], [`set_threshold`]: generation 0's) |
+//! | `gc.get_count()` | [`counts`] ([`count`]: generation 0's) |
+//! | `gc.freeze()`, `gc.unfreeze()`, `gc.get_freeze_count()` | [`freeze`], [`unfreeze`], [`freeze_count`] |
 //! | `gc.get_stats()` | [`stats`] (`generations[n]` per generation; `Display` prints a table) |
 //! | `gc.callbacks.append(f)`, `.remove(f)` | [`add_callback`], [`remove_callback`] ([`CollectionEvent`]); [`sync::add_callback`] for the shared heap |
 //! | `gc.set_debug(gc.DEBUG_SAVEALL)`, `gc.garbage` | [`set_save_all`], [`save_all`], [`take_garbage`] |
 //! | `sys.getrefcount(x)`, `id(x)`, `x is y` | [`Gc::strong_count`], [`Gc::as_ptr`], [`Gc::ptr_eq`] |
 //! | `gc.is_tracked(x)` | [`Gc::is_tracked`] |
-//! | `gc.get_objects()`, `gc.get_referents(x)`, `gc.get_referrers(x)` | [`objects`], [`referents`], [`referrers`] (this thread's heap) |
+//! | `gc.get_objects()`, `gc.get_objects(n)`, `gc.get_referents(x)`, `gc.get_referrers(x)` | [`objects`], [`objects_in`], [`referents`], [`referrers`] (this thread's heap) |
 //! | an object of any type, as `gc` hands it out | [`AnyGc`] ([`AnyGc::type_name`], [`AnyGc::as_ptr`], [`AnyGc::downcast`]) |
 //! | `weakref.ref` | [`Weak`] |
 //!
@@ -305,9 +306,10 @@ pub use crate::callback::{Callback, TracedFn};
 pub use crate::trace::{Trace, Tracer};
 #[doc(inline)]
 pub use crate::unsync::{
-    add_callback, collect, count, disable, enable, is_enabled, objects, referents, referrers,
-    remove_callback, save_all, set_save_all, set_threshold, stats, take_garbage, threshold, AnyGc,
-    CallbackId, CallbackPhase, CollectionEvent, Gc, GenerationStats, Stats, Weak,
+    add_callback, collect, collect_generation, count, counts, disable, enable, freeze,
+    freeze_count, is_enabled, objects, objects_in, referents, referrers, remove_callback, save_all,
+    set_save_all, set_threshold, set_thresholds, stats, take_garbage, threshold, thresholds,
+    unfreeze, AnyGc, CallbackId, CallbackPhase, CollectionEvent, Gc, GenerationStats, Stats, Weak,
 };
 pub use crate::untraced::Untraced;
 

@@ -10,6 +10,10 @@
 //!   cascading through its edges (garbage cycles stay);
 //! * `collect()` (explicit, or automatic inside `Gc::new`): exactly the live nodes not
 //!   reachable from the roots go, and `collect()` returns exactly their number;
+//! * a collection of a younger generation (explicit or automatic), or any collection while
+//!   objects are frozen: only nodes not reachable go, and never one that a node left alive
+//!   points to; a full collection after `unfreeze()` is exact again (it must find what the
+//!   partial ones left);
 //! * `Weak::upgrade` returns `None` exactly for dropped nodes, and `strong_count` always
 //!   equals the model count.
 //!
@@ -34,6 +38,11 @@ thread_local! {
 
 fn take_dropped() -> Vec<usize> {
     DROPPED.with(|d| std::mem::take(&mut *d.borrow_mut()))
+}
+
+/// What [`take_dropped`] would return, left in place.
+fn peek_dropped() -> Vec<usize> {
+    DROPPED.with(|d| d.borrow().clone())
 }
 
 struct MNode {
@@ -148,10 +157,38 @@ impl Model {
         let garbage: Vec<usize> = (0..self.alive.len())
             .filter(|&n| self.alive[n] && !reach[n])
             .collect();
-        for &g in &garbage {
+        self.free(&garbage);
+        garbage
+    }
+
+    /// A partial collection (a younger generation, or with frozen objects) dropped `freed`:
+    /// checks that each was garbage, and that no node it left alive points to one, then
+    /// applies it.
+    fn collect_part(&mut self, extra: &[usize], freed: &[usize]) {
+        let reach = self.reachable(extra);
+        let mut is_freed = vec![false; self.alive.len()];
+        for &g in freed {
+            assert!(self.alive[g], "model: node {g} freed twice");
+            assert!(!reach[g], "a partial collection freed reachable node {g}");
+            is_freed[g] = true;
+        }
+        for n in (0..self.alive.len()).filter(|&n| self.alive[n] && !is_freed[n]) {
+            for &t in &self.edges[n] {
+                assert!(
+                    !is_freed[t],
+                    "node {n}, left alive, points to freed node {t}"
+                );
+            }
+        }
+        self.free(freed);
+    }
+
+    /// Drops the garbage set `garbage`.
+    fn free(&mut self, garbage: &[usize]) {
+        for &g in garbage {
             self.alive[g] = false;
         }
-        for &g in &garbage {
+        for &g in garbage {
             for t in std::mem::take(&mut self.edges[g]) {
                 if self.alive[t] {
                     // A reachable node loses an edge from the garbage; it stays referenced.
@@ -164,7 +201,6 @@ impl Model {
             }
             self.rc[g] = 0;
         }
-        garbage
     }
 
     fn live_roots(&self) -> usize {
@@ -184,6 +220,10 @@ struct Profile {
     clone_root: u32,
     upgrade_weak: u32,
     collect: u32,
+    /// `collect_generation` of a random generation.
+    collect_generation: u32,
+    /// `freeze()` or `unfreeze()`, half and half.
+    freeze: u32,
     set_threshold: u32,
     /// Percentage of `reach` calls that upgrade a random `Weak` instead of walking from a root.
     reach_by_weak: u32,
@@ -205,6 +245,8 @@ enum Op {
     CloneRoot,
     UpgradeWeak,
     Collect,
+    CollectGeneration,
+    Freeze,
     SetThreshold,
 }
 
@@ -219,6 +261,8 @@ impl Profile {
             (self.clone_root, Op::CloneRoot),
             (self.upgrade_weak, Op::UpgradeWeak),
             (self.collect, Op::Collect),
+            (self.collect_generation, Op::CollectGeneration),
+            (self.freeze, Op::Freeze),
             (self.set_threshold, Op::SetThreshold),
         ];
         let total: u32 = table.iter().map(|&(w, _)| w).sum();
@@ -249,6 +293,8 @@ struct Run {
     explicit_collections: usize,
     automatic_collections: usize,
     collected_total: usize,
+    /// `freeze()` was called since the last `unfreeze()`.
+    frozen: bool,
 }
 
 impl Run {
@@ -271,6 +317,7 @@ impl Run {
             dropped: Vec::new(),
             explicit_collections: 0,
             automatic_collections: 0,
+            frozen: false,
             collected_total: 0,
         }
     }
@@ -427,13 +474,23 @@ impl Run {
             assert_eq!(after.collections, before.collections + 1, "{}", self.ctx());
             assert_eq!(after.aborted, before.aborted, "{}", self.ctx());
             self.automatic_collections += 1;
-            expected = self.model.collect(&target_ids);
-            assert_eq!(
-                (after.collected - before.collected) as usize,
-                expected.len(),
-                "{}: objects freed by the automatic collection",
-                self.ctx()
-            );
+            let full = after.generations[2].collections != before.generations[2].collections;
+            let collected = (after.collected - before.collected) as usize;
+            if full && !self.frozen {
+                expected = self.model.collect(&target_ids);
+                assert_eq!(
+                    collected,
+                    expected.len(),
+                    "{}: objects freed by the automatic collection",
+                    self.ctx()
+                );
+            } else {
+                expected = peek_dropped();
+                self.model.collect_part(&target_ids, &expected);
+                // An older object that only the garbage referenced goes by reference counting,
+                // uncounted.
+                assert!(collected <= expected.len(), "{}", self.ctx());
+            }
             self.collected_total += expected.len();
         }
         assert_eq!(self.model.add_node(target_ids), id);
@@ -543,10 +600,24 @@ impl Run {
                 }
                 self.settle(Vec::new());
             }
-            Op::Collect => {
+            Op::Collect | Op::CollectGeneration if self.frozen => {
+                let generation = match op {
+                    Op::Collect => 2,
+                    _ => self.rng.below(3),
+                };
+                self.collect_part(generation);
+            }
+            Op::CollectGeneration if self.rng.below(3) != 2 => {
+                let generation = self.rng.below(2);
+                self.collect_part(generation);
+            }
+            Op::Collect | Op::CollectGeneration => {
                 let before = cyclegc::stats();
                 let expected = self.model.collect(&[]);
-                let freed = cyclegc::collect();
+                let freed = match op {
+                    Op::Collect => cyclegc::collect(),
+                    _ => cyclegc::collect_generation(2),
+                };
                 assert_eq!(
                     freed,
                     expected.len(),
@@ -569,9 +640,26 @@ impl Run {
                 );
                 self.full_check();
             }
+            Op::Freeze => {
+                if self.rng.percent(50) {
+                    cyclegc::freeze();
+                    self.frozen = true;
+                } else {
+                    cyclegc::unfreeze();
+                    self.frozen = false;
+                    assert_eq!(cyclegc::freeze_count(), 0, "{}", self.ctx());
+                }
+                self.settle(Vec::new());
+            }
             Op::SetThreshold => {
                 let t = self.profile.thresholds[self.rng.below(self.profile.thresholds.len())];
-                cyclegc::set_threshold(t);
+                if self.rng.percent(50) {
+                    cyclegc::set_threshold(t);
+                } else {
+                    let older = [self.rng.below(4), self.rng.below(4)];
+                    cyclegc::set_thresholds([t, older[0], older[1]]);
+                    assert_eq!(cyclegc::thresholds(), [t, older[0], older[1]]);
+                }
                 assert_eq!(cyclegc::threshold(), t);
                 if self.rng.percent(10) {
                     cyclegc::disable();
@@ -581,6 +669,34 @@ impl Run {
                 self.settle(Vec::new());
             }
         }
+    }
+
+    /// `collect_generation(generation)`, checked as a partial collection.
+    fn collect_part(&mut self, generation: usize) {
+        let before = cyclegc::stats();
+        let freed = cyclegc::collect_generation(generation);
+        let dropped = peek_dropped();
+        // An older object that only the garbage referenced goes by reference counting,
+        // uncounted.
+        assert!(freed <= dropped.len(), "{}: the count returned", self.ctx());
+        self.model.collect_part(&[], &dropped);
+        let after = cyclegc::stats();
+        let figures = |stats: &cyclegc::Stats| stats.generations[generation];
+        assert_eq!(
+            figures(&after).collections,
+            figures(&before).collections + 1,
+            "{}",
+            self.ctx()
+        );
+        assert_eq!(
+            (figures(&after).collected - figures(&before).collected) as usize,
+            freed,
+            "{}",
+            self.ctx()
+        );
+        self.explicit_collections += 1;
+        self.collected_total += freed;
+        self.settle(dropped);
     }
 
     fn run(mut self) {
@@ -610,6 +726,8 @@ impl Run {
             }
         }
         self.op = Op::Collect;
+        // Frozen objects are examined again (and the roots buffered for them meanwhile).
+        cyclegc::unfreeze();
         let expected = self.model.collect(&[]);
         let freed = cyclegc::collect();
         assert_eq!(freed, expected.len(), "{}: final collection", self.ctx());
@@ -644,7 +762,11 @@ impl Run {
         );
         drop(self.weaks);
         cyclegc::enable();
-        cyclegc::set_threshold(if cfg!(miri) { 16 } else { 2000 });
+        cyclegc::set_thresholds(if cfg!(miri) {
+            [16, 2, 2]
+        } else {
+            [2000, 10, 10]
+        });
     }
 }
 
@@ -664,6 +786,8 @@ const BALANCED: Profile = Profile {
     clone_root: 5,
     upgrade_weak: 8,
     collect: 2,
+    collect_generation: 0,
+    freeze: 0,
     set_threshold: 0,
     reach_by_weak: 25,
     max_roots: 40,
@@ -684,6 +808,8 @@ fn model_automatic_collections() {
         Profile {
             name: "automatic",
             collect: 1,
+            collect_generation: 2,
+            freeze: 1,
             new_root: 16,
             new_with_edges: 10,
             set_threshold: 2,
@@ -702,6 +828,7 @@ fn model_dense_cycles() {
         Profile {
             name: "dense",
             add_edge: 40,
+            collect_generation: 2,
             remove_edge: 4,
             drop_root: 12,
             collect: 1,
@@ -740,6 +867,8 @@ fn model_small_heaps() {
         Profile {
             name: "small",
             max_roots: 4,
+            collect_generation: 2,
+            freeze: 1,
             remove_edge: 14,
             collect: 4,
             set_threshold: 1,

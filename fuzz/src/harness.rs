@@ -31,9 +31,14 @@
 //! * Safety. When a node's `Drop` runs and the model still counts references to it, it must
 //!   be a collection: the node must be in the model's garbage set (not reachable from any
 //!   handle, value held on a stack, or node whose release is under way, through nodes that
-//!   are not dead), and that whole set is then marked dead — the collector claims all of its
-//!   garbage before running the first `Drop`. A node dropped with no references left is a
-//!   plain release. Handles to dead nodes (stashed by `Drop` impls) keep nothing reachable.
+//!   are not dead). A full collection claims all of its garbage before running the first
+//!   `Drop`, so that whole set is then marked dead. A collection of a younger generation
+//!   claims part of it (what it examined), so the model marks the node and every garbage
+//!   node with a path to it (which the collection must have claimed too: an unclaimed one
+//!   would have kept the node alive), and learns the rest of the claim as it shows: each
+//!   further `Drop`, and a `try_deref` from a `Drop` that fails on a garbage node. A node
+//!   dropped with no references left is a plain release. Handles to dead nodes (stashed by
+//!   `Drop` impls) keep nothing reachable.
 //! * Every collection runs inside a call the harness brackets with a [`Frame`] (`collect`,
 //!   `Gc::new`, `Gc::make_mut`); when the call ends, every node a collection in it marked
 //!   dead must have been dropped, and `collect()` must have returned exactly that number.
@@ -50,10 +55,12 @@
 //!
 //! # What it does not cover
 //!
-//! * "The garbage set is everything the model finds unreachable" assumes that a collection
-//!   frees all garbage, not only some: true of this crate, where every orphaned cycle has a
-//!   member in the root buffer (the decrement that orphaned it buffered it) and a collection
-//!   takes the whole buffer. A collector that legitimately freed less would be reported.
+//! * "The garbage set is everything the model finds unreachable" assumes that a full
+//!   collection frees all garbage, not only some: true of this crate, where every orphaned
+//!   cycle has a member in a root buffer (the decrement that orphaned it buffered it, or a
+//!   younger collection that reached it) and a full collection takes every buffer. The model
+//!   does not know the generations, so it checks a younger collection for safety only.
+//! * `freeze()` is not called: the model would have to know which objects are listed.
 //! * The model does not know the root buffer, so it cannot predict *when* an automatic
 //!   collection runs, only check what it frees; `Stats` and `count()` are not checked, nor
 //!   the order in which a collection drops its garbage.
@@ -229,8 +236,7 @@ impl FNode {
             }
             Behaviour::Deref => {
                 if let Some((edge, eid)) = target {
-                    let expect_dead = with_model(|m| m.nodes[eid].dead);
-                    check_try_deref(edge, eid, expect_dead);
+                    let expect_dead = observe_try_deref(edge, eid);
                     // Panics with the crate's message if the collector destroyed it.
                     let value: &FNode = edge;
                     if expect_dead {
@@ -243,8 +249,7 @@ impl FNode {
             }
             Behaviour::TryDeref => {
                 if let Some((edge, eid)) = target {
-                    let expect_dead = with_model(|m| m.nodes[eid].dead);
-                    check_try_deref(edge, eid, expect_dead);
+                    observe_try_deref(edge, eid);
                 }
             }
             Behaviour::Collect => {
@@ -266,6 +271,23 @@ impl FNode {
             Behaviour::Bomb => panic::panic_any(Bomb),
         }
     }
+}
+
+/// `try_deref` from a `Drop`, during a collection: checked as [`check_try_deref`] does, except
+/// that on a garbage node a younger collection may have claimed unknown to the model, either
+/// answer goes (and `None` teaches the model the claim). Returns whether the node is dead.
+fn observe_try_deref(edge: &Gc<FNode>, eid: usize) -> bool {
+    let (dead, maybe) = with_model(|m| (m.nodes[eid].dead, m.maybe_claimed(eid)));
+    if !dead && maybe {
+        let claimed = Gc::try_deref(edge).is_none();
+        if claimed {
+            with_model(|m| m.claim_part(eid));
+        }
+        check_try_deref(edge, eid, claimed);
+        return claimed;
+    }
+    check_try_deref(edge, eid, dead);
+    dead
 }
 
 fn check_try_deref(edge: &Gc<FNode>, eid: usize, expect_dead: bool) {
@@ -359,11 +381,27 @@ struct Model {
     temps: Vec<usize>,
     /// Mirrors the harness's weak handles: (node, still points to the node's allocation).
     weaks: Vec<(usize, bool)>,
-    /// One per bracketed call that may collect: the nodes its collections marked dead.
-    frames: Vec<Vec<usize>>,
+    /// One per bracketed call that may collect.
+    frames: Vec<FrameState>,
     make_mut: Option<MakeMutCtx>,
     /// Garbage cycles built by `Drop` impls (`AllocCycle`).
     garbage_made: usize,
+}
+
+/// What the model knows of a bracketed call that may collect.
+struct FrameState {
+    /// The nodes its collections marked dead.
+    marked: Vec<usize>,
+    /// Full collections the thread had run when the call began.
+    full_collections: u64,
+    /// A collection of a younger generation ran in it: the garbage when it claimed its part
+    /// (before any `Drop` ran: later ones may hand out new handles to claimed nodes), the
+    /// model learning that part as it shows.
+    claimable: Option<Vec<bool>>,
+    /// Nodes dropped in it with no references left. Under a younger collection, one may be
+    /// a member of its garbage whose referrers were all destroyed before it, or an older
+    /// object only the garbage referred to; the model cannot tell which.
+    released: usize,
 }
 
 impl Model {
@@ -441,6 +479,19 @@ impl Model {
     /// handle, a value on a stack or a node being released (count 0, not dead), through
     /// nodes that are not dead.
     fn garbage(&self) -> Vec<usize> {
+        self.garbage_with(true)
+    }
+
+    /// [`Model::garbage`] while a collection of a younger generation destroys what it
+    /// claimed: a node with no references left that is not dropped yet may be one of those
+    /// (its referrers destroyed first) rather than a release, so it is not a root of
+    /// reachability. (This weakens the check for such collections: a node reachable only
+    /// from a pending release is accepted as garbage.)
+    fn partial_garbage(&self) -> Vec<usize> {
+        self.garbage_with(false)
+    }
+
+    fn garbage_with(&self, releases_reach: bool) -> Vec<usize> {
         let counts = self.counts();
         let mut reached = vec![false; self.nodes.len()];
         let mut stack = Vec::new();
@@ -460,7 +511,11 @@ impl Model {
             reach(id, &mut stack);
         }
         for (id, node) in self.nodes.iter().enumerate() {
-            let releasing = matches!(node.state, State::Alive | State::Dropping) && counts[id] == 0;
+            let releasing = match node.state {
+                State::Alive => releases_reach && counts[id] == 0,
+                State::Dropping => counts[id] == 0,
+                _ => false,
+            };
             if node.state == State::Value || releasing {
                 reach(id, &mut stack);
             }
@@ -476,6 +531,49 @@ impl Model {
                 n.state == State::Alive && !n.dead && !reached[id]
             })
             .collect()
+    }
+
+    /// The innermost frame's [`FrameState::claimable`], if a younger collection runs in it.
+    fn claimable(&self) -> Option<&[bool]> {
+        self.frames.last()?.claimable.as_deref()
+    }
+
+    /// Whether `id` was garbage when the younger collection running in the innermost frame
+    /// claimed its part.
+    fn is_claimable(&self, id: usize) -> bool {
+        self.claimable()
+            .is_some_and(|c| c.get(id).copied().unwrap_or(false))
+    }
+
+    /// The younger collection running in the innermost frame claimed `id`: marks it dead with
+    /// every node of that collection's garbage that still has a path to it through such
+    /// nodes (the collection must have claimed those too: an unclaimed one would have kept
+    /// `id` alive), and attributes them to the frame.
+    fn claim_part(&mut self, id: usize) {
+        let garbage: Vec<usize> = (0..self.nodes.len())
+            .filter(|&g| self.is_claimable(g))
+            .collect();
+        let mut claimed = vec![id];
+        self.nodes[id].dead = true;
+        let mut next = 0;
+        while next < claimed.len() {
+            let target = claimed[next];
+            next += 1;
+            for &g in &garbage {
+                if !self.nodes[g].dead && self.nodes[g].edges.contains(&target) {
+                    self.nodes[g].dead = true;
+                    claimed.push(g);
+                }
+            }
+        }
+        let frame = self.frames.last_mut().expect("a frame");
+        frame.marked.extend(claimed);
+    }
+
+    /// Whether a collection of a younger generation running now may have claimed `id`
+    /// without the model knowing yet.
+    fn maybe_claimed(&self, id: usize) -> bool {
+        !self.nodes[id].dead && self.is_claimable(id)
     }
 
     /// A node's `Drop` starts. Returns whether it is dead (dropped by a collection).
@@ -509,9 +607,28 @@ impl Model {
             State::Alive if dead => {}
             State::Alive => {
                 let count = self.counts()[id];
-                if count != 0 {
-                    // Not a release: the first drop of a collection.
-                    let garbage = self.garbage();
+                if count == 0 {
+                    if let Some(frame) = self.frames.last_mut() {
+                        frame.released += 1;
+                    }
+                } else {
+                    // Not a release: a collection's (for a full one, its first).
+                    let Some(frame) = self.frames.last() else {
+                        fail(format!(
+                            "node {id} collected outside any call that may collect"
+                        ))
+                    };
+                    let full = cyclegc::stats().generations[2].collections > frame.full_collections
+                        && frame.claimable.is_none();
+                    let garbage = if full {
+                        self.garbage()
+                    } else if self.claimable().is_some() {
+                        (0..self.nodes.len())
+                            .filter(|&g| self.is_claimable(g))
+                            .collect()
+                    } else {
+                        self.partial_garbage()
+                    };
                     if !garbage.contains(&id) {
                         fail(format!(
                             "node {id} dropped while reachable (model count {count}, \
@@ -529,14 +646,21 @@ impl Model {
                             .collect();
                         format!("collection claims {g:?}")
                     });
-                    let Some(frame) = self.frames.last_mut() else {
-                        fail(format!(
-                            "node {id} collected outside any call that may collect"
-                        ))
-                    };
-                    frame.extend_from_slice(&garbage);
-                    for g in garbage {
-                        self.nodes[g].dead = true;
+                    let frame = self.frames.last_mut().expect("checked above");
+                    if full {
+                        frame.marked.extend_from_slice(&garbage);
+                        for g in garbage {
+                            self.nodes[g].dead = true;
+                        }
+                    } else {
+                        if frame.claimable.is_none() {
+                            let mut claimable = vec![false; self.nodes.len()];
+                            for g in garbage {
+                                claimable[g] = true;
+                            }
+                            frame.claimable = Some(claimable);
+                        }
+                        self.claim_part(id);
                     }
                 }
             }
@@ -561,7 +685,7 @@ thread_local! {
     /// Handles stashed by `Drop` impls (`Behaviour::Stash`); mirrored by `Model::stash`.
     static STASH: RefCell<Vec<Gc<FNode>>> = const { RefCell::new(Vec::new()) };
     /// The collector's settings before the first run, restored after every run.
-    static DEFAULTS: (usize, bool) = (cyclegc::threshold(), cyclegc::is_enabled());
+    static DEFAULTS: ([usize; 3], bool) = (cyclegc::thresholds(), cyclegc::is_enabled());
 }
 
 fn with_model<R>(f: impl FnOnce(&mut Model) -> R) -> R {
@@ -584,19 +708,34 @@ struct Frame {
 
 impl Frame {
     fn new() -> Frame {
-        with_model(|m| m.frames.push(Vec::new()));
+        let full_collections = cyclegc::stats().generations[2].collections;
+        with_model(|m| {
+            m.frames.push(FrameState {
+                marked: Vec::new(),
+                full_collections,
+                claimable: None,
+                released: 0,
+            })
+        });
         Frame { ended: false }
     }
 
     /// Checks that everything marked dead in the call was dropped; returns how many.
-    fn end(mut self) -> usize {
+    fn end(self) -> usize {
+        self.end_counting_releases().0
+    }
+
+    /// [`Frame::end`], also returning how many nodes were released in the call.
+    fn end_counting_releases(mut self) -> (usize, usize) {
         self.ended = true;
         Frame::pop()
     }
 
-    fn pop() -> usize {
+    fn pop() -> (usize, usize) {
         with_model(|m| {
-            let marked = m
+            let FrameState {
+                marked, released, ..
+            } = m
                 .frames
                 .pop()
                 .unwrap_or_else(|| fail("frame stack underflow"));
@@ -608,7 +747,7 @@ impl Frame {
                     "collected node {id} was not dropped by the end of the call"
                 ));
             }
-            marked.len()
+            (marked.len(), released)
         })
     }
 }
@@ -1154,6 +1293,23 @@ fn op_collect() {
     });
 }
 
+/// `collect_generation(generation)` from the top level (no completeness check: it examines
+/// part of the heap).
+fn op_collect_generation(generation: usize) {
+    let frame = Frame::new();
+    let result = guarded(|| cyclegc::collect_generation(generation));
+    let (marked, released) = frame.end_counting_releases();
+    // A member of the garbage dropped after every referrer of it looks like a release.
+    if let Some(n) = result {
+        if n < marked || n > marked + released {
+            fail(format!(
+                "collect_generation({generation}) returned {n}, freed {marked} as garbage \
+                 and released {released}"
+            ));
+        }
+    }
+}
+
 fn op_clear_stash() {
     let stash = STASH.with(|s| mem::take(&mut *s.borrow_mut()));
     // One at a time, so that a panicking `Drop` does not leave the rest to drop glue; and
@@ -1259,12 +1415,22 @@ pub fn run(data: &[u8]) {
             12 => op_make_mut(&mut h, &mut inp),
             13 => op_try_unwrap(&mut h, &mut inp),
             14 => op_collect(),
-            15 => cyclegc::set_threshold(usize::from(inp.byte() % 8)),
+            15 => {
+                // Generation 0's threshold small (automatic collections run inside
+                // `Gc::new`), the older ones 0 to 3 (0: every automatic collection reaches
+                // that generation).
+                let b = usize::from(inp.byte());
+                cyclegc::set_thresholds([b % 8, (b >> 3) % 4, (b >> 5) % 4]);
+            }
             16 => {
-                if inp.byte() & 1 == 0 {
+                let b = inp.byte();
+                if b & 1 == 0 {
                     cyclegc::disable();
                 } else {
                     cyclegc::enable();
+                }
+                if b & 2 != 0 {
+                    op_collect_generation(usize::from(b >> 2) % 3);
                 }
             }
             _ => {
@@ -1281,7 +1447,7 @@ pub fn run(data: &[u8]) {
         check_counts(&h);
     }
     finish(h);
-    cyclegc::set_threshold(default_threshold);
+    cyclegc::set_thresholds(default_threshold);
     if default_enabled {
         cyclegc::enable();
     } else {

@@ -17,6 +17,6 @@ pub(crate) use object::{
     UNTRACKED, WITHDRAWN,
 };
 pub(crate) use phase::Phase;
-pub(crate) use scan::{Context, Scan};
+pub(crate) use scan::{Context, Examined, Scan};
 pub(crate) use stats::FULL;
 pub use stats::{GenerationStats, Stats};

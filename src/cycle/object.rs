@@ -96,6 +96,13 @@ pub(crate) unsafe trait Object: Sized + 'static {
     /// Takes one unit of the weak count (a hold), which keeps the header allocated.
     fn take_hold(&self);
 
+    /// What decides the object's generation (ARCHITECTURE.md, "Generations"): its number in
+    /// the flavour's registry plus one, or 0 if it is not listed (then it counts as the
+    /// oldest generation). A flavour without generations lists nothing.
+    fn registry_key(&self) -> usize {
+        0
+    }
+
     /// A header for a fresh allocation of the type whose vtable is `vtable`, with `strong`
     /// strong references and the implicit hold; `tracked` unless the type can never own a
     /// `Gc`.

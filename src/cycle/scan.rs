@@ -51,7 +51,7 @@ use std::collections::HashSet;
 use std::mem;
 use std::ptr::NonNull;
 
-use crate::cycle::object::{drop_value, Object, DEAD, UNTRACKED};
+use crate::cycle::object::{drop_value, Object, BUFFERED, DEAD, UNTRACKED};
 use crate::panics::Panics;
 use crate::release;
 use crate::trace::Tracer;
@@ -98,6 +98,37 @@ impl<C: Context> Drop for Tracing<'_, C> {
     fn drop(&mut self) {
         // SAFETY: the snapshot `begin` announced is over.
         unsafe { self.0.tracing(false) };
+    }
+}
+
+/// Which objects a collection examines (ARCHITECTURE.md, "Generations"), by their
+/// [`Object::registry_key`]: those of the collected generations. An edge to any other object
+/// is not followed (the object counts as referenced from outside, as CPython counts
+/// references from older generations), and that object is kept for its own generation's
+/// root buffer ([`Scan::take_older`]), so that a cycle through it is found when its
+/// generation is collected.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Examined {
+    /// Listed objects are examined if their key is above this: their number is at least this.
+    pub(crate) keys_above: usize,
+    /// Whether objects that are not listed (key 0) are examined.
+    pub(crate) unlisted: bool,
+}
+
+impl Examined {
+    /// Every object: a full collection of a flavour without generations.
+    pub(crate) const ALL: Examined = Examined {
+        keys_above: 0,
+        unlisted: true,
+    };
+
+    #[inline(always)]
+    fn admits(self, key: usize) -> bool {
+        if key == 0 {
+            self.unlisted
+        } else {
+            key > self.keys_above
+        }
     }
 }
 
@@ -158,6 +189,11 @@ pub(crate) struct Scan<H: Object> {
     /// Nodes whose `refs` a `Trace` impl took below zero (it reported references that do not
     /// exist).
     tainted: Vec<usize>,
+    /// Objects the snapshot reached but did not examine (older generations), not buffered,
+    /// each with a hold the caller owns (see [`Scan::take_older`]). May list one twice.
+    older: Vec<NonNull<H>>,
+    /// Which objects the snapshot enters.
+    examined: Examined,
     /// An empty root buffer with the capacity of the last one, swapped in for the next.
     spare_roots: Vec<NonNull<H>>,
     /// The first `root_count` nodes are the roots.
@@ -294,6 +330,8 @@ impl<H: Object> Scan<H> {
             garbage: Vec::new(),
             survivors: Vec::new(),
             tainted: Vec::new(),
+            older: Vec::new(),
+            examined: Examined::ALL,
             spare_roots: Vec::new(),
             root_count: 0,
             opaque: HashSet::new(),
@@ -323,6 +361,7 @@ impl<H: Object> Scan<H> {
         self.garbage.clear();
         self.survivors.clear();
         self.tainted.clear();
+        debug_assert!(self.older.is_empty(), "`take_older` was not called");
         self.opaque.clear();
         self.all_garbage = false;
         self.abandoned = false;
@@ -336,7 +375,8 @@ impl<H: Object> Scan<H> {
     }
 
     /// Phases 1 to 4 over `roots`, the entries of a root buffer (whose holds this gives
-    /// back): takes snapshots until one is valid (giving up after [`SNAPSHOT_ATTEMPTS`]),
+    /// back), examining the objects `examined` admits (every root is examined): takes
+    /// snapshots until one is valid (giving up after [`SNAPSHOT_ATTEMPTS`]),
     /// subtracts, and unless every node is garbage, scans and claims. When it returns, the
     /// garbage is claimed and every other header restored; [`Scan::take_survivors`] lists
     /// the objects to put back in the root buffer. The panics of `Trace` impls are recorded
@@ -353,9 +393,11 @@ impl<H: Object> Scan<H> {
     pub(crate) unsafe fn judge(
         &mut self,
         roots: Vec<NonNull<H>>,
+        examined: Examined,
         context: &impl Context,
         panics: &mut Panics,
     ) -> Verdict {
+        self.examined = examined;
         self.add_roots(roots);
         let mut attempt = 1;
         let trace_released = loop {
@@ -412,6 +454,14 @@ impl<H: Object> Scan<H> {
     /// object is buffered again, otherwise to give back.
     pub(crate) fn take_survivors(&mut self) -> Vec<NonNull<H>> {
         mem::take(&mut self.survivors)
+    }
+
+    /// The objects of older generations the snapshot reached without examining them, for
+    /// their generations' root buffers. Each is tracked and out of the scan, and carries a
+    /// hold the caller gives back (after buffering it if it still has strong references: a
+    /// garbage member's destruction may release the last). One may be listed twice.
+    pub(crate) fn take_older(&mut self) -> Vec<NonNull<H>> {
+        mem::take(&mut self.older)
     }
 
     /// An empty root buffer to swap in for the one the next collection takes.
@@ -651,6 +701,15 @@ impl<H: Object> Scan<H> {
                 // Untracked objects own no `Gc` and so are never on a cycle; dead ones
                 // (not in this scan) are already being destroyed.
                 None if c.has(UNTRACKED | DEAD) => continue,
+                // Of an older generation: not examined (see `Examined`). Already a root of
+                // its generation, or kept for its buffer.
+                None if !self.examined.admits(c.registry_key()) => {
+                    if !c.has(BUFFERED) {
+                        c.take_hold();
+                        self.older.push(child);
+                    }
+                    continue;
+                }
                 None => {
                     // SAFETY: tracked, live (an owned `Gc` is a strong reference), not
                     // `DEAD`, and not in this scan (no scan index).
@@ -1054,6 +1113,10 @@ impl<H: Object> Drop for Scan<H> {
     /// claim, every node is revived; during the destruction, the rest of the garbage is
     /// destroyed (its panics dropped: one is already on its way).
     fn drop(&mut self) {
+        for header in mem::take(&mut self.older) {
+            // SAFETY: the hold taken when it was listed; it is not in the scan.
+            unsafe { H::release_hold(header) };
+        }
         match self.stage {
             Stage::Scanning => {
                 self.revive_all(false);

@@ -21,7 +21,7 @@ use crate::primitive::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Order
 use crate::primitive::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use crate::primitive::{global, local};
 
-use crate::cycle::{Context, Object, Phase, Scan, Stats, FULL};
+use crate::cycle::{Context, Examined, Object, Phase, Scan, Stats, FULL};
 use crate::hooks::{CallbackId, CollectionEvent};
 use crate::panics::{drop_payload, Panics, Payload};
 use crate::release;
@@ -284,7 +284,7 @@ fn run(mut guard: MutexGuard<'_, Spare>, panics: &mut Panics) -> usize {
     // SAFETY: every thread's entries, each a live header with `IN_BUFFER` and its unit,
     // handed over (taken out of the buffers under their locks); the collector lock keeps any
     // other scan of this flavour out, and this thread's releases are deferred.
-    let verdict = unsafe { scan.judge(roots, &SyncContext, panics) };
+    let verdict = unsafe { scan.judge(roots, Examined::ALL, &SyncContext, panics) };
     let mut rebuffered = 0;
     for header in scan.take_survivors() {
         // SAFETY: a survivor is out of the scan and carries a hold, handed over.

@@ -215,7 +215,7 @@ mod tests {
     use std::sync::atomic::AtomicUsize as StdAtomicUsize;
     use std::sync::OnceLock;
 
-    use crate::cycle::{Context, Scan, VTableFor, BUFFERED};
+    use crate::cycle::{Context, Examined, Scan, VTableFor, BUFFERED};
     use crate::panics::Panics;
     use crate::trace::{Trace, Tracer};
 
@@ -320,7 +320,14 @@ mod tests {
         let mut scan = Scan::<Header>::new();
         let mut panics = Panics::default();
         // SAFETY: each root is a live buffer entry, listed once; nothing runs concurrently.
-        let verdict = unsafe { scan.judge(vec![buffer(a), buffer(c)], &NoReleases, &mut panics) };
+        let verdict = unsafe {
+            scan.judge(
+                vec![buffer(a), buffer(c)],
+                Examined::ALL,
+                &NoReleases,
+                &mut panics,
+            )
+        };
         assert_eq!((verdict.traced, verdict.garbage), (3, 2));
         assert!(!verdict.gave_up && verdict.lied_about.is_none());
         // SAFETY: `c` is alive (the test's handle).
@@ -350,7 +357,8 @@ mod tests {
         let mut scan = scan.recycle(3).expect("small arrays are kept");
         let mut panics = Panics::default();
         // SAFETY: as above.
-        let verdict = unsafe { scan.judge(vec![buffer(c)], &NoReleases, &mut panics) };
+        let verdict =
+            unsafe { scan.judge(vec![buffer(c)], Examined::ALL, &NoReleases, &mut panics) };
         assert_eq!((verdict.traced, verdict.garbage), (1, 1));
         assert!(c_header.has(DEAD));
         assert_eq!(scan.destroy(&mut panics), 1);

@@ -11,27 +11,40 @@ use std::mem::ManuallyDrop;
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr::NonNull;
 
-use crate::cycle::{Context, Object, Phase, Scan, Stats, BUFFERED, FULL, IN_BUFFER, WITHDRAWN};
+use crate::cycle::{
+    Context, Examined, Object, Phase, Scan, Stats, BUFFERED, FULL, IN_BUFFER, WITHDRAWN,
+};
 use crate::hooks::CollectionEvent;
 use crate::panics::{drop_payload, Panics, Payload};
 use crate::release;
 use crate::unsync::any::AnyGc;
 use crate::unsync::header::Header;
 use crate::unsync::hooks::Hooks;
-use crate::unsync::registry::Registry;
+use crate::unsync::registry::{Registry, FROZEN};
 use std::time::Instant;
 
-/// The automatic-collection threshold a thread starts with: a collection runs when this many
-/// possible cycle roots have been buffered since the last one. CPython's first-generation
-/// threshold is 2000 (700 before 3.13). Small under Miri so that short tests reach it.
-pub(crate) const DEFAULT_THRESHOLD: usize = if cfg!(miri) { 16 } else { 2000 };
+/// The automatic-collection thresholds a thread starts with (`thresholds()`): generation 0 is
+/// collected when this many possible cycle roots have been buffered since the last
+/// collection, generation 1 when generation 0 has been collected this many times since
+/// generation 1 last was, and generation 2 likewise after generation 1 (and see
+/// [`SURVIVOR_RATIO`]). CPython's are 2000 (700 before 3.13), 10 and 10. Small under Miri
+/// so that short tests reach them.
+pub(crate) const DEFAULT_THRESHOLDS: [usize; 3] = if cfg!(miri) {
+    [16, 2, 2]
+} else {
+    [2000, 10, 10]
+};
 
-/// How many survivors a collection may trace per buffered root before the next automatic one:
-/// the next automatic collection waits for `survivors / SURVIVOR_RATIO` new roots (if that
-/// is more than the threshold). This keeps automatic collection amortised O(1) per root even
-/// when every root leads into a large live structure — CPython's 25% rule for its oldest
-/// generation, applied to the traced subgraph.
+/// An automatic full collection also waits until the roots buffered in generation 2 are at
+/// least `1 / SURVIVOR_RATIO` of the objects the last full collection found alive. A full
+/// collection re-traces what it reaches, so this keeps automatic collection amortised O(1)
+/// per buffered root even when every root leads into a large live structure — CPython's 25%
+/// rule for its oldest generation, counted in roots rather than in promotions: a structure
+/// that only grows (and so buffers nothing old) is never re-traced.
 const SURVIVOR_RATIO: usize = 4;
+
+/// The generations, youngest first; [`FROZEN`] indexes a fourth root buffer.
+pub(crate) const GENERATIONS: usize = 3;
 
 /// How many collections an exit hook runs at most: each may leave new garbage behind (a
 /// `Drop` building a cycle), and a thread must still be able to exit.
@@ -56,19 +69,25 @@ pub(crate) enum Trigger {
 /// thread-local teardown: its memory is freed by the thread's last exit hook
 /// ([`Collector::exit_collection`]).
 pub(crate) struct Collector {
-    /// Possible cycle roots (B–R's "purple" buffer). Each entry holds a unit of its weak count.
-    /// `ManuallyDrop` (like the other fields that own memory) so that the collector needs no
-    /// destructor.
-    roots: RefCell<ManuallyDrop<Vec<NonNull<Header>>>>,
+    /// Possible cycle roots (B–R's "purple" buffer), one buffer per generation (an object
+    /// goes to its generation's when it is buffered), and one for frozen objects (index
+    /// [`FROZEN`]), which waits for `unfreeze()`. An object in buffer *g* is in generation
+    /// *g* or older. Each entry holds a unit of its weak count. `ManuallyDrop` (like the
+    /// other fields that own memory) so that the collector needs no destructor.
+    roots: RefCell<ManuallyDrop<[Vec<NonNull<Header>>; 4]>>,
     enabled: Cell<bool>,
-    threshold: Cell<usize>,
-    /// Buffered roots needed before the next automatic collection (≥ `threshold`).
-    trigger: Cell<usize>,
+    /// The automatic-collection thresholds, per generation (see [`DEFAULT_THRESHOLDS`]).
+    thresholds: [Cell<usize>; GENERATIONS],
+    /// CPython's `get_count()`: roots buffered since the last collection, collections of
+    /// generation 0 since the last of generation 1, and of 1 since the last of 2.
+    counts: [Cell<usize>; GENERATIONS],
+    /// How many objects the last full collection found alive (see [`SURVIVOR_RATIO`]).
+    survivors_of_full: Cell<usize>,
     /// How many more possible roots may be buffered before an automatic collection is due:
-    /// `trigger - roots.len()`, or `usize::MAX` while automatic collection is off (buffering
-    /// counts it down, but no program buffers `usize::MAX` roots). `Gc::new` reads it every
-    /// time. It starts at 0, so that a thread's first tracked allocation goes to
-    /// [`Collector::collect_if_due`], which initializes it.
+    /// `thresholds[0] - counts[0]`, or `usize::MAX` while automatic collection is off
+    /// (buffering counts it down, but no program buffers `usize::MAX` roots). `Gc::new`
+    /// reads it every time. It starts at 0, so that a thread's first tracked allocation goes
+    /// to [`Collector::collect_if_due`], which initializes it.
     countdown: Cell<usize>,
     stats: RefCell<Stats>,
     /// Every tracked object of the thread, for the heap's view of itself.
@@ -97,10 +116,20 @@ impl Collector {
     /// registers.
     pub(crate) const fn new(register_exit_hook: fn(usize) -> bool) -> Collector {
         Collector {
-            roots: RefCell::new(ManuallyDrop::new(Vec::new())),
+            roots: RefCell::new(ManuallyDrop::new([
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+            ])),
             enabled: Cell::new(true),
-            threshold: Cell::new(DEFAULT_THRESHOLD),
-            trigger: Cell::new(DEFAULT_THRESHOLD),
+            thresholds: [
+                Cell::new(DEFAULT_THRESHOLDS[0]),
+                Cell::new(DEFAULT_THRESHOLDS[1]),
+                Cell::new(DEFAULT_THRESHOLDS[2]),
+            ],
+            counts: [Cell::new(0), Cell::new(0), Cell::new(0)],
+            survivors_of_full: Cell::new(0),
             countdown: Cell::new(0),
             stats: RefCell::new(Stats::new()),
             registry: Registry::new(),
@@ -113,8 +142,8 @@ impl Collector {
         }
     }
 
-    /// Records `header` as a possible cycle root, unless it is one already; an entry
-    /// withdrawn by `Gc::get_mut` becomes a root again. Without an exit hook to come (a
+    /// Records `header` as a possible cycle root of its generation, unless it is one already;
+    /// an entry withdrawn by `Gc::get_mut` becomes a root again. Without an exit hook to come (a
     /// thread past its last one) nothing is buffered: a cycle through the object may leak,
     /// nothing worse.
     ///
@@ -142,7 +171,9 @@ impl Collector {
         // SAFETY: the buffer's entry and its unit of the weak count are added together.
         unsafe { h.set_flag(BUFFERED) };
         h.take_hold();
-        self.roots.borrow_mut().push(header);
+        let generation = self.registry.generation(h.registry_key());
+        self.roots.borrow_mut()[generation].push(header);
+        self.counts[0].set(self.counts[0].get() + 1);
         self.countdown.set(self.countdown.get().saturating_sub(1));
     }
 
@@ -160,16 +191,32 @@ impl Collector {
     pub(crate) fn collect_if_due(&self) {
         self.update_countdown();
         if self.due() && release::phase().is_mutator() {
-            self.collect(Trigger::Automatic);
+            self.collect(Trigger::Automatic, self.generation_due());
         }
     }
 
-    /// Runs a full collection of the buffered roots. Returns the number of objects freed.
+    /// The generation an automatic collection examines: the oldest whose count has reached
+    /// its threshold — for generation 2, only once enough old roots wait ([`SURVIVOR_RATIO`]).
+    fn generation_due(&self) -> usize {
+        let reached =
+            |generation: usize| self.counts[generation].get() >= self.thresholds[generation].get();
+        let old_roots = self.roots.borrow()[2].len();
+        if reached(2) && old_roots >= self.survivors_of_full.get() / SURVIVOR_RATIO {
+            2
+        } else if reached(1) {
+            1
+        } else {
+            0
+        }
+    }
+
+    /// Collects generations 0..=`generation` (`FULL`: all but the frozen objects). Returns the
+    /// number of objects freed.
     ///
     /// Does nothing (returns 0) inside another collection, and while the thread is panicking:
     /// that includes the panic hook, where any panic — even one the collection would catch —
     /// aborts the process.
-    pub(crate) fn collect(&self, trigger: Trigger) -> usize {
+    pub(crate) fn collect(&self, trigger: Trigger, generation: usize) -> usize {
         if std::thread::panicking() || release::phase().collecting() {
             return 0;
         }
@@ -181,19 +228,20 @@ impl Collector {
             outer: unsafe { release::begin_collection() },
             deferring: true,
         };
-        self.stats.borrow_mut().started(FULL);
+        self.stats.borrow_mut().started(generation);
         // The panics of `Trace` and `Drop` impls and of callbacks, dealt with once the
         // collection is complete.
         let mut panics = Panics::default();
         // Callbacks run inside the collection (a `collect()` there does nothing; their
         // releases are deferred like the garbage's, and dropped below).
         let started = self.hooks.any().then(|| {
-            self.hooks.call(&CollectionEvent::start(FULL), &mut panics);
+            self.hooks
+                .call(&CollectionEvent::start(generation), &mut panics);
             Instant::now()
         });
-        let (freed, saved) = self.run(trigger, &mut panics);
+        let (freed, saved) = self.run(trigger, generation, &mut panics);
         if let Some(started) = started {
-            let event = CollectionEvent::stop(FULL, freed, saved, started.elapsed());
+            let event = CollectionEvent::stop(generation, freed, saved, started.elapsed());
             self.hooks.call(&event, &mut panics);
         }
         end.end_deferral(&mut panics);
@@ -204,19 +252,27 @@ impl Collector {
     /// The collection proper, inside [`Collector::collect`]'s guards: phases 1 to 5
     /// (ARCHITECTURE.md, "A collection") and the bookkeeping between them. Returns how many
     /// objects it freed, and how many it found unreachable but kept (`set_save_all`).
-    fn run(&self, trigger: Trigger, panics: &mut Panics) -> (usize, usize) {
+    fn run(&self, trigger: Trigger, generation: usize, panics: &mut Panics) -> (usize, usize) {
         // Dropped before `collect`'s `EndCollection` on every path: the scan revives (or hands
         // back) its nodes before `end_deferral` drains the pending list, which may hold
         // objects a misbehaving `Trace` released during the snapshot.
         let mut scan = self.take_spare_scan().unwrap_or_else(Scan::new);
-        let roots = std::mem::replace(&mut **self.roots.borrow_mut(), scan.take_spare_roots());
+        let roots = self.take_roots(generation, scan.take_spare_roots());
+        self.registry.begin_collection();
+        let examined = Examined {
+            keys_above: self.registry.first_of(generation),
+            unlisted: generation == FULL,
+        };
         // Phases 1 to 4.
-        // SAFETY: the root buffer's entries, each a live header with `IN_BUFFER` and a unit
+        // SAFETY: the root buffers' entries, each a live header with `IN_BUFFER` and a unit
         // of its weak count, handed over; the collection defers releases (`EndCollection`).
-        let verdict = unsafe { scan.judge(roots, self, panics) };
+        let verdict = unsafe { scan.judge(roots, examined, self, panics) };
         if verdict.gave_up || verdict.lied_about.is_some() {
             self.stats.borrow_mut().aborted += 1;
         }
+        // The survivors put back and the older objects reached count as roots buffered after
+        // this collection.
+        self.count_collection(generation);
         let rebuffer = verdict.gave_up || trigger != Trigger::Exit;
         for header in scan.take_survivors() {
             if rebuffer {
@@ -228,6 +284,17 @@ impl Collector {
             // entry's own). Not in a scan.
             unsafe { Header::release_hold(header) };
         }
+        for header in scan.take_older() {
+            // SAFETY: the scan's hold keeps the header; it was never in the scan.
+            let h = unsafe { header.as_ref() };
+            if h.strong() > 0 {
+                // SAFETY: tracked (the scan reached it through an edge and did not skip it as
+                // untracked), alive, with strong references, and not in a scan.
+                unsafe { self.buffer(header) };
+            }
+            // SAFETY: the scan's hold, which `take_older` handed over.
+            unsafe { Header::release_hold(header) };
+        }
         // An exit collection never saves: nothing would look at the garbage any more.
         let saving = self.hooks.save_all() && trigger != Trigger::Exit;
         if !verdict.gave_up {
@@ -237,11 +304,14 @@ impl Collector {
                 (verdict.garbage, 0)
             };
             let mut stats = self.stats.borrow_mut();
-            stats.judged(FULL, verdict.traced, collected, kept);
+            stats.judged(generation, verdict.traced, collected, kept);
         }
-        // Saved garbage stays alive: it counts as surviving.
-        let freed_by_verdict = if saving { 0 } else { verdict.garbage };
-        self.set_trigger_after(verdict.traced - freed_by_verdict);
+        if generation == FULL {
+            // Saved garbage stays alive: it counts as surviving.
+            let freed_by_verdict = if saving { 0 } else { verdict.garbage };
+            self.survivors_of_full
+                .set(verdict.traced - freed_by_verdict);
+        }
         // Phase 5. From here on user code runs (the values' `Drop` impls); every member of
         // the garbage is already `DEAD`. Or, saving, the garbage is kept alive instead.
         let (freed, saved) = if saving {
@@ -259,6 +329,7 @@ impl Collector {
             (scan.destroy(panics), 0)
         };
         self.keep_spare_scan(scan.recycle(verdict.traced));
+        self.registry.promote(generation);
         self.registry.tidy_if_holey();
         if let Some(type_name) = verdict.lied_about.filter(|_| cfg!(debug_assertions)) {
             // Raised and caught here, so that the panic hook reports it like any other.
@@ -273,6 +344,35 @@ impl Collector {
             });
         }
         (freed, saved)
+    }
+
+    /// Takes the root buffers of generations 0..=`generation`, into `into` (an empty buffer).
+    fn take_roots(
+        &self,
+        generation: usize,
+        mut into: Vec<NonNull<Header>>,
+    ) -> Vec<NonNull<Header>> {
+        let mut roots = self.roots.borrow_mut();
+        if into.capacity() < roots[0].len() {
+            // The young buffer is the usual one: swap it in, keeping the spare's capacity.
+            std::mem::swap(&mut into, &mut roots[0]);
+        }
+        for buffer in &mut roots[..=generation] {
+            into.append(buffer);
+        }
+        into
+    }
+
+    /// Updates the counts after a collection of `generation`: the next generation's counts
+    /// one more, the collected ones start again (CPython's rule).
+    fn count_collection(&self, generation: usize) {
+        for count in &self.counts[..=generation] {
+            count.set(0);
+        }
+        if let Some(next) = self.counts.get(generation + 1) {
+            next.set(next.get() + 1);
+        }
+        self.update_countdown();
     }
 
     /// The work arrays kept from the last collection, if any.
@@ -357,9 +457,11 @@ impl Collector {
         // captures, and one that allocates would make every round find something. (A panic
         // from a `Drop` they run is dropped: a thread-local destructor must not unwind.)
         self.hooks.release();
+        // The thread's heap ends with it: frozen objects are collected like the others.
+        self.unfreeze();
         for _ in 0..EXIT_ROUNDS {
             // An exit collection drops what it catches: only the collector's own bugs unwind.
-            let collect = AssertUnwindSafe(|| self.collect(Trigger::Exit));
+            let collect = AssertUnwindSafe(|| self.collect(Trigger::Exit, FULL));
             match panic::catch_unwind(collect) {
                 Ok(0) => break,
                 Ok(_) => {}
@@ -380,8 +482,8 @@ impl Collector {
         // Whatever was saved or registered since the exit collections began (a later
         // thread-local destructor's doing): anything it leaves behind leaks, nothing dangles.
         self.hooks.release();
-        let roots = std::mem::take(&mut **self.roots.borrow_mut());
-        for header in roots {
+        let buffers = std::mem::take(&mut **self.roots.borrow_mut());
+        for header in buffers.into_iter().flatten() {
             // SAFETY: each buffer entry holds one unit of its header's weak count, and no
             // collection is running, so the header is not in a scan.
             unsafe {
@@ -397,16 +499,11 @@ impl Collector {
         self.update_countdown();
     }
 
-    fn set_trigger_after(&self, survivors: usize) {
-        self.trigger
-            .set(self.threshold.get().max(survivors / SURVIVOR_RATIO));
-        self.update_countdown();
-    }
-
-    /// Recomputes the countdown after the buffer, the trigger or the settings changed.
+    /// Recomputes the countdown after the counts or the settings changed.
     fn update_countdown(&self) {
-        let countdown = if self.enabled.get() && self.threshold.get() != 0 {
-            self.trigger.get().saturating_sub(self.roots.borrow().len())
+        let threshold = self.thresholds[0].get();
+        let countdown = if self.enabled.get() && threshold != 0 {
+            threshold.saturating_sub(self.counts[0].get())
         } else {
             usize::MAX
         };
@@ -423,20 +520,42 @@ impl Collector {
         self.enabled.get()
     }
 
-    pub(crate) fn threshold(&self) -> usize {
-        self.threshold.get()
+    pub(crate) fn thresholds(&self) -> [usize; GENERATIONS] {
+        self.thresholds.each_ref().map(Cell::get)
     }
 
-    /// Sets the threshold, and the trigger of the next automatic collection to it.
-    pub(crate) fn set_threshold(&self, threshold: usize) {
-        self.threshold.set(threshold);
-        self.trigger.set(threshold);
+    pub(crate) fn set_thresholds(&self, thresholds: [usize; GENERATIONS]) {
+        for (cell, threshold) in self.thresholds.iter().zip(thresholds) {
+            cell.set(threshold);
+        }
         self.update_countdown();
     }
 
-    /// The number of entries in the root buffer.
-    pub(crate) fn count(&self) -> usize {
-        self.roots.borrow().len()
+    pub(crate) fn counts(&self) -> [usize; GENERATIONS] {
+        self.counts.each_ref().map(Cell::get)
+    }
+
+    /// Moves every listed object into the frozen range, and the roots buffered for them to
+    /// the frozen buffer (`freeze()`).
+    pub(crate) fn freeze(&self) {
+        self.registry.freeze();
+        let mut roots = self.roots.borrow_mut();
+        for generation in 0..GENERATIONS {
+            let buffer = std::mem::take(&mut roots[generation]);
+            for header in buffer {
+                // SAFETY: a buffer entry holds a unit of its header's weak count.
+                let key = unsafe { header.as_ref() }.registry_key();
+                roots[self.registry.generation(key)].push(header);
+            }
+        }
+    }
+
+    /// Moves the frozen objects into generation 2, and their roots with them (`unfreeze()`).
+    pub(crate) fn unfreeze(&self) {
+        self.registry.unfreeze();
+        let mut roots = self.roots.borrow_mut();
+        let frozen = std::mem::take(&mut roots[FROZEN]);
+        roots[2].extend(frozen);
     }
 
     pub(crate) fn stats(&self) -> Stats {

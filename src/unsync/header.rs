@@ -183,6 +183,12 @@ unsafe impl Object for Header {
         self.weak_flags.set(self.weak_flags.get() & !(flag as u64));
     }
 
+    /// The number in the thread's registry plus one, or 0 if not listed.
+    #[inline(always)]
+    fn registry_key(&self) -> usize {
+        (self.weak_flags.get() >> REGISTRY_SHIFT) as usize
+    }
+
     #[inline]
     fn new_header(vtable: &'static VTable<Header>, tracked: bool, strong: usize) -> Header {
         Header::new(vtable, tracked, strong, None)

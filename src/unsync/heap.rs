@@ -14,7 +14,7 @@
 use std::ptr::NonNull;
 
 use crate::any::Handles;
-use crate::cycle::{Flavour, Object, DEAD, UNTRACKED};
+use crate::cycle::{Flavour, Object, DEAD, FULL, UNTRACKED};
 use crate::release;
 use crate::trace::Tracer;
 use crate::unsync::any::AnyGc;
@@ -56,7 +56,8 @@ unsafe fn trace(header: NonNull<Header>, tracer: &mut Tracer) {
 /// `gc.get_objects()`. Each comes as an [`AnyGc`], which keeps it alive while held. Not
 /// listed: objects whose value [`Gc::get_mut`](crate::Gc::get_mut) (or `make_mut`) has lent
 /// mutably or [`Gc::pin`](crate::Gc::pin) has pinned, which leave the list for good (a handle
-/// from here could alias the `&mut` or move the pinned value).
+/// from here could alias the `&mut` or move the pinned value), and frozen objects
+/// ([`freeze`](crate::freeze)), as in CPython.
 ///
 /// O(objects). Dropping the list is dropping that many handles: the objects become possible
 /// roots of the next collection, which then examines them.
@@ -82,16 +83,58 @@ pub fn objects() -> Vec<AnyGc> {
     not_while_tracing("objects");
     let mut listed = Vec::new();
     with_collector(|collector| {
-        collector.registry().for_each(|header| {
-            // SAFETY: a listed header's allocation is live (it leaves the registry when
-            // freed).
-            if listable(unsafe { header.as_ref() }) {
-                // SAFETY: alive, with strong references that last (no user code runs here).
-                listed.push(unsafe { AnyGc::from_header(header) });
-            }
-        })
+        let registry = collector.registry();
+        for generation in 0..=FULL {
+            registry.for_each_in(FULL - generation, |header| list(header, &mut listed));
+        }
     });
     listed
+}
+
+/// The live tracked objects of one generation of this thread's heap (0, the youngest, to 2),
+/// oldest first: Python's `gc.get_objects(generation)`. What [`objects`] lists, split by
+/// generation (see [`collect_generation`](crate::collect_generation)).
+///
+/// # Panics
+///
+/// If `generation` is above 2, or if called from a `Trace` impl during a collection.
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::RefCell;
+/// use cyclegc::{objects_in, AnyGc, Gc};
+///
+/// let node = AnyGc::from(Gc::new(RefCell::new(Vec::<Gc<u8>>::new())));
+/// let listed_in = |generation| objects_in(generation).iter().any(|o| AnyGc::ptr_eq(o, &node));
+/// assert!(listed_in(0));
+/// cyclegc::collect_generation(0); // survivors of generation 0 move to 1
+/// assert!(listed_in(1) && !listed_in(0));
+/// cyclegc::collect(); // and those of a full collection to 2
+/// assert!(listed_in(2));
+/// ```
+pub fn objects_in(generation: usize) -> Vec<AnyGc> {
+    assert!(
+        generation <= FULL,
+        "invalid generation {generation}: expected 0, 1 or 2"
+    );
+    not_while_tracing("objects_in");
+    let mut listed = Vec::new();
+    with_collector(|collector| {
+        collector
+            .registry()
+            .for_each_in(generation, |header| list(header, &mut listed))
+    });
+    listed
+}
+
+/// Adds a handle to `header`'s object to `listed`, if it is [`listable`].
+fn list(header: NonNull<Header>, listed: &mut Vec<AnyGc>) {
+    // SAFETY: a listed header's allocation is live (it leaves the registry when freed).
+    if listable(unsafe { header.as_ref() }) {
+        // SAFETY: alive, with strong references that last (no user code runs here).
+        listed.push(unsafe { AnyGc::from_header(header) });
+    }
 }
 
 /// The objects `object`'s value reports through its `Trace` impl (its outgoing edges, one
@@ -146,7 +189,8 @@ pub fn referents(object: &AnyGc) -> Vec<AnyGc> {
 }
 
 /// Every live tracked object of this thread's heap that has an edge to `object`: Python's
-/// `gc.get_referrers()`, oldest first, once each. O(heap): it traces every tracked object.
+/// `gc.get_referrers()`, oldest first, once each; among those [`objects`] lists (so not
+/// frozen ones, as in CPython). O(heap): it traces every tracked object.
 ///
 /// # Panics
 ///
@@ -173,7 +217,7 @@ pub fn referrers(object: &AnyGc) -> Vec<AnyGc> {
     let mut found = Vec::new();
     // By number, taking the registry for one step at a time: tracing runs `Trace` impls,
     // which may allocate (and so register) objects, or even free some (and so renumber).
-    let mut number = with_collector(|c| c.registry().first_number());
+    let mut number = with_collector(|c| c.registry().first_thawed());
     while let Some(entry) = with_collector(|c| c.registry().get(number)) {
         number += 1;
         let Some(header) = entry else { continue };

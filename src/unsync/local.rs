@@ -18,9 +18,10 @@ use std::ptr::NonNull;
 use std::thread::LocalKey;
 
 use crate::cycle::Stats;
+use crate::cycle::FULL;
 use crate::hooks::{CallbackId, CollectionEvent};
 use crate::unsync::any::AnyGc;
-use crate::unsync::collector::{Collector, Trigger};
+use crate::unsync::collector::{Collector, Trigger, GENERATIONS};
 use crate::unsync::header::Header;
 
 thread_local! {
@@ -154,7 +155,46 @@ pub(crate) fn before_alloc() {
 /// assert_eq!(cyclegc::collect(), 0);
 /// ```
 pub fn collect() -> usize {
-    COLLECTOR.with(|collector| collector.collect(Trigger::Explicit))
+    COLLECTOR.with(|collector| collector.collect(Trigger::Explicit, FULL))
+}
+
+/// Collects generations 0 to `generation` of this thread's heap, and returns the number of
+/// objects freed: Python's `gc.collect(generation)`. [`collect`] is `collect_generation(2)`.
+///
+/// The objects of generations 0..=`generation` that the buffered roots of those generations
+/// reach are examined; an edge into an older generation (or to a frozen object) is not
+/// followed, and its target counts as referenced from outside, so a cycle that reaches into
+/// an older generation is found by that generation's collection (its member there becomes a
+/// root of it). The survivors move to the next generation (generation 2's stay), as in
+/// CPython. Panics of `Drop` and `Trace` impls are dealt with as [`collect`] does.
+///
+/// # Panics
+///
+/// If `generation` is above 2 (before collecting anything).
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::RefCell;
+/// use cyclegc::{Gc, Trace};
+///
+/// #[derive(Trace)]
+/// struct Node(RefCell<Option<Gc<Node>>>);
+///
+/// cyclegc::collect(); // everything alive is now in generation 2
+/// let young = Gc::new(Node(RefCell::new(None)));
+/// *young.0.borrow_mut() = Some(young.clone());
+/// drop(young);
+/// // A young cycle: generation 0's collection finds it.
+/// assert_eq!(cyclegc::collect_generation(0), 1);
+/// assert_eq!(cyclegc::stats().generations[0].collected, 1);
+/// ```
+pub fn collect_generation(generation: usize) -> usize {
+    assert!(
+        generation < GENERATIONS,
+        "invalid generation {generation}: expected 0, 1 or 2"
+    );
+    COLLECTOR.with(|collector| collector.collect(Trigger::Explicit, generation))
 }
 
 /// Turns automatic collection on (the default). Python's `gc.enable()`.
@@ -196,22 +236,20 @@ pub fn is_enabled() -> bool {
     COLLECTOR.with(Collector::is_enabled)
 }
 
-/// The automatic-collection threshold: a collection runs (at the next `Gc::new` of a type that
-/// may own a `Gc`) once this many possible cycle roots are buffered. After a collection that
-/// traced many live objects the next one waits longer, so that automatic collection stays
-/// amortised O(1). Python's `gc.get_threshold()[0]`.
+/// Generation 0's automatic-collection threshold: `thresholds()[0]`, Python's
+/// `gc.get_threshold()[0]`. See [`thresholds`].
 ///
 /// # Examples
 ///
 /// ```
-/// assert!(cyclegc::threshold() > 0);
+/// assert_eq!(cyclegc::threshold(), cyclegc::thresholds()[0]);
 /// ```
 pub fn threshold() -> usize {
-    COLLECTOR.with(Collector::threshold)
+    thresholds()[0]
 }
 
-/// Sets the automatic-collection threshold for this thread; 0 turns automatic collection off,
-/// as in Python's `gc.set_threshold(0)`.
+/// Sets generation 0's automatic-collection threshold for this thread, keeping the others; 0
+/// turns automatic collection off, as Python's `gc.set_threshold(0)` does.
 ///
 /// # Examples
 ///
@@ -222,11 +260,52 @@ pub fn threshold() -> usize {
 /// cyclegc::set_threshold(old);
 /// ```
 pub fn set_threshold(threshold: usize) {
-    COLLECTOR.with(|collector| collector.set_threshold(threshold));
+    let [_, middle, old] = thresholds();
+    set_thresholds([threshold, middle, old]);
 }
 
-/// The number of possible cycle roots buffered since the last collection. Python's
-/// `gc.get_count()[0]`.
+/// This thread's automatic-collection thresholds, Python's `gc.get_threshold()`. An
+/// automatic collection runs at a `Gc::new` of a type that may own a `Gc` once
+/// `thresholds()[0]` possible cycle roots have been buffered since the last collection. It
+/// collects generation 2 if generation 1 has been collected `thresholds()[2]` times since
+/// the last collection of 2, *and* the roots buffered in generation 2 are at least a quarter
+/// of the objects the last full collection found alive (so that re-tracing a large live heap
+/// stays amortised O(1) per root, as CPython's rule of a quarter of the long-lived objects
+/// does); otherwise generation 1 if generation 0 has been collected `thresholds()[1]` times
+/// since the last collection of 1; otherwise generation 0.
+///
+/// The defaults are CPython's (2000, 10, 10). BENCHMARKS.md, "Generations", has what
+/// building and reclaiming cost with them.
+///
+/// # Examples
+///
+/// ```
+/// let [young, middle, old] = cyclegc::thresholds();
+/// assert!(young > 0 && middle > 0 && old > 0);
+/// ```
+pub fn thresholds() -> [usize; 3] {
+    COLLECTOR.with(Collector::thresholds)
+}
+
+/// Sets this thread's automatic-collection thresholds (see [`thresholds`]): Python's
+/// `gc.set_threshold(threshold0, threshold1, threshold2)`. A first threshold of 0 turns
+/// automatic collection off; a second or third of 0 makes every automatic collection reach
+/// that generation.
+///
+/// # Examples
+///
+/// ```
+/// let old = cyclegc::thresholds();
+/// cyclegc::set_thresholds([10_000, 20, 5]);
+/// assert_eq!(cyclegc::thresholds(), [10_000, 20, 5]);
+/// cyclegc::set_thresholds(old);
+/// ```
+pub fn set_thresholds(thresholds: [usize; 3]) {
+    COLLECTOR.with(|collector| collector.set_thresholds(thresholds));
+}
+
+/// The number of possible cycle roots buffered since the last collection: `counts()[0]`,
+/// Python's `gc.get_count()[0]`.
 ///
 /// # Examples
 ///
@@ -243,7 +322,95 @@ pub fn set_threshold(threshold: usize) {
 /// assert_eq!(cyclegc::count(), 1);
 /// ```
 pub fn count() -> usize {
-    COLLECTOR.with(Collector::count)
+    counts()[0]
+}
+
+/// Python's `gc.get_count()` for this thread: the possible cycle roots buffered since the
+/// last collection (what `thresholds()[0]` is compared with), the collections of generation
+/// 0 since the last of generation 1, and those of generation 1 since the last of 2.
+///
+/// # Examples
+///
+/// ```
+/// cyclegc::collect();
+/// assert_eq!(cyclegc::counts(), [0, 0, 0]);
+/// cyclegc::collect_generation(0);
+/// cyclegc::collect_generation(0);
+/// cyclegc::collect_generation(1);
+/// assert_eq!(cyclegc::counts(), [0, 0, 1]);
+/// ```
+pub fn counts() -> [usize; 3] {
+    COLLECTOR.with(Collector::counts)
+}
+
+/// Moves every object of this thread's heap that is tracked now into a permanent
+/// generation that no collection examines, Python's `gc.freeze()`: for a heap built once and
+/// kept, so that full collections stop re-tracing it. Frozen objects are not listed by
+/// [`objects`](crate::objects) (as in CPython) and are never freed by a collection, nor is
+/// a cycle through one (dropping them is still freeing them: reference counting goes on).
+/// [`unfreeze`] gives them back to generation 2; so does the thread's exit, whose
+/// collections reclaim them like the rest.
+///
+/// Objects whose value `Gc::get_mut` lent or `Gc::pin` pinned (which are not listed) stay
+/// in generation 2.
+///
+/// # Examples
+///
+/// ```
+/// use cyclegc::{Gc, Trace};
+///
+/// #[derive(Trace)]
+/// struct Config {
+///     parent: Option<Gc<Config>>,
+/// }
+///
+/// let config = Gc::new(Config { parent: None });
+/// cyclegc::freeze();
+/// assert!(cyclegc::freeze_count() >= 1);
+/// cyclegc::unfreeze();
+/// assert_eq!(cyclegc::freeze_count(), 0);
+/// # drop(config);
+/// ```
+pub fn freeze() {
+    COLLECTOR.with(Collector::freeze);
+}
+
+/// Moves the frozen objects of this thread's heap back into generation 2 (the oldest), with
+/// the possible roots buffered for them meanwhile: Python's `gc.unfreeze()`. See [`freeze`].
+///
+/// # Examples
+///
+/// ```
+/// cyclegc::freeze();
+/// cyclegc::unfreeze();
+/// assert_eq!(cyclegc::freeze_count(), 0);
+/// ```
+pub fn unfreeze() {
+    COLLECTOR.with(Collector::unfreeze);
+}
+
+/// How many of this thread's objects are frozen ([`freeze`]): Python's
+/// `gc.get_freeze_count()`. O(frozen objects).
+///
+/// # Examples
+///
+/// ```
+/// use cyclegc::{Gc, Trace};
+///
+/// #[derive(Trace)]
+/// struct Node(Option<Gc<Node>>);
+///
+/// cyclegc::unfreeze();
+/// let before = cyclegc::freeze_count();
+/// let node = Gc::new(Node(None));
+/// cyclegc::freeze();
+/// assert_eq!(cyclegc::freeze_count(), before + 1);
+/// drop(node); // freed by its reference count all the same
+/// assert_eq!(cyclegc::freeze_count(), before);
+/// cyclegc::unfreeze();
+/// ```
+pub fn freeze_count() -> usize {
+    COLLECTOR.with(|collector| collector.registry().frozen_count())
 }
 
 /// This thread's collector statistics.

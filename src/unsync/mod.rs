@@ -33,9 +33,10 @@ pub use crate::cycle::{GenerationStats, Stats};
 pub use crate::hooks::{CallbackId, CallbackPhase, CollectionEvent};
 pub use any::AnyGc;
 pub use gc::Gc;
-pub use heap::{objects, referents, referrers};
+pub use heap::{objects, objects_in, referents, referrers};
 pub use local::{
-    add_callback, collect, count, disable, enable, is_enabled, remove_callback, save_all,
-    set_save_all, set_threshold, stats, take_garbage, threshold,
+    add_callback, collect, collect_generation, count, counts, disable, enable, freeze,
+    freeze_count, is_enabled, remove_callback, save_all, set_save_all, set_threshold,
+    set_thresholds, stats, take_garbage, threshold, thresholds, unfreeze,
 };
 pub use weak::Weak;

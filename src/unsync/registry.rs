@@ -10,6 +10,13 @@
 //! holes in the middle make it renumber the objects after them (paid for by the objects that
 //! left). Freeing in allocation order, or in reverse, therefore never writes a header.
 //! Untracked objects are never listed, as in CPython.
+//!
+//! The order is also what makes the generations (ARCHITECTURE.md, "Generations"): every
+//! collection of generation *n* promotes all of generations 0..=*n*, so each generation is a
+//! range of numbers, `[frozen | 2 | 1 | 0]`, and the registry keeps where each begins
+//! ([`Mark`]). Promoting, freezing and unfreezing move marks; an object's generation is a
+//! comparison of its number with them. Tidying keeps the order, and moves the marks with the
+//! numbers.
 
 use std::cell::{Cell, UnsafeCell};
 use std::mem::ManuallyDrop;
@@ -24,6 +31,27 @@ const NUMBERS: usize = u32::MAX as usize - 1;
 /// Below this many holes the table is never tidied: tidying a small table costs more than
 /// the holes.
 const MIN_HOLES_TO_TIDY: usize = 32;
+
+/// The marks of [`Registry::marks`]: where a range of object numbers begins. They never
+/// decrease in this order, and none is past the next number to hand out.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mark {
+    /// The first number past the frozen objects: generation 2 begins here.
+    Thawed = 0,
+    /// The first number of generation 1.
+    Middle = 1,
+    /// The first number of generation 0: objects allocated since the last collection.
+    Young = 2,
+    /// The next number when the running collection began: what it promotes ends here.
+    Collecting = 3,
+}
+
+/// The generation of a tracked object that is not listed (lent by `Gc::get_mut`, pinned, or
+/// allocated after the registry closed): the oldest, which only a full collection examines.
+pub(crate) const UNLISTED_GENERATION: usize = 2;
+/// The index of the frozen objects among the generations (`freeze()`): no collection
+/// examines them.
+pub(crate) const FROZEN: usize = 3;
 
 /// The tracked objects of one thread, oldest first.
 ///
@@ -46,6 +74,8 @@ pub(crate) struct Registry {
     /// the numbers left after `offset` (so that every number it hands out fits), and none
     /// once closed. The one thing that path checks.
     room: Cell<usize>,
+    /// Where the generations begin, as numbers, indexed by [`Mark`].
+    marks: [Cell<usize>; 4],
 }
 
 impl Registry {
@@ -56,7 +86,92 @@ impl Registry {
             holes: Cell::new(0),
             closed: Cell::new(false),
             room: Cell::new(0),
+            marks: [Cell::new(0), Cell::new(0), Cell::new(0), Cell::new(0)],
         }
+    }
+
+    fn mark(&self, mark: Mark) -> usize {
+        self.marks[mark as usize].get()
+    }
+
+    fn set_mark(&self, mark: Mark, number: usize) {
+        self.marks[mark as usize].set(number);
+    }
+
+    /// The number the next listed object gets (past every listed one).
+    fn end(&self) -> usize {
+        // SAFETY: the only access to the table for the length of this call.
+        self.offset.get() + unsafe { self.slots() }.len()
+    }
+
+    /// The generation of the object whose header stores `key` (`Header::registry_key`: its
+    /// number plus one, 0 if not listed): 0 to 2, or [`FROZEN`].
+    #[inline]
+    pub(crate) fn generation(&self, key: usize) -> usize {
+        let Some(number) = key.checked_sub(1) else {
+            return UNLISTED_GENERATION;
+        };
+        if number >= self.mark(Mark::Young) {
+            0
+        } else if number >= self.mark(Mark::Middle) {
+            1
+        } else if number >= self.mark(Mark::Thawed) {
+            2
+        } else {
+            FROZEN
+        }
+    }
+
+    /// The first number of `generation` (0 to 2): a collection of it examines the numbers
+    /// from there on.
+    pub(crate) fn first_of(&self, generation: usize) -> usize {
+        match generation {
+            0 => self.mark(Mark::Young),
+            1 => self.mark(Mark::Middle),
+            _ => self.mark(Mark::Thawed),
+        }
+    }
+
+    /// A collection begins: it will promote what is listed now.
+    pub(crate) fn begin_collection(&self) {
+        self.set_mark(Mark::Collecting, self.end());
+    }
+
+    /// A collection of `generation` is over: every object listed when it began that was in
+    /// generations 0..=`generation` moves to the next one (or stays in 2), as in CPython.
+    /// Objects allocated meanwhile (by `Drop` impls) stay young.
+    pub(crate) fn promote(&self, generation: usize) {
+        let promoted = self.mark(Mark::Collecting);
+        // `max`: a `freeze()` during the collection may have moved the marks past it.
+        self.set_mark(Mark::Young, self.mark(Mark::Young).max(promoted));
+        if generation >= 1 {
+            self.set_mark(Mark::Middle, self.mark(Mark::Middle).max(promoted));
+        }
+    }
+
+    /// Moves every listed object into the frozen range (`freeze()`).
+    pub(crate) fn freeze(&self) {
+        let end = self.end();
+        for mark in [Mark::Thawed, Mark::Middle, Mark::Young] {
+            self.set_mark(mark, end);
+        }
+    }
+
+    /// Moves the frozen objects into generation 2 (`unfreeze()`): the frozen range is the
+    /// oldest, next to it.
+    pub(crate) fn unfreeze(&self) {
+        self.set_mark(Mark::Thawed, 0);
+    }
+
+    /// How many listed objects are frozen. O(frozen objects).
+    pub(crate) fn frozen_count(&self) -> usize {
+        let frozen = self.mark(Mark::Thawed).saturating_sub(self.offset.get());
+        // SAFETY: the only access to the table for the length of this call.
+        let slots = unsafe { self.slots() };
+        slots[..frozen.min(slots.len())]
+            .iter()
+            .filter(|slot| slot.is_some())
+            .count()
     }
 
     /// The table, for the length of one method that runs no user code.
@@ -189,6 +304,7 @@ impl Registry {
             slots.pop();
             back += 1;
         }
+        self.clamp_marks();
         let left = self.holes.get() - front - back;
         self.holes.set(left);
         if left >= MIN_HOLES_TO_TIDY && left * 2 >= slots.len() {
@@ -197,15 +313,35 @@ impl Registry {
         self.update_room();
     }
 
+    /// Keeps every mark at or below the next number, after the table lost its last slots.
+    fn clamp_marks(&self) {
+        let end = self.end();
+        for mark in &self.marks {
+            mark.set(mark.get().min(end));
+        }
+    }
+
     /// Closes every hole, numbering the objects from `offset` on in order (and telling each
-    /// whose number changes).
+    /// whose number changes); each mark moves to the new number of the first object at or
+    /// past it.
     fn renumber(&self, offset: usize) {
+        // Each mark as a slot index (those below the table at 0, those past it at its end).
+        let old_offset = self.offset.get();
+        let mut mark_slots = [0; 4];
+        for (mark, slot) in self.marks.iter().zip(&mut mark_slots) {
+            *slot = mark.get().saturating_sub(old_offset);
+        }
         // SAFETY: the only access to the table for the length of this call (headers are
         // written, not the registry).
         let slots = unsafe { self.slots() };
-        let moved_offset = offset != self.offset.get();
+        let moved_offset = offset != old_offset;
         let mut kept = 0;
         for slot in 0..slots.len() {
+            for (mark, &mark_slot) in self.marks.iter().zip(&mark_slots) {
+                if mark_slot == slot {
+                    mark.set(offset + kept);
+                }
+            }
             if let Some(header) = slots[slot] {
                 if kept != slot || moved_offset {
                     slots[kept] = Some(header);
@@ -217,6 +353,11 @@ impl Registry {
                 kept += 1;
             }
         }
+        for (mark, &mark_slot) in self.marks.iter().zip(&mark_slots) {
+            if mark_slot >= slots.len() {
+                mark.set(offset + kept);
+            }
+        }
         slots.truncate(kept);
         self.offset.set(offset);
         self.holes.set(0);
@@ -225,10 +366,30 @@ impl Registry {
 
     /// Calls `f` on each listed object, oldest first. `f` must not run user code (it may
     /// read headers and take strong references).
+    #[cfg(test)]
     pub(crate) fn for_each(&self, mut f: impl FnMut(NonNull<Header>)) {
         // SAFETY: `f` runs no user code, so nothing else reaches the table meanwhile.
         let slots = unsafe { self.slots() };
         for header in slots.iter().flatten() {
+            f(*header);
+        }
+    }
+
+    /// Calls `f` on each listed object of `generation` (0 to 2), oldest first, as
+    /// [`Registry::for_each`] does.
+    pub(crate) fn for_each_in(&self, generation: usize, mut f: impl FnMut(NonNull<Header>)) {
+        let first = self.first_of(generation);
+        let past = match generation {
+            0 => usize::MAX,
+            1 => self.mark(Mark::Young),
+            _ => self.mark(Mark::Middle),
+        };
+        let offset = self.offset.get();
+        // SAFETY: `f` runs no user code, so nothing else reaches the table meanwhile.
+        let slots = unsafe { self.slots() };
+        let start = first.saturating_sub(offset).min(slots.len());
+        let end = past.saturating_sub(offset).min(slots.len());
+        for header in slots[start..end.max(start)].iter().flatten() {
             f(*header);
         }
     }
@@ -238,9 +399,10 @@ impl Registry {
         self.closed.get()
     }
 
-    /// The number of the oldest listed object (or where the next one will be).
-    pub(crate) fn first_number(&self) -> usize {
-        self.offset.get()
+    /// The number of the oldest listed object that is not frozen (or where the next one will
+    /// be).
+    pub(crate) fn first_thawed(&self) -> usize {
+        self.offset.get().max(self.mark(Mark::Thawed))
     }
 
     /// The object numbered `number` (`None` past the last, `Some(None)` for one that has
@@ -275,7 +437,7 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cycle::VTableFor;
+    use crate::cycle::{Object, VTableFor};
 
     /// Headers outside any allocation the collector knows, for the registry alone.
     fn headers(n: usize) -> Vec<NonNull<Header>> {
@@ -295,6 +457,86 @@ mod tests {
         // SAFETY: a live header; the registry's number fits.
         unsafe { header.as_ref().set_registry_number(Some(number)) };
         number
+    }
+
+    /// The generation each header's number falls in.
+    fn generations(registry: &Registry, all: &[NonNull<Header>]) -> Vec<usize> {
+        all.iter()
+            // SAFETY: leaked by `headers`, alive until the test frees them.
+            .map(|h| registry.generation(unsafe { h.as_ref() }.registry_key()))
+            .collect()
+    }
+
+    #[test]
+    fn tidying_moves_the_generations_with_the_numbers() {
+        let all = headers(200);
+        let registry = Registry::new();
+        let mut numbers: Vec<usize> = all[..100].iter().map(|&h| enter(&registry, h)).collect();
+        // The first 100 become generation 2 (a full collection), the next 50 generation 1.
+        registry.begin_collection();
+        registry.promote(2);
+        numbers.extend(all[100..150].iter().map(|&h| enter(&registry, h)));
+        registry.begin_collection();
+        registry.promote(0);
+        numbers.extend(all[150..].iter().map(|&h| enter(&registry, h)));
+        let expected: Vec<usize> = (0..200)
+            .map(|i| match i {
+                0..100 => 2,
+                100..150 => 1,
+                _ => 0,
+            })
+            .collect();
+        assert_eq!(generations(&registry, &all), expected);
+        // Holes in each generation, and all of generation 1's first 40 (a mark's own slot):
+        // renumbering closes them, and every mark follows.
+        let kept: Vec<usize> = (0..200)
+            .filter(|&i| !(i % 3 == 0 || (100..140).contains(&i)))
+            .collect();
+        for (i, &number) in numbers.iter().enumerate() {
+            if !kept.contains(&i) {
+                registry.leave(number);
+            }
+        }
+        registry.renumber(registry.offset.get());
+        let kept_headers: Vec<NonNull<Header>> = kept.iter().map(|&i| all[i]).collect();
+        let kept_expected: Vec<usize> = kept.iter().map(|&i| expected[i]).collect();
+        assert_eq!(generations(&registry, &kept_headers), kept_expected);
+        // The same when the front and the back are dropped without renumbering.
+        for (k, &h) in kept_headers.iter().enumerate() {
+            if k < 10 || k >= kept.len() - 10 {
+                // SAFETY: alive, listed.
+                registry.leave(unsafe { h.as_ref() }.registry_key() - 1);
+            }
+        }
+        registry.tidy();
+        let middle = &kept_headers[10..kept.len() - 10];
+        assert_eq!(
+            generations(&registry, middle),
+            kept_expected[10..kept.len() - 10]
+        );
+        // Everything is promoted, then the newest objects leave (the table's back is
+        // dropped): a new object is young all the same.
+        registry.begin_collection();
+        registry.promote(0);
+        let (middle, newest) = middle.split_at(middle.len() - 5);
+        for &h in newest {
+            // SAFETY: alive, listed.
+            registry.leave(unsafe { h.as_ref() }.registry_key() - 1);
+        }
+        registry.tidy();
+        let fresh = headers(1);
+        enter(&registry, fresh[0]);
+        assert_eq!(generations(&registry, &fresh), [0]);
+        registry.freeze();
+        assert_eq!(registry.frozen_count(), middle.len() + 1);
+        assert!(generations(&registry, middle).iter().all(|&g| g == FROZEN));
+        registry.unfreeze();
+        assert!(generations(&registry, middle).iter().all(|&g| g == 2));
+        registry.close();
+        for header in all.into_iter().chain(fresh) {
+            // SAFETY: leaked above, listed no more.
+            drop(unsafe { Box::from_raw(header.as_ptr()) });
+        }
     }
 
     #[test]
