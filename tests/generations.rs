@@ -357,3 +357,91 @@ fn a_threads_exit_collects_its_frozen_cycles() {
     assert_eq!(shared.load(std::sync::atomic::Ordering::Relaxed), 2);
     drop(drops);
 }
+
+/// `get_mut` on a frozen object with a root-buffer entry takes it out of the frozen ones (to
+/// generation 2) while its entry stays in the frozen buffer: a full collection must still
+/// find a cycle through it.
+#[test]
+fn a_frozen_object_lent_by_get_mut_is_collected_by_a_full_collection() {
+    quiet();
+    let drops = Rc::new(Cell::new(0));
+    let mut x = node(&drops);
+    cyclegc::freeze();
+    drop(x.clone()); // buffered with the frozen objects
+    assert!(Gc::get_mut(&mut x).is_some());
+    assert_eq!(cyclegc::freeze_count(), 0, "no longer frozen");
+    let y = Gc::new(Node {
+        drops: drops.clone(),
+        next: RefCell::new(Some(x.clone())),
+    });
+    *x.next.borrow_mut() = Some(y);
+    drop(x); // the withdrawn entry, still in the frozen buffer, becomes a root again
+    assert_eq!(cyclegc::collect(), 2);
+    assert_eq!(drops.get(), 2);
+    cyclegc::unfreeze();
+}
+
+/// A frozen object freed by its reference count is no longer counted, even while a
+/// root-buffer entry keeps its allocation. (The entries themselves are purged as the buffer
+/// grows: `collector.rs`'s unit test.)
+#[test]
+fn freed_frozen_objects_are_not_counted() {
+    quiet();
+    let drops = Rc::new(Cell::new(0));
+    let nodes: Vec<Gc<Node>> = (0..50).map(|_| node(&drops)).collect();
+    let weak = Gc::downgrade(&nodes[0]);
+    cyclegc::freeze();
+    assert_eq!(cyclegc::freeze_count(), 50);
+    for node in &nodes {
+        drop(node.clone()); // every one buffered with the frozen objects
+    }
+    drop(nodes);
+    assert_eq!(drops.get(), 50);
+    assert_eq!(
+        cyclegc::freeze_count(),
+        0,
+        "freed, even if an entry keeps the memory"
+    );
+    cyclegc::unfreeze();
+    cyclegc::collect();
+    drop(weak);
+}
+
+thread_local! {
+    static MOST_WEAK: Cell<usize> = const { Cell::new(0) };
+}
+
+/// A young node whose `Trace` records how many `Weak` handles its target seems to have.
+struct Probe {
+    to: Gc<Node>,
+}
+
+// SAFETY: reports its one `Gc`.
+unsafe impl Trace for Probe {
+    fn trace(&self, tracer: &mut cyclegc::Tracer) {
+        MOST_WEAK.with(|m| m.set(m.get().max(Gc::weak_count(&self.to))));
+        self.to.trace(tracer);
+    }
+}
+
+/// An old object reached through many edges by a young collection is kept once (one entry,
+/// one unit of its weak count), not once per edge.
+#[test]
+fn an_old_object_reached_through_many_edges_is_kept_once() {
+    quiet();
+    let drops = Rc::new(Cell::new(0));
+    let old = node(&drops);
+    cyclegc::collect();
+    let young: Vec<Gc<Probe>> = (0..100)
+        .map(|_| Gc::new(Probe { to: old.clone() }))
+        .collect();
+    for probe in &young {
+        drop(probe.clone());
+    }
+    assert_eq!(cyclegc::collect_generation(0), 0);
+    assert_eq!(MOST_WEAK.with(Cell::get), 0, "no hold counted as a `Weak`");
+    assert_eq!(cyclegc::count(), 1, "the old object, once");
+    drop(young);
+    drop(old);
+    assert_eq!(drops.get(), 1);
+}

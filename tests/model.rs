@@ -765,7 +765,7 @@ impl Run {
         cyclegc::set_thresholds(if cfg!(miri) {
             [16, 2, 2]
         } else {
-            [2000, 10, 10]
+            [700, 10, 10]
         });
     }
 }

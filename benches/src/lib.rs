@@ -15,6 +15,7 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 
 pub mod crit;
+pub mod generations;
 pub mod peers;
 pub mod workloads;
 

@@ -211,6 +211,24 @@ pub const WORKLOADS: &[Workload] = &[
         unit: "op",
         deep: false,
     },
+    Workload {
+        name: "build_list",
+        what: "build a 1M-node singly linked list as user code does (the old tail's handle dropped each step: a possible root); timed: the build",
+        unit: "node",
+        deep: true,
+    },
+    Workload {
+        name: "build_dlist",
+        what: "build a 1M-node doubly linked list (next strong, prev back) the same way; timed: the build",
+        unit: "node",
+        deep: true,
+    },
+    Workload {
+        name: "build_cycles",
+        what: "build 100k two-node cycles held by a Vec, each B's handle dropped (a possible root); timed: the build",
+        unit: "node",
+        deep: false,
+    },
 ];
 
 /// Every workload of the thread-safe columns ([`SyncPeer`]s), in table order. The first ones
@@ -300,6 +318,9 @@ pub fn run<F: Peer>(name: &str) -> Option<Sample> {
         "tree" => tree::<F>(TREE_DEPTH),
         "graph" => graph::<F>(GRAPH_NODES),
         "churn" => churn::<F>(CHURN_OPS),
+        "build_list" => build_list::<F>(DEEP_NODES, false),
+        "build_dlist" => build_list::<F>(DEEP_NODES, true),
+        "build_cycles" => build_cycles::<F>(CYCLES),
         _ => return None,
     })
 }
@@ -659,6 +680,53 @@ pub fn mutator<F: SyncPeer>(n: u64, ops: u64, touch: bool) -> Sample {
     rec.0.wrongly_freed = (before - crate::live()).max(0);
     rec.0.counts.push(("collector_loops", loops));
     rec.untimed("drop", move || drop(nodes));
+    rec.untimed("collect", F::collect);
+    rec.finish()
+}
+
+/// An `n`-node linked list built the way user code builds one: each new node is linked from
+/// the tail (`next`, strong; with `doubly`, `prev` back to the tail too), and the old tail's
+/// handle is dropped — a decrement that leaves a reference, so every node becomes a possible
+/// root while the list grows. Timed: the build only, so that what automatic collection costs
+/// while a structure that stays alive is built shows on its own (the `-manual` column builds
+/// the same with it off). Then the list is dropped and collected (untimed).
+pub fn build_list<F: Peer>(n: u64, doubly: bool) -> Sample {
+    let mut rec = Rec::new(n);
+    let head = rec.timed("build", || {
+        let head = F::new(0);
+        let mut tail = head.clone();
+        for i in 1..n {
+            let node = F::new(i);
+            if doubly {
+                F::link(&node, 1, &tail, Edge::Back);
+            }
+            F::link(&tail, 0, &node, Edge::Strong);
+            tail = node;
+        }
+        head
+    });
+    rec.untimed("drop", move || drop(head));
+    rec.untimed("collect", F::collect);
+    rec.finish()
+}
+
+/// `n` two-node cycles built the way user code builds them: A owns B (strong), B points back
+/// to A, a `Vec` owns every A, and B's own handle is dropped (a possible root). Timed: the
+/// build only (see [`build_list`]). Then the `Vec` is dropped and collected (untimed).
+pub fn build_cycles<F: Peer>(n: u64) -> Sample {
+    let mut rec = Rec::new(2 * n);
+    let owners = rec.timed("build", || {
+        let mut owners = Vec::with_capacity(n as usize);
+        for i in 0..n {
+            let a = F::new(2 * i);
+            let b = F::new(2 * i + 1);
+            F::link(&a, 0, &b, Edge::Strong);
+            F::link(&b, 0, &a, Edge::Back);
+            owners.push(a);
+        }
+        owners
+    });
+    rec.untimed("drop", move || drop(owners));
     rec.untimed("collect", F::collect);
     rec.finish()
 }

@@ -51,7 +51,7 @@ use std::collections::HashSet;
 use std::mem;
 use std::ptr::NonNull;
 
-use crate::cycle::object::{drop_value, Object, BUFFERED, DEAD, UNTRACKED};
+use crate::cycle::object::{drop_value, Object, BUFFERED, DEAD, UNTRACKED, WITHDRAWN};
 use crate::panics::Panics;
 use crate::release;
 use crate::trace::Tracer;
@@ -104,9 +104,9 @@ impl<C: Context> Drop for Tracing<'_, C> {
 /// Which objects a collection examines (ARCHITECTURE.md, "Generations"), by their
 /// [`Object::registry_key`]: those of the collected generations. An edge to any other object
 /// is not followed (the object counts as referenced from outside, as CPython counts
-/// references from older generations), and that object is kept for its own generation's
-/// root buffer ([`Scan::take_older`]), so that a cycle through it is found when its
-/// generation is collected.
+/// references from older generations), and that object becomes a root of its own generation
+/// ([`Scan::take_older`]), so that a cycle through it is found when its generation is
+/// collected.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Examined {
     /// Listed objects are examined if their key is above this: their number is at least this.
@@ -189,8 +189,10 @@ pub(crate) struct Scan<H: Object> {
     /// Nodes whose `refs` a `Trace` impl took below zero (it reported references that do not
     /// exist).
     tainted: Vec<usize>,
-    /// Objects the snapshot reached but did not examine (older generations), not buffered,
-    /// each with a hold the caller owns (see [`Scan::take_older`]). May list one twice.
+    /// Objects the snapshot reached but did not examine (older generations) that had no
+    /// root-buffer entry: each has one now (`BUFFERED` and a hold), for the caller to file in
+    /// its generation's buffer (see [`Scan::take_older`]). Each is listed once: the flag
+    /// keeps it from being listed again.
     older: Vec<NonNull<H>>,
     /// Which objects the snapshot enters.
     examined: Examined,
@@ -456,10 +458,11 @@ impl<H: Object> Scan<H> {
         mem::take(&mut self.survivors)
     }
 
-    /// The objects of older generations the snapshot reached without examining them, for
-    /// their generations' root buffers. Each is tracked and out of the scan, and carries a
-    /// hold the caller gives back (after buffering it if it still has strong references: a
-    /// garbage member's destruction may release the last). One may be listed twice.
+    /// The objects of older generations the snapshot reached without examining them, each a
+    /// root-buffer entry (`BUFFERED`, holding a unit of its weak count) for the caller to file
+    /// in its generation's buffer. Each is tracked, out of the scan, and listed once; its
+    /// strong count may have reached zero since (a `Trace` impl or the panic hook dropping
+    /// the last reference), which the caller must check.
     pub(crate) fn take_older(&mut self) -> Vec<NonNull<H>> {
         mem::take(&mut self.older)
     }
@@ -701,10 +704,22 @@ impl<H: Object> Scan<H> {
                 // Untracked objects own no `Gc` and so are never on a cycle; dead ones
                 // (not in this scan) are already being destroyed.
                 None if c.has(UNTRACKED | DEAD) => continue,
-                // Of an older generation: not examined (see `Examined`). Already a root of
-                // its generation, or kept for its buffer.
+                // Of an older generation: not examined (see `Examined`), but made a root of
+                // it: a withdrawn entry becomes a root again, and an object with no entry
+                // gets one, for the caller to file.
                 None if !self.examined.admits(c.registry_key()) => {
-                    if !c.has(BUFFERED) {
+                    if c.has(WITHDRAWN) {
+                        // SAFETY: the entry and its unit stay; only its kind changes, as a
+                        // decrement would change it.
+                        unsafe {
+                            c.clear_flag(WITHDRAWN);
+                            c.set_flag(BUFFERED);
+                        }
+                    } else if !c.has(BUFFERED) {
+                        // SAFETY: the entry's flag and its unit of the weak count are taken
+                        // together; `older` hands both to the caller (or `Drop` gives them
+                        // back).
+                        unsafe { c.set_flag(BUFFERED) };
                         c.take_hold();
                         self.older.push(child);
                     }
@@ -1114,8 +1129,12 @@ impl<H: Object> Drop for Scan<H> {
     /// destroyed (its panics dropped: one is already on its way).
     fn drop(&mut self) {
         for header in mem::take(&mut self.older) {
-            // SAFETY: the hold taken when it was listed; it is not in the scan.
-            unsafe { H::release_hold(header) };
+            // SAFETY: the entry made when it was listed, flag and hold, given back together;
+            // it is not in the scan.
+            unsafe {
+                header.as_ref().clear_flag(BUFFERED);
+                H::release_hold(header);
+            }
         }
         match self.stage {
             Stage::Scanning => {

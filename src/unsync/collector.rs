@@ -27,12 +27,12 @@ use std::time::Instant;
 /// collected when this many possible cycle roots have been buffered since the last
 /// collection, generation 1 when generation 0 has been collected this many times since
 /// generation 1 last was, and generation 2 likewise after generation 1 (and see
-/// [`SURVIVOR_RATIO`]). CPython's are 2000 (700 before 3.13), 10 and 10. Small under Miri
-/// so that short tests reach them.
+/// [`SURVIVOR_RATIO`]). CPython's before 3.13 (see `thresholds()` for why). Small under
+/// Miri so that short tests reach them.
 pub(crate) const DEFAULT_THRESHOLDS: [usize; 3] = if cfg!(miri) {
     [16, 2, 2]
 } else {
-    [2000, 10, 10]
+    [700, 10, 10]
 };
 
 /// An automatic full collection also waits until the roots buffered in generation 2 are at
@@ -42,6 +42,13 @@ pub(crate) const DEFAULT_THRESHOLDS: [usize; 3] = if cfg!(miri) {
 /// rule for its oldest generation, counted in roots rather than in promotions: a structure
 /// that only grows (and so buffers nothing old) is never re-traced.
 const SURVIVOR_RATIO: usize = 4;
+
+/// A root buffer is purged of entries whose object has no strong reference left (only the
+/// entry keeps its allocation) when it reaches twice the length it had after the last purge,
+/// and at least this length: amortised O(1) per entry. Without it, buffers that only an
+/// older generation's collection takes (or `unfreeze()`) would keep the memory of objects
+/// freed meanwhile.
+const PURGE_FLOOR: usize = 1 << 12;
 
 /// The generations, youngest first; [`FROZEN`] indexes a fourth root buffer.
 pub(crate) const GENERATIONS: usize = 3;
@@ -72,9 +79,16 @@ pub(crate) struct Collector {
     /// Possible cycle roots (B–R's "purple" buffer), one buffer per generation (an object
     /// goes to its generation's when it is buffered), and one for frozen objects (index
     /// [`FROZEN`]), which waits for `unfreeze()`. An object in buffer *g* is in generation
-    /// *g* or older. Each entry holds a unit of its weak count. `ManuallyDrop` (like the
-    /// other fields that own memory) so that the collector needs no destructor.
+    /// *g* or older — except in the frozen buffer, which may hold objects `Gc::get_mut` has
+    /// taken out of the registry since (generation 2): see `thawed_roots`. Each entry holds
+    /// a unit of its weak count. `ManuallyDrop` (like the other fields that own memory) so
+    /// that the collector needs no destructor.
     roots: RefCell<ManuallyDrop<[Vec<NonNull<Header>>; 4]>>,
+    /// The frozen buffer may hold an entry whose object is no longer frozen (see `roots`):
+    /// the next full collection takes such entries out of it.
+    thawed_roots: Cell<bool>,
+    /// Per buffer, the length at which it is next purged (see [`PURGE_FLOOR`]).
+    purge_at: [Cell<usize>; 4],
     enabled: Cell<bool>,
     /// The automatic-collection thresholds, per generation (see [`DEFAULT_THRESHOLDS`]).
     thresholds: [Cell<usize>; GENERATIONS],
@@ -122,6 +136,13 @@ impl Collector {
                 Vec::new(),
                 Vec::new(),
             ])),
+            thawed_roots: Cell::new(false),
+            purge_at: [
+                Cell::new(PURGE_FLOOR),
+                Cell::new(PURGE_FLOOR),
+                Cell::new(PURGE_FLOOR),
+                Cell::new(PURGE_FLOOR),
+            ],
             enabled: Cell::new(true),
             thresholds: [
                 Cell::new(DEFAULT_THRESHOLDS[0]),
@@ -171,10 +192,68 @@ impl Collector {
         // SAFETY: the buffer's entry and its unit of the weak count are added together.
         unsafe { h.set_flag(BUFFERED) };
         h.take_hold();
+        // SAFETY: the entry just made, handed over.
+        unsafe { self.file(header) };
+    }
+
+    /// Puts a root-buffer entry made elsewhere (`BUFFERED`, holding a unit of the weak count:
+    /// [`Scan::take_older`]) in its generation's buffer — or, if the object has no strong
+    /// reference left, gives the entry back.
+    ///
+    /// # Safety
+    /// `header` is a tracked header, not in a scan, with such an entry, which the caller
+    /// hands over.
+    unsafe fn file(&self, header: NonNull<Header>) {
+        // SAFETY: the entry's hold keeps the header.
+        let h = unsafe { header.as_ref() };
+        // Without an exit hook to come, nothing would give the entry back (see `buffer`).
+        if h.strong() == 0 || !self.ensure_exit_hook() {
+            // SAFETY: the entry's flag and unit, given back together.
+            unsafe {
+                h.clear_flag(IN_BUFFER);
+                Header::release_hold(header);
+            }
+            return;
+        }
         let generation = self.registry.generation(h.registry_key());
-        self.roots.borrow_mut()[generation].push(header);
+        let len = {
+            let mut roots = self.roots.borrow_mut();
+            roots[generation].push(header);
+            roots[generation].len()
+        };
         self.counts[0].set(self.counts[0].get() + 1);
         self.countdown.set(self.countdown.get().saturating_sub(1));
+        if len >= self.purge_at[generation].get() {
+            self.purge(generation);
+        }
+    }
+
+    /// Gives back the entries of root buffer `index` whose object has no strong reference
+    /// left (see [`PURGE_FLOOR`]).
+    #[cold]
+    #[inline(never)]
+    fn purge(&self, index: usize) {
+        let mut buffer = std::mem::take(&mut self.roots.borrow_mut()[index]);
+        buffer.retain(|&header| {
+            // SAFETY: a buffer entry holds a unit of its header's weak count.
+            let h = unsafe { header.as_ref() };
+            let alive = h.strong() > 0;
+            if !alive {
+                // SAFETY: the entry's flag and unit, given back together. Not the last unit
+                // if the object is in a scan (its pending release holds one), and no user
+                // code runs.
+                unsafe {
+                    h.clear_flag(IN_BUFFER);
+                    Header::release_hold(header);
+                }
+            }
+            alive
+        });
+        self.purge_at[index].set((2 * buffer.len()).max(PURGE_FLOOR));
+        let mut roots = self.roots.borrow_mut();
+        // Entries filed meanwhile (none: giving back a hold runs no user code) stay.
+        buffer.append(&mut roots[index]);
+        roots[index] = buffer;
     }
 
     /// Whether an automatic collection is due before the next tracked allocation.
@@ -285,15 +364,9 @@ impl Collector {
             unsafe { Header::release_hold(header) };
         }
         for header in scan.take_older() {
-            // SAFETY: the scan's hold keeps the header; it was never in the scan.
-            let h = unsafe { header.as_ref() };
-            if h.strong() > 0 {
-                // SAFETY: tracked (the scan reached it through an edge and did not skip it as
-                // untracked), alive, with strong references, and not in a scan.
-                unsafe { self.buffer(header) };
-            }
-            // SAFETY: the scan's hold, which `take_older` handed over.
-            unsafe { Header::release_hold(header) };
+            // SAFETY: an entry the scan made (`BUFFERED`, a hold), handed over: filed in its
+            // generation's buffer, or given back if its object has no strong reference left.
+            unsafe { self.file(header) };
         }
         // An exit collection never saves: nothing would look at the garbage any more.
         let saving = self.hooks.save_all() && trigger != Trigger::Exit;
@@ -346,7 +419,9 @@ impl Collector {
         (freed, saved)
     }
 
-    /// Takes the root buffers of generations 0..=`generation`, into `into` (an empty buffer).
+    /// Takes the root buffers of generations 0..=`generation`, into `into` (an empty buffer);
+    /// a full collection also takes the entries of the frozen buffer whose object is no
+    /// longer frozen.
     fn take_roots(
         &self,
         generation: usize,
@@ -360,7 +435,28 @@ impl Collector {
         for buffer in &mut roots[..=generation] {
             into.append(buffer);
         }
+        if generation == FULL && self.thawed_roots.replace(false) {
+            roots[FROZEN].retain(|&header| {
+                // SAFETY: a buffer entry holds a unit of its header's weak count.
+                let key = unsafe { header.as_ref() }.registry_key();
+                let frozen = self.registry.generation(key) == FROZEN;
+                if !frozen {
+                    into.push(header);
+                }
+                frozen
+            });
+        }
         into
+    }
+
+    /// Takes the object numbered `number` out of the registry for good (`Gc::get_mut`,
+    /// `Gc::pin`); `in_buffer`: it has a root-buffer entry, which stays where it is (see
+    /// `roots`).
+    pub(crate) fn unlist(&self, number: usize, in_buffer: bool) {
+        if in_buffer && self.registry.generation(number + 1) == FROZEN {
+            self.thawed_roots.set(true);
+        }
+        self.registry.leave(number);
     }
 
     /// Updates the counts after a collection of `generation`: the next generation's counts
@@ -457,9 +553,10 @@ impl Collector {
         // captures, and one that allocates would make every round find something. (A panic
         // from a `Drop` they run is dropped: a thread-local destructor must not unwind.)
         self.hooks.release();
-        // The thread's heap ends with it: frozen objects are collected like the others.
-        self.unfreeze();
         for _ in 0..EXIT_ROUNDS {
+            // The thread's heap ends with it: frozen objects are collected like the others
+            // (again each round: a `Drop` may have called `freeze()`).
+            self.unfreeze();
             // An exit collection drops what it catches: only the collector's own bugs unwind.
             let collect = AssertUnwindSafe(|| self.collect(Trigger::Exit, FULL));
             match panic::catch_unwind(collect) {
@@ -556,6 +653,7 @@ impl Collector {
         let mut roots = self.roots.borrow_mut();
         let frozen = std::mem::take(&mut roots[FROZEN]);
         roots[2].extend(frozen);
+        self.thawed_roots.set(false);
     }
 
     pub(crate) fn stats(&self) -> Stats {
@@ -646,5 +744,53 @@ impl Drop for EndCollection<'_> {
         // The buffer was emptied (a collection that gave up skips nothing, but one that
         // unwound skips `set_trigger_after`).
         self.collector.update_countdown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cycle::VTableFor;
+
+    /// A buffer is purged, once it reaches `PURGE_FLOOR` entries, of the entries whose
+    /// object has no strong reference left: they give back their unit of the weak count.
+    #[test]
+    fn a_long_buffer_gives_back_the_entries_of_freed_objects() {
+        let collector = Collector::new(|_| true);
+        let header = |strong| {
+            let header = Header::new(VTableFor::<Header, u8>::VTABLE, true, strong, None);
+            NonNull::from(Box::leak(Box::new(header)))
+        };
+        let dead: Vec<NonNull<Header>> = (0..10).map(|_| header(1)).collect();
+        for &h in &dead {
+            // SAFETY: a live header, not in a scan; no collection runs.
+            unsafe { collector.buffer(h) };
+            // SAFETY: as if its value had been dropped: no strong reference, and the hold
+            // that kept it given back (not the last: the entry has one).
+            unsafe {
+                h.as_ref().set_strong(0);
+                Header::release_hold(h);
+            }
+            // The test's own unit, so that the entry's going does not free the box.
+            // SAFETY: alive (the entry's unit).
+            unsafe { h.as_ref() }.take_hold();
+        }
+        let live: Vec<NonNull<Header>> = (0..PURGE_FLOOR - dead.len()).map(|_| header(1)).collect();
+        for &h in &live {
+            // SAFETY: a live header, not in a scan; no collection runs.
+            unsafe { collector.buffer(h) };
+        }
+        // Not listed: generation 2's buffer.
+        assert_eq!(collector.roots.borrow()[2].len(), live.len());
+        assert_eq!(collector.purge_at[2].get(), 2 * live.len());
+        // SAFETY: leaked above, alive.
+        let flags = |h: &NonNull<Header>| unsafe { h.as_ref() }.flags();
+        assert!(dead.iter().all(|h| flags(h) & IN_BUFFER == 0));
+        assert!(live.iter().all(|h| flags(h) & BUFFERED != 0));
+        collector.release_everything();
+        for h in dead.into_iter().chain(live) {
+            // SAFETY: leaked above; the collector holds no entry any more.
+            drop(unsafe { Box::from_raw(h.as_ptr()) });
+        }
     }
 }

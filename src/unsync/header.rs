@@ -120,7 +120,8 @@ impl Header {
     pub(crate) fn unlist(&self) {
         let weak_flags = self.weak_flags.get();
         if weak_flags & REGISTRY != 0 {
-            local::unregister((weak_flags >> REGISTRY_SHIFT) as usize - 1);
+            let number = (weak_flags >> REGISTRY_SHIFT) as usize - 1;
+            local::unlist(number, self.has(IN_BUFFER));
             self.weak_flags.set(weak_flags & !REGISTRY);
         }
     }

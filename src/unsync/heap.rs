@@ -60,7 +60,7 @@ unsafe fn trace(header: NonNull<Header>, tracer: &mut Tracer) {
 /// ([`freeze`](crate::freeze)), as in CPython.
 ///
 /// O(objects). Dropping the list is dropping that many handles: the objects become possible
-/// roots of the next collection, which then examines them.
+/// roots, which the next collection of their generation examines.
 ///
 /// # Panics
 ///

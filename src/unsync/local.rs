@@ -87,6 +87,12 @@ pub(crate) fn unregister(number: usize) {
     COLLECTOR.with(|collector| collector.registry().leave(number));
 }
 
+/// Takes the object numbered `number` out of the thread's registry for good (`Gc::get_mut`,
+/// `Gc::pin`); `in_buffer`: it has a root-buffer entry.
+pub(crate) fn unlist(number: usize, in_buffer: bool) {
+    COLLECTOR.with(|collector| collector.unlist(number, in_buffer));
+}
+
 /// Calls `f` with the thread's collector.
 pub(crate) fn with_collector<R>(f: impl FnOnce(&Collector) -> R) -> R {
     COLLECTOR.with(f)
@@ -103,8 +109,9 @@ pub(crate) fn before_alloc() {
 /// Runs a full collection on the current thread and returns the number of objects it freed.
 /// Python's `gc.collect()`.
 ///
-/// Every buffered possible root is examined, with everything reachable from it; cycles that
-/// nothing outside references are destroyed. Called while a collection is already running
+/// Every buffered possible root of generations 0 to 2 is examined, with everything
+/// reachable from it that is not frozen ([`freeze`]); cycles that nothing outside
+/// references are destroyed. Called while a collection is already running
 /// (from a `Drop` impl of a garbage object, say), it does nothing and returns 0; so while the
 /// thread is panicking (see below).
 ///
@@ -274,8 +281,11 @@ pub fn set_threshold(threshold: usize) {
 /// does); otherwise generation 1 if generation 0 has been collected `thresholds()[1]` times
 /// since the last collection of 1; otherwise generation 0.
 ///
-/// The defaults are CPython's (2000, 10, 10). BENCHMARKS.md, "Generations", has what
-/// building and reclaiming cost with them.
+/// The defaults are 700, 10 and 10 (CPython's before 3.13, which raised the first to 2000):
+/// building a linked list whose every node becomes a possible root cost 8 % less with 700
+/// than with 2000 (the young objects a collection traces then stay in the processor's
+/// cache), 300 no less than 700, and other workloads the same (BENCHMARKS.md,
+/// "Generations").
 ///
 /// # Examples
 ///
@@ -351,8 +361,10 @@ pub fn counts() -> [usize; 3] {
 /// [`unfreeze`] gives them back to generation 2; so does the thread's exit, whose
 /// collections reclaim them like the rest.
 ///
-/// Objects whose value `Gc::get_mut` lent or `Gc::pin` pinned (which are not listed) stay
-/// in generation 2.
+/// Objects whose value `Gc::get_mut` (or `make_mut`) lent or `Gc::pin` pinned are not
+/// listed: they stay in generation 2, and so does a frozen object lent or pinned later (it
+/// leaves the frozen ones). A `freeze()` called while a collection runs (from a `Drop` impl
+/// or a callback) takes effect from the next collection.
 ///
 /// # Examples
 ///

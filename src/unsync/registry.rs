@@ -22,6 +22,7 @@ use std::cell::{Cell, UnsafeCell};
 use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
 
+use crate::cycle::Object;
 use crate::unsync::header::Header;
 
 /// One past the largest object number: numbers are stored in 32 bits, plus one (see
@@ -32,8 +33,9 @@ const NUMBERS: usize = u32::MAX as usize - 1;
 /// the holes.
 const MIN_HOLES_TO_TIDY: usize = 32;
 
-/// The marks of [`Registry::marks`]: where a range of object numbers begins. They never
-/// decrease in this order, and none is past the next number to hand out.
+/// The marks of [`Registry::marks`]: where a range of object numbers begins. While the
+/// registry is open, `Thawed <= Middle <= Young <= ` the next number; `Collecting` means
+/// something only while a collection runs.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Mark {
     /// The first number past the frozen objects: generation 2 begins here.
@@ -47,7 +49,8 @@ enum Mark {
 }
 
 /// The generation of a tracked object that is not listed (lent by `Gc::get_mut`, pinned, or
-/// allocated after the registry closed): the oldest, which only a full collection examines.
+/// allocated after the registry closed): the oldest, which only a full collection examines
+/// (unless it is a root: every collection examines its roots).
 pub(crate) const UNLISTED_GENERATION: usize = 2;
 /// The index of the frozen objects among the generations (`freeze()`): no collection
 /// examines them.
@@ -163,14 +166,18 @@ impl Registry {
         self.set_mark(Mark::Thawed, 0);
     }
 
-    /// How many listed objects are frozen. O(frozen objects).
+    /// How many listed objects are frozen and alive (an object stays listed until its
+    /// allocation is freed, which a `Weak` or a root-buffer entry may delay). O(frozen
+    /// objects).
     pub(crate) fn frozen_count(&self) -> usize {
         let frozen = self.mark(Mark::Thawed).saturating_sub(self.offset.get());
         // SAFETY: the only access to the table for the length of this call.
         let slots = unsafe { self.slots() };
         slots[..frozen.min(slots.len())]
             .iter()
-            .filter(|slot| slot.is_some())
+            .flatten()
+            // SAFETY: a listed header's allocation is live.
+            .filter(|header| unsafe { header.as_ref() }.strong() > 0)
             .count()
     }
 

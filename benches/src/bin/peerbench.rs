@@ -7,6 +7,7 @@
 //!                 [--stack-kib K] [--big-stack-kib K] [--no-rerun] [--check-stack-kib K]
 //!                 [--no-stack-check] [--timeout-s T]
 //! peerbench list
+//! peerbench generations [--reps N]
 //! ```
 //!
 //! `run` runs one cell on a thread with a `K` KiB stack (default 8 MiB): `W` warm-up runs
@@ -28,6 +29,10 @@
 //! cell that overflowed in round 1 runs directly on the big stack in later rounds; one that gave
 //! no figure in round 1 is not run again. The small-stack check runs once, after all rounds.
 //!
+//! `generations` measures what generations and `freeze()` save (cyclegc only; see
+//! `cyclegc_bench::generations`): `N` repetitions (default 7) of each collection after one
+//! warm-up, in this process, and prints their medians and ratios.
+//!
 //! `table --sync` runs the thread-safe table instead: the thread-safe columns (`peers::SYNC`)
 //! on the `sync_*` workloads (`workloads::SYNC_WORKLOADS`), with ratios to `arc` instead of
 //! `rc`, and the mutator's throughput with a collector thread running as a fraction of its
@@ -47,7 +52,8 @@ const USAGE: &str = "usage:
   peerbench table [--sync] [--reps N] [--rounds R] [--peers a,b,..] [--workloads x,y,..]
                   [--stack-kib K] [--big-stack-kib K] [--no-rerun] [--check-stack-kib K]
                   [--no-stack-check] [--timeout-s T]
-  peerbench list";
+  peerbench list
+  peerbench generations [--reps N]";
 
 const DEFAULT_STACK_KIB: u64 = 8 * 1024;
 const DEFAULT_BIG_STACK_KIB: u64 = 1024 * 1024;
@@ -58,6 +64,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("run") => cmd_run(&args[1..]),
         Some("table") => cmd_table(&args[1..]),
+        Some("generations") => cmd_generations(&args[1..]),
         Some("list") => {
             cmd_list();
             Ok(())
@@ -71,6 +78,39 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn cmd_generations(args: &[String]) -> Result<(), String> {
+    use cyclegc_bench::generations::{self, median, NEW_ROOTS, OLD_NODES};
+    let flags = Flags::parse(args, &[])?;
+    let reps = flags.num("reps", 7)?.max(1) as usize;
+    let report = generations::run(reps);
+    let (young, young_traced) = median(&report.young);
+    let (full, full_traced) = median(&report.full);
+    let (frozen, frozen_traced) = median(&report.frozen);
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!(
+        "{OLD_NODES} old live objects, {NEW_ROOTS} new possible roots; median of {reps} runs \
+         each, this process"
+    );
+    println!();
+    println!("| collection | median ms | objects traced | ratio |");
+    println!("|---|---|---|---|");
+    println!(
+        "| `collect()` (full) | {:.3} | {full_traced} | 1 |",
+        ms(full)
+    );
+    println!(
+        "| `collect_generation(0)` | {:.3} | {young_traced} | {:.2} % of full |",
+        ms(young),
+        100.0 * young.as_secs_f64() / full.as_secs_f64()
+    );
+    println!(
+        "| `collect()` after `freeze()` | {:.3} | {frozen_traced} | {:.2} % of full before |",
+        ms(frozen),
+        100.0 * frozen.as_secs_f64() / full.as_secs_f64()
+    );
+    Ok(())
 }
 
 fn cmd_list() {

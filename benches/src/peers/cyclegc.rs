@@ -24,6 +24,22 @@ unsafe impl Trace for Node {
     }
 }
 
+/// Sets the thresholds from `CYCLEGC_THRESHOLDS` (`t0,t1,t2`), if set: for choosing the
+/// defaults by benchmark (BENCHMARKS.md, "Generations").
+///
+/// # Panics
+/// If the variable is set but is not three comma-separated numbers.
+pub fn thresholds_from_env() {
+    if let Ok(value) = std::env::var("CYCLEGC_THRESHOLDS") {
+        let parsed: Vec<usize> = value
+            .split(',')
+            .map(|t| t.trim().parse().expect("CYCLEGC_THRESHOLDS: t0,t1,t2"))
+            .collect();
+        let thresholds: [usize; 3] = parsed.try_into().expect("CYCLEGC_THRESHOLDS: t0,t1,t2");
+        cyclegc::set_thresholds(thresholds);
+    }
+}
+
 /// cyclegc with default settings: automatic collection on.
 pub struct Cyclegc;
 
@@ -37,7 +53,10 @@ refcell_peer!(
     auto: true,
     ptr: Gc,
     collect: cyclegc::collect(),
-    setup: cyclegc::enable(),
+    setup: {
+        cyclegc::enable();
+        crate::peers::cyclegc::thresholds_from_env();
+    },
 );
 
 refcell_peer!(
