@@ -59,6 +59,15 @@ macro_rules! any_gc {
                 AnyGc { header }
             }
 
+            /// Takes over a strong reference to `header`'s object that the caller owns.
+            ///
+            /// # Safety
+            /// The caller owns a strong reference to the live object, and gives it up.
+            #[allow(dead_code)]
+            pub(crate) unsafe fn adopt(header: std::ptr::NonNull<$header>) -> AnyGc {
+                AnyGc { header }
+            }
+
             /// The object's header; the handle keeps it alive.
             #[allow(dead_code)]
             pub(crate) fn header_ptr(&self) -> std::ptr::NonNull<$header> {

@@ -214,7 +214,7 @@
 //! | `gc.freeze()`, `gc.unfreeze()`, `gc.get_freeze_count()` | [`freeze`], [`unfreeze`], [`freeze_count`] |
 //! | `gc.get_stats()` | [`stats`] (`generations[n]` per generation; `Display` prints a table) |
 //! | `gc.callbacks.append(f)`, `.remove(f)` | [`add_callback`], [`remove_callback`] ([`CollectionEvent`]); [`sync::add_callback`] for the shared heap |
-//! | `gc.set_debug(gc.DEBUG_SAVEALL)`, `gc.garbage` | [`set_save_all`], [`save_all`], [`take_garbage`] |
+//! | `gc.set_debug(gc.DEBUG_SAVEALL)`, `gc.garbage` | [`set_save_all`], [`save_all`], [`take_garbage`]; [`sync::set_save_all`], [`sync::take_garbage`] for the shared heap |
 //! | `sys.getrefcount(x)`, `id(x)`, `x is y` | [`Gc::strong_count`], [`Gc::as_ptr`], [`Gc::ptr_eq`] |
 //! | `gc.is_tracked(x)` | [`Gc::is_tracked`] |
 //! | `gc.get_objects()`, `gc.get_objects(n)`, `gc.get_referents(x)`, `gc.get_referrers(x)` | [`objects`], [`objects_in`], [`referents`], [`referrers`] (this thread's heap) |

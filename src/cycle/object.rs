@@ -195,6 +195,19 @@ pub(crate) unsafe trait Object: Sized + 'static {
     /// been claimed too.
     unsafe fn kill(&self) {}
 
+    /// Completes a claim that [`Object::claim`] started by keeping the object alive instead:
+    /// it gets one more strong reference, which the caller owns, in the same step that ends
+    /// the claim (so nothing can reach the object and drop its last other reference before
+    /// the collector holds one); clones and upgrades waiting on the claim see it alive. It
+    /// stays in the scan until [`Object::revive`]. Only [`Object::CONCURRENT`] headers keep
+    /// (a single-threaded save revives the tentative claim instead).
+    ///
+    /// # Safety
+    /// As for [`Object::kill`].
+    unsafe fn keep(&self) {
+        unreachable!("only a thread-safe claim is kept");
+    }
+
     /// Takes a survivor out of the scan: its vtable back, the scan's mark cleared. Returns
     /// whether the value was handed over to the collector while the object was in the scan
     /// (its last strong reference went meanwhile, on another thread): then the caller owns

@@ -27,7 +27,9 @@
 //!    trace took a lock is first traced again by a *holding* tracer, whose guards stay held
 //!    until the claim is decided, and its edges compared with the snapshot's; then a
 //!    compare-and-swap from the recorded word. Any difference abandons the claim of the whole
-//!    set). Then the held guards are released, and the live nodes are revived
+//!    set; a collection that saves its garbage completes the claim by *keeping* each member
+//!    instead, [`Object::keep`]). Then the held guards are released, and the live nodes are
+//!    revived
 //!    ([`Object::revive`]), and so is a garbage node whose last strong reference a
 //!    misbehaving `Trace` dropped: the release loop owns it now. A value handed over to the
 //!    collector while its object was in the scan (its last strong reference went on another
@@ -212,6 +214,11 @@ pub(crate) struct Scan<H: Object> {
     tracer: Tracer,
     /// The claim of the garbage was abandoned (see [`Verdict::abandoned`]).
     abandoned: bool,
+    /// A thread-safe claim completes by keeping the garbage ([`Scan::keep_garbage`]).
+    keeping: bool,
+    /// The garbage a thread-safe claim kept, each out of the scan with a strong reference
+    /// the caller owns ([`Scan::take_kept`]).
+    kept: Vec<NonNull<H>>,
     stage: Stage,
 }
 
@@ -341,6 +348,8 @@ impl<H: Object> Scan<H> {
             destroyed: 0,
             tracer: Tracer::new(H::FLAVOUR),
             abandoned: false,
+            keeping: false,
+            kept: Vec::new(),
             stage: Stage::Scanning,
         }
     }
@@ -367,6 +376,8 @@ impl<H: Object> Scan<H> {
         self.opaque.clear();
         self.all_garbage = false;
         self.abandoned = false;
+        self.keeping = false;
+        debug_assert!(self.kept.is_empty(), "`take_kept` was not called");
         self.destroyed = 0;
         self.stage = Stage::Scanning;
         Some(self)
@@ -830,9 +841,26 @@ impl<H: Object> Scan<H> {
         }
     }
 
+    /// Makes the next [`Scan::judge`] of a [`Object::CONCURRENT`] flavour keep its garbage
+    /// (`sync::set_save_all`) instead of claiming it for destruction: each member's claim is
+    /// completed by [`Object::keep`], which gives the collector a strong reference before
+    /// anything else can reach the object again, and [`Scan::take_kept`] hands them over.
+    /// (The single-threaded flavour saves after the verdict instead: [`Scan::save`].)
+    pub(crate) fn keep_garbage(&mut self) {
+        debug_assert!(H::CONCURRENT);
+        self.keeping = true;
+    }
+
+    /// The garbage kept by a judgement after [`Scan::keep_garbage`], in tracing order: each
+    /// alive, out of the scan, with one strong reference the caller owns.
+    pub(crate) fn take_kept(&mut self) -> Vec<NonNull<H>> {
+        mem::take(&mut self.kept)
+    }
+
     /// Phase 4: validate and claim the garbage, release the held guards, revive the rest.
     /// Once it returns, the garbage (if the claim held) is claimed for good, every other node
-    /// is out of the scan, and dropping the `Scan` destroys the garbage.
+    /// is out of the scan, and dropping the `Scan` destroys the garbage — or, if it is kept
+    /// ([`Scan::keep_garbage`]), it is out of the scan too, in [`Scan::kept`].
     fn claim(&mut self, panics: &mut Panics) {
         if !H::CONCURRENT {
             // Nothing can have changed since the snapshot, and its tentative `DEAD` is the
@@ -849,11 +877,21 @@ impl<H: Object> Scan<H> {
         let claimed = self.validate(panics) && self.claim_garbage();
         self.tracer.release_held();
         self.tracer.set_holding(false);
-        if !(claimed && self.all_garbage) {
+        let kept = claimed && self.keeping;
+        if !(claimed && self.all_garbage) || kept {
             for k in 0..self.visits.len() {
                 let visit = self.visits[k];
                 let garbage = self.all_garbage || !self.live[visit.node];
                 if garbage && claimed {
+                    if kept {
+                        let node = self.nodes[visit.node];
+                        // SAFETY: in the scan, its claim completed by `keep` (it is alive,
+                        // with the collector's strong reference), with what entering it
+                        // returned; the guards are released.
+                        let handed_over = unsafe { node.header().revive(node.saved) };
+                        debug_assert!(!handed_over, "a kept object has a strong reference");
+                        self.kept.push(node.header);
+                    }
                     continue;
                 }
                 // An abandoned claim sends its set back to the root buffer, for the next
@@ -866,7 +904,9 @@ impl<H: Object> Scan<H> {
             self.garbage.clear();
             self.all_garbage = false;
         }
-        self.stage = Stage::Destroying;
+        // Kept garbage is out of the scan: nothing to destroy. (Should anything unwind before
+        // `take_kept`, its strong references leak, and so do the objects.)
+        self.stage = if kept { Stage::Done } else { Stage::Destroying };
     }
 
     /// The thread-safe claim's first step: traces every member of the garbage whose trace
@@ -968,8 +1008,16 @@ impl<H: Object> Scan<H> {
             }
         }
         for k in 0..count {
+            // SAFETY: in the scan (until the kill or the revive of a kept object).
+            let header = unsafe { self.member::<ALL_GARBAGE>(k).header() };
             // SAFETY: every member's claim is started; this ends each once.
-            unsafe { self.member::<ALL_GARBAGE>(k).header().kill() };
+            unsafe {
+                if self.keeping {
+                    header.keep();
+                } else {
+                    header.kill();
+                }
+            }
         }
         true
     }
@@ -1010,7 +1058,7 @@ impl<H: Object> Scan<H> {
     /// its panic is recorded in `panics`.
     pub(crate) fn destroy(&mut self, panics: &mut Panics) -> usize {
         if self.stage == Stage::Done {
-            // The collection gave up: there is no garbage.
+            // The collection gave up (there is no garbage), or kept its garbage.
             return 0;
         }
         let count = self.garbage_len();

@@ -25,6 +25,7 @@ use crate::cycle::{Context, Examined, Object, Phase, Scan, Stats, FULL};
 use crate::hooks::{CallbackId, CollectionEvent};
 use crate::panics::{drop_payload, Panics, Payload};
 use crate::release;
+use crate::sync::any::AnyGc;
 use crate::sync::header::Header;
 use std::time::Instant;
 
@@ -106,6 +107,10 @@ struct Heap {
     /// The first panic of a `Drop` or `Trace` impl during an automatic collection, resumed
     /// by the next explicit one.
     kept_panic: Mutex<Option<Payload>>,
+    /// `sync::set_save_all`: collections keep their garbage alive in `garbage`.
+    save_all: AtomicBool,
+    /// What collections found unreachable while `save_all` was on (`sync::take_garbage`).
+    garbage: Mutex<Vec<AnyGc>>,
 }
 
 global! {
@@ -124,6 +129,8 @@ global! {
         callback_count: AtomicUsize::new(0),
         next_callback: AtomicUsize::new(0),
         kept_panic: Mutex::new(None),
+        save_all: AtomicBool::new(false),
+        garbage: Mutex::new(Vec::new()),
     };
 }
 
@@ -229,9 +236,9 @@ fn collect_with(trigger: Trigger, wait: bool) -> usize {
         Instant::now()
     });
     let guard = early.unwrap_or_else(|| lock(&HEAP.collector));
-    let freed = run(guard, &mut panics);
+    let (freed, saved) = run(guard, &mut panics);
     if let Some(started) = started {
-        let event = CollectionEvent::stop(FULL, freed, 0, started.elapsed());
+        let event = CollectionEvent::stop(FULL, freed, saved, started.elapsed());
         call_callbacks(&event, &mut panics);
     }
     end.end_deferral(&mut panics);
@@ -251,6 +258,21 @@ fn call_callbacks(event: &CollectionEvent, panics: &mut Panics) {
             remove_callback(id);
         }
     }
+}
+
+/// `sync::set_save_all`.
+pub(crate) fn set_save_all(save_all: bool) {
+    HEAP.save_all.store(save_all, Ordering::Relaxed);
+}
+
+/// `sync::save_all`.
+pub(crate) fn save_all() -> bool {
+    HEAP.save_all.load(Ordering::Relaxed)
+}
+
+/// `sync::take_garbage`.
+pub(crate) fn take_garbage() -> Vec<AnyGc> {
+    std::mem::take(&mut *lock(&HEAP.garbage))
 }
 
 /// `sync::add_callback`.
@@ -277,10 +299,15 @@ pub(crate) fn remove_callback(id: CallbackId) -> bool {
     removed.is_some()
 }
 
-/// Phases 1–4 under the collector lock `guard`, then phase 5 outside it.
-fn run(mut guard: MutexGuard<'_, Spare>, panics: &mut Panics) -> usize {
+/// Phases 1–4 under the collector lock `guard`, then phase 5 outside it. Returns how many
+/// objects it freed, and how many it found unreachable but kept (`set_save_all`).
+fn run(mut guard: MutexGuard<'_, Spare>, panics: &mut Panics) -> (usize, usize) {
     let mut scan = guard.0.take().unwrap_or_else(Scan::new);
     let roots = take_roots(scan.take_spare_roots());
+    let saving = HEAP.save_all.load(Ordering::Relaxed);
+    if saving {
+        scan.keep_garbage();
+    }
     // SAFETY: every thread's entries, each a live header with `IN_BUFFER` and its unit,
     // handed over (taken out of the buffers under their locks); the collector lock keeps any
     // other scan of this flavour out, and this thread's releases are deferred.
@@ -296,10 +323,26 @@ fn run(mut guard: MutexGuard<'_, Spare>, panics: &mut Panics) -> usize {
             stats.aborted += 1;
         }
         if !verdict.gave_up {
-            stats.judged(FULL, verdict.traced, verdict.garbage, 0);
+            let kept = if saving { verdict.garbage } else { 0 };
+            stats.judged(FULL, verdict.traced, verdict.garbage - kept, kept);
         }
     }
-    set_trigger_after(verdict.traced, verdict.traced - verdict.garbage, rebuffered);
+    // Kept garbage (each with the strong reference its claim gave the collector) becomes
+    // handles before the collector lock goes: it is alive, and counts as surviving.
+    let kept: Vec<AnyGc> = scan
+        .take_kept()
+        .into_iter()
+        // SAFETY: each is alive, out of the scan, with a strong reference handed over.
+        .map(|header| unsafe { AnyGc::adopt(header) })
+        .collect();
+    let saved = kept.len();
+    lock(&HEAP.garbage).extend(kept);
+    let freed_by_verdict = verdict.garbage - saved;
+    set_trigger_after(
+        verdict.traced,
+        verdict.traced - freed_by_verdict,
+        rebuffered,
+    );
     // Phase 5 runs outside the collector lock: the garbage is claimed (`DEAD`), no other
     // collection can enter it, and the `Drop` impls that run now may collect themselves.
     drop(guard);
@@ -320,7 +363,7 @@ fn run(mut guard: MutexGuard<'_, Spare>, panics: &mut Panics) -> usize {
             )
         });
     }
-    freed
+    (freed, saved)
 }
 
 /// Takes every entry out of every buffer, into `roots`; unregisters the buffers of exited

@@ -173,6 +173,10 @@ unsafe impl Object for Header {
         self.state.kill();
     }
 
+    unsafe fn keep(&self) {
+        self.state.keep();
+    }
+
     /// Clears `SCANNED`; the word before tells whether the last strong reference went
     /// meanwhile (on another thread, which then left the value to the collector).
     unsafe fn revive(&self, _: usize) -> bool {

@@ -290,3 +290,41 @@ fn a_drop_that_collects_and_allocates_loses_no_garbage() {
         assert_eq!(drops.load(Ordering::SeqCst), 2);
     });
 }
+
+/// Saving garbage (`sync::set_save_all`) while another thread upgrades a member of the
+/// orphaned pair and cuts its edge to the other member. If the upgrade comes first, the pair
+/// is no garbage and nothing is saved; otherwise the collector completes its claim by
+/// *keeping* each member, taking a strong reference of its own in the same step as it ends
+/// the claim, so the member the mutator unlinks stays alive in the saved list. Exactly one
+/// destructor per object at the end. Fails if the collector ends the claim first and takes
+/// its references after (the unlinked member's value is dropped before it is saved).
+#[test]
+fn saved_garbage_stays_alive_when_a_mutator_unlinks_it() {
+    loom::model(|| {
+        flavour::set_save_all(true);
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (a, weak_b) = two_cycle(&drops);
+        drop(a);
+        let mutator = thread::spawn(move || {
+            if let Some(b) = weak_b.upgrade() {
+                assert_alive(&b);
+                // `b -> a` is the only strong reference to `a` left.
+                let edges = std::mem::take(&mut *b.edges.0.lock().unwrap());
+                drop(edges);
+                assert_alive(&b);
+            }
+        });
+        flavour::collect();
+        mutator.join().unwrap();
+        flavour::set_save_all(false);
+        let saved = flavour::take_garbage();
+        assert!(saved.is_empty() || saved.len() == 2, "all or nothing");
+        for object in &saved {
+            let node = object.clone().downcast::<Node>().expect("only nodes");
+            assert_alive(&node);
+        }
+        drop(saved);
+        collect_all();
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
+    });
+}

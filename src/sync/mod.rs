@@ -276,3 +276,60 @@ pub fn add_callback(
 pub fn remove_callback(id: crate::CallbackId) -> bool {
     collector::remove_callback(id)
 }
+
+/// Turns saving garbage on or off for the shared heap: Python's
+/// `gc.set_debug(gc.DEBUG_SAVEALL)`. While it is on, every object a collection finds
+/// unreachable is kept alive and intact in the heap's list of garbage instead of being
+/// destroyed, counted as `uncollectable` in [`stats`], until [`take_garbage`] hands the list
+/// over. A thread that upgrades a `Weak` to such an object meanwhile gets it, alive.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Mutex;
+/// use cyclegc::sync::{self, Gc};
+/// use cyclegc::Trace;
+///
+/// #[derive(Trace)]
+/// struct Node(Mutex<Option<Gc<Node>>>);
+///
+/// let a = Gc::new(Node(Mutex::new(None)));
+/// *a.0.lock().unwrap() = Some(a.clone());
+/// drop(a);
+/// sync::set_save_all(true);
+/// sync::collect(); // found, but kept (another thread's test may add garbage too)
+/// sync::set_save_all(false);
+/// let garbage = sync::take_garbage();
+/// assert!(garbage.iter().any(|o| o.type_name().ends_with("Node")));
+/// drop(garbage); // garbage again, for the next collection
+/// sync::collect();
+/// ```
+pub fn set_save_all(save_all: bool) {
+    collector::set_save_all(save_all);
+}
+
+/// Whether collections of the shared heap keep their garbage ([`set_save_all`]).
+///
+/// # Examples
+///
+/// ```
+/// assert!(!cyclegc::sync::save_all());
+/// ```
+pub fn save_all() -> bool {
+    collector::save_all()
+}
+
+/// Hands over the garbage collections kept while [`set_save_all`] was on (Python's
+/// `gc.garbage`), oldest first, and empties the list. Dropping the handles makes the objects
+/// garbage again, for the next collection.
+///
+/// # Examples
+///
+/// ```
+/// // Nothing was saved (unless another thread turned saving on).
+/// let garbage = cyclegc::sync::take_garbage();
+/// drop(garbage);
+/// ```
+pub fn take_garbage() -> Vec<AnyGc> {
+    collector::take_garbage()
+}

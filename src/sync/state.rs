@@ -439,6 +439,20 @@ impl State {
         debug_assert_eq!(old & (CLAIMING | SCANNED | DEAD), CLAIMING | SCANNED);
     }
 
+    /// Completes a claim by keeping the object for the collector (saving garbage): one more
+    /// strong reference, the collector's, and `CLAIMING` cleared, in one step, so that no
+    /// other thread can reach the object before the collector holds it. It stays `SCANNED`
+    /// until it leaves the scan. Waiting clones and upgrades see it alive.
+    #[inline]
+    pub(crate) fn keep(&self) {
+        // During the claim only this collector changes the word, and `CLAIMING` (the top
+        // bit) is set: adding `ONE - CLAIMING` clears it and adds a strong reference.
+        let old = self
+            .0
+            .fetch_add(ONE.wrapping_sub(CLAIMING), Ordering::Release);
+        debug_assert_eq!(old & (CLAIMING | SCANNED | DEAD), CLAIMING | SCANNED);
+    }
+
     /// Sets the low flags `flags`; returns the word before.
     #[inline]
     pub(crate) fn set_flags(&self, flags: usize) -> usize {
