@@ -178,10 +178,12 @@ pub(crate) struct Scan<H: Object> {
     all_garbage: bool,
     /// The snapshot's depth-first work list, then the scan's (kept here between uses).
     stack: Vec<usize>,
-    /// Per node, its edges in `edges` (scan and claim only, rebuilt from `visits`).
+    /// Per node, its edges in `edges`, rebuilt from `visits` when the scan needs them (see
+    /// [`Scan::mark_live`]).
     ranges: Vec<(usize, usize)>,
-    /// Per node, whether it is reachable from outside the snapshot (scan and claim only).
-    live: Vec<bool>,
+    /// Per node, [`LIVE`] if it is reachable from outside the snapshot (scan and claim only),
+    /// and [`SEEN`] once the scan's forward pass has passed its visit.
+    live: Vec<u8>,
     /// Indices of the unreachable objects, claimed (`DEAD`), to destroy — unless every node
     /// is garbage, when `visits` is the list.
     garbage: Vec<usize>,
@@ -273,6 +275,11 @@ struct Visit {
     node: usize,
     edges_end: usize,
 }
+
+/// In [`Scan::live`]: the node is reachable from outside the snapshot.
+const LIVE: u8 = 1;
+/// In [`Scan::live`]: the scan's forward pass has passed the node's visit.
+const SEEN: u8 = 2;
 
 const INCOMPLETE: usize = 1 << (usize::BITS - 1);
 const GUARDED: usize = 1 << (usize::BITS - 2);
@@ -819,26 +826,60 @@ impl<H: Object> Scan<H> {
     }
 
     /// Phase 3: mark everything reachable from an externally referenced node.
+    ///
+    /// First one pass over the visits in tracing order, which reads the edges in the order
+    /// they are stored: a node's children are mostly traced after it (depth first), so
+    /// marking the targets of each live node as its visit comes marks most of what is
+    /// reachable. A node marked after its own visit has passed (an edge back to an ancestor,
+    /// or across) is propagated from afterwards, through the per-node edge ranges.
     fn mark_live(&mut self) {
-        self.ranges.resize(self.len(), (0, 0));
+        let mut live = mem::take(&mut self.live);
+        live.extend(self.refs.iter().map(|&refs| u8::from(refs > 0)));
+        let mut late = mem::take(&mut self.stack);
+        let edges = &self.edges[..];
         let mut start = 0;
         for visit in &self.visits {
-            self.ranges[visit.node] = (start, visit.edges_end());
-            start = visit.edges_end();
+            let end = visit.edges_end();
+            let node = &mut live[visit.node];
+            *node |= SEEN;
+            if *node & LIVE != 0 {
+                for &target in &edges[start..end] {
+                    let state = &mut live[target];
+                    if *state & LIVE == 0 {
+                        *state |= LIVE;
+                        if *state & SEEN != 0 {
+                            late.push(target);
+                        }
+                    }
+                }
+            }
+            start = end;
         }
-        let live = &mut self.live;
-        live.extend(self.refs.iter().map(|&refs| refs > 0));
-        let stack = &mut self.stack;
-        stack.extend((0..live.len()).filter(|&i| live[i]));
-        while let Some(index) = stack.pop() {
-            let (start, end) = self.ranges[index];
-            for &target in &self.edges[start..end] {
-                if !live[target] {
-                    live[target] = true;
-                    stack.push(target);
+        if !late.is_empty() {
+            self.ranges.resize(self.len(), (0, 0));
+            let mut start = 0;
+            for visit in &self.visits {
+                self.ranges[visit.node] = (start, visit.edges_end());
+                start = visit.edges_end();
+            }
+            while let Some(index) = late.pop() {
+                let (start, end) = self.ranges[index];
+                for &target in &edges[start..end] {
+                    if live[target] & LIVE == 0 {
+                        live[target] |= LIVE;
+                        late.push(target);
+                    }
                 }
             }
         }
+        self.live = live;
+        self.stack = late;
+    }
+
+    /// Whether node `index` is reachable from outside the snapshot (after phase 3).
+    #[inline(always)]
+    fn is_live(&self, index: usize) -> bool {
+        self.live[index] & LIVE != 0
     }
 
     /// Makes the next [`Scan::judge`] of a [`Object::CONCURRENT`] flavour keep its garbage
@@ -881,7 +922,7 @@ impl<H: Object> Scan<H> {
         if !(claimed && self.all_garbage) || kept {
             for k in 0..self.visits.len() {
                 let visit = self.visits[k];
-                let garbage = self.all_garbage || !self.live[visit.node];
+                let garbage = self.all_garbage || !self.is_live(visit.node);
                 if garbage && claimed {
                     if kept {
                         let node = self.nodes[visit.node];
@@ -934,7 +975,7 @@ impl<H: Object> Scan<H> {
         for visit in &self.visits {
             let recorded = &self.edges[start..visit.edges_end()];
             start = visit.edges_end();
-            let garbage = self.all_garbage || !self.live[visit.node];
+            let garbage = self.all_garbage || !self.is_live(visit.node);
             if !garbage || !visit.guarded() {
                 continue;
             }
@@ -971,12 +1012,12 @@ impl<H: Object> Scan<H> {
             let visit = self.visits[k];
             // SAFETY: in the scan.
             let h = unsafe { self.nodes[visit.node].header() };
-            if self.live[visit.node] || h.strong() == 0 {
+            if self.is_live(visit.node) || h.strong() == 0 {
                 if REVIVE {
                     self.revive_node(visit.node, visit.incomplete());
                 } else {
                     // For `Scan::claim`, which revives the live nodes after the claim.
-                    self.live[visit.node] = true;
+                    self.live[visit.node] |= LIVE;
                 }
             } else {
                 self.garbage.push(visit.node);
