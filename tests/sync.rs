@@ -711,8 +711,10 @@ fn a_trace_panic_releases_the_held_locks_and_the_cycle_is_collected_later() {
     assert_eq!(drops.get(), 2);
 }
 
-/// A `Trace` impl that reports its one edge twice: the collection keeps the object (and
-/// says so in debug builds) instead of freeing what may be reachable.
+/// A `Trace` impl that reports its one edge twice: the collection keeps the object instead
+/// of freeing what may be reachable. (Unlike the single-threaded heap, it does not report the
+/// lie: another thread storing a handle during the collection looks the same;
+/// `tests/sync_concurrent_store.rs`.)
 #[test]
 fn a_lying_trace_keeps_its_object() {
     let _serial = serial();
@@ -739,17 +741,8 @@ fn a_lying_trace_keeps_its_object() {
     let weak = Gc::downgrade(&liar);
     drop(liar);
     let aborted = sync::stats().aborted;
-    let outcome = panic::catch_unwind(sync::collect);
-    if cfg!(debug_assertions) {
-        let err = outcome.unwrap_err();
-        assert!(err
-            .downcast_ref::<String>()
-            .unwrap()
-            .contains("reported more references to a"));
-    } else {
-        assert_eq!(outcome.unwrap(), 0);
-    }
-    assert!(sync::stats().aborted > aborted);
+    assert_eq!(sync::collect(), 0);
+    assert_eq!(sync::stats().aborted, aborted);
     // Kept alive. Once it tells the truth (and is a possible root again), it goes.
     let liar = weak.upgrade().expect("kept alive");
     liar.lie.store(false, Ordering::SeqCst);

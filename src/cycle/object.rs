@@ -196,11 +196,13 @@ pub(crate) unsafe trait Object: Sized + 'static {
     unsafe fn kill(&self) {}
 
     /// Completes a claim that [`Object::claim`] started by keeping the object alive instead:
-    /// it gets one more strong reference, which the caller owns, in the same step that ends
-    /// the claim (so nothing can reach the object and drop its last other reference before
-    /// the collector holds one); clones and upgrades waiting on the claim see it alive. It
-    /// stays in the scan until [`Object::revive`]. Only [`Object::CONCURRENT`] headers keep
-    /// (a single-threaded save revives the tentative claim instead).
+    /// it gets one more strong reference, which the caller owns, as the claim ends; clones
+    /// and upgrades waiting on the claim see it alive. It stays in the scan until
+    /// [`Object::revive`]. What makes this sound is that the reference is taken while the
+    /// snapshot's held guards still keep every member's edges from changing: once they are
+    /// released, another thread may reach a member again and unlink another, whose last
+    /// other reference that may be. Only [`Object::CONCURRENT`] headers keep (a
+    /// single-threaded save revives the tentative claim instead).
     ///
     /// # Safety
     /// As for [`Object::kill`].

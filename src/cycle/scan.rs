@@ -139,7 +139,7 @@ impl Examined {
 pub(crate) struct Verdict {
     /// Objects traced: the nodes of the last snapshot.
     pub(crate) traced: usize,
-    /// Objects claimed as garbage, for [`Scan::destroy`].
+    /// Objects claimed as garbage, for [`Scan::destroy`] (or kept: [`Scan::keep_garbage`]).
     pub(crate) garbage: usize,
     /// The type of an object a `Trace` impl reported more references to than it has.
     pub(crate) lied_about: Option<&'static str>,
@@ -184,8 +184,8 @@ pub(crate) struct Scan<H: Object> {
     /// Per node, [`LIVE`] if it is reachable from outside the snapshot (scan and claim only),
     /// and [`SEEN`] once the scan's forward pass has passed its visit.
     live: Vec<u8>,
-    /// Indices of the unreachable objects, claimed (`DEAD`), to destroy — unless every node
-    /// is garbage, when `visits` is the list.
+    /// Indices of the unreachable objects, claimed (`DEAD`), to destroy (or kept alive:
+    /// [`Scan::keep_garbage`]) — unless every node is garbage, when `visits` is the list.
     garbage: Vec<usize>,
     /// Survivors that could not be traced completely, to examine again next time (or, after
     /// the collection gave up, the roots).

@@ -64,9 +64,10 @@ pub struct Stats {
     /// Objects examined (traced) by those collections, garbage and survivors alike.
     pub traced: u64,
     /// Collections that caught a `Trace` impl reporting more references to an object than it
-    /// has (such a collection keeps every object connected to that one and reclaims the rest
-    /// as usual), or that gave up because `Trace` impls kept panicking (it frees nothing and
-    /// leaves its roots in the buffer).
+    /// has (single-threaded heap: such a collection keeps every object connected to that one
+    /// and reclaims the rest as usual), that gave up because `Trace` impls kept panicking (it
+    /// frees nothing and leaves its roots in the buffer), or (thread-safe heap) whose claim
+    /// another thread's change made it abandon.
     pub aborted: u64,
     /// Per generation, from the youngest (0) to the oldest (2).
     pub generations: [GenerationStats; 3],

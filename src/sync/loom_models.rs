@@ -291,13 +291,14 @@ fn a_drop_that_collects_and_allocates_loses_no_garbage() {
     });
 }
 
-/// Saving garbage (`sync::set_save_all`) while another thread upgrades a member of the
-/// orphaned pair and cuts its edge to the other member. If the upgrade comes first, the pair
-/// is no garbage and nothing is saved; otherwise the collector completes its claim by
-/// *keeping* each member, taking a strong reference of its own in the same step as it ends
-/// the claim, so the member the mutator unlinks stays alive in the saved list. Exactly one
-/// destructor per object at the end. Fails if the collector ends the claim first and takes
-/// its references after (the unlinked member's value is dropped before it is saved).
+/// Race 9: saving garbage (`sync::set_save_all`) while another thread upgrades a member of
+/// the orphaned pair and cuts its edge to the other member. If the upgrade comes first, the
+/// pair is no garbage and nothing is saved; otherwise the collector completes its claim by
+/// *keeping* each member, with a strong reference of its own taken while its held guards
+/// still keep the edges from changing, so the member the mutator unlinks stays alive in the
+/// saved list. Exactly one destructor per object at the end. Fails (loom crashes on the use
+/// after free) if the collector takes its references only once the objects have left the
+/// scan.
 #[test]
 fn saved_garbage_stays_alive_when_a_mutator_unlinks_it() {
     loom::model(|| {
@@ -322,6 +323,38 @@ fn saved_garbage_stays_alive_when_a_mutator_unlinks_it() {
         for object in &saved {
             let node = object.clone().downcast::<Node>().expect("only nodes");
             assert_alive(&node);
+        }
+        drop(saved);
+        collect_all();
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
+    });
+}
+
+/// Race 9, what saving promises: once the pair is saved, no upgrade of a member failed
+/// meanwhile (a thread that upgrades a `Weak` to saved garbage gets it, alive). The mutator
+/// unlinks `b -> a`, then upgrades `a`. Fails if the collector takes its references after
+/// releasing the held guards (the unlink then takes `a`'s count to zero while it is still
+/// in the scan, and its upgrade fails, before the collector's reference revives it).
+#[test]
+fn a_saved_object_never_failed_an_upgrade() {
+    loom::model(|| {
+        flavour::set_save_all(true);
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (a, weak_b) = two_cycle(&drops);
+        let weak_a = Gc::downgrade(&a);
+        drop(a);
+        let mutator = thread::spawn(move || {
+            let b = weak_b.upgrade().expect("saving: never dead");
+            let edges = std::mem::take(&mut *b.edges.0.lock().unwrap());
+            drop(edges);
+            weak_a.upgrade().is_some()
+        });
+        flavour::collect();
+        let upgraded_a = mutator.join().unwrap();
+        flavour::set_save_all(false);
+        let saved = flavour::take_garbage();
+        if saved.len() == 2 {
+            assert!(upgraded_a, "a saved object failed an upgrade meanwhile");
         }
         drop(saved);
         collect_all();

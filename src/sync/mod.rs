@@ -281,7 +281,9 @@ pub fn remove_callback(id: crate::CallbackId) -> bool {
 /// `gc.set_debug(gc.DEBUG_SAVEALL)`. While it is on, every object a collection finds
 /// unreachable is kept alive and intact in the heap's list of garbage instead of being
 /// destroyed, counted as `uncollectable` in [`stats`], until [`take_garbage`] hands the list
-/// over. A thread that upgrades a `Weak` to such an object meanwhile gets it, alive.
+/// over. A thread that upgrades a `Weak` to such an object meanwhile gets it, alive. A
+/// collection already running when saving is turned on or off keeps to the setting it began
+/// with (so after `set_save_all(false)`, a `take_garbage()` may be needed once more).
 ///
 /// # Examples
 ///
@@ -320,7 +322,8 @@ pub fn save_all() -> bool {
 }
 
 /// Hands over the garbage collections kept while [`set_save_all`] was on (Python's
-/// `gc.garbage`), oldest first, and empties the list. Dropping the handles makes the objects
+/// `gc.garbage`), oldest first, and empties the list (a collection that is running keeps
+/// to the setting it began with, and may add to it afterwards). Dropping the handles makes the objects
 /// garbage again, for the next collection.
 ///
 /// # Examples

@@ -445,8 +445,10 @@ impl State {
     /// until it leaves the scan. Waiting clones and upgrades see it alive.
     #[inline]
     pub(crate) fn keep(&self) {
-        // During the claim only this collector changes the word, and `CLAIMING` (the top
-        // bit) is set: adding `ONE - CLAIMING` clears it and adds a strong reference.
+        // `CLAIMING` (the top bit) is set, and only this collector clears it: adding
+        // `ONE - CLAIMING` clears it and adds a strong reference. Another thread may add to
+        // the word meanwhile (a clone through a member kept already, which then waits), so
+        // this must be one read-modify-write, never a store.
         let old = self
             .0
             .fetch_add(ONE.wrapping_sub(CLAIMING), Ordering::Release);
