@@ -43,11 +43,13 @@ pub(crate) const DEFAULT_THRESHOLDS: [usize; 3] = if cfg!(miri) {
 /// that only grows (and so buffers nothing old) is never re-traced.
 const SURVIVOR_RATIO: usize = 4;
 
-/// A root buffer is purged of entries whose object has no strong reference left (only the
-/// entry keeps its allocation) when it reaches twice the length it had after the last purge,
-/// and at least this length: amortised O(1) per entry. Without it, buffers that only an
-/// older generation's collection takes (or `unfreeze()`) would keep the memory of objects
-/// freed meanwhile.
+/// The root buffer of an older generation (or the frozen one) is purged of entries whose
+/// object has no strong reference left (only the entry keeps its allocation) when it
+/// reaches twice the length it had after the last purge, and at least this length:
+/// amortised O(1) per entry. Without it, buffers that only an older generation's collection
+/// takes (or `unfreeze()`) would keep the memory of objects freed meanwhile. Generation 0's
+/// buffer, which every collection takes, is not purged: reading every entry's header again
+/// as it grows cost a reclaim of many roots a fifth more.
 const PURGE_FLOOR: usize = 1 << 12;
 
 /// The generations, youngest first; [`FROZEN`] indexes a fourth root buffer.
@@ -192,8 +194,7 @@ impl Collector {
         // SAFETY: the buffer's entry and its unit of the weak count are added together.
         unsafe { h.set_flag(BUFFERED) };
         h.take_hold();
-        // SAFETY: the entry just made, handed over.
-        unsafe { self.file(header) };
+        self.push_entry(header, h);
     }
 
     /// Puts a root-buffer entry made elsewhere (`BUFFERED`, holding a unit of the weak count:
@@ -215,6 +216,13 @@ impl Collector {
             }
             return;
         }
+        self.push_entry(header, h);
+    }
+
+    /// Puts the entry of `header` (`h`), made by the caller, in its generation's buffer,
+    /// counting it.
+    #[inline(always)]
+    fn push_entry(&self, header: NonNull<Header>, h: &Header) {
         let generation = self.registry.generation(h.registry_key());
         let len = {
             let mut roots = self.roots.borrow_mut();
@@ -223,7 +231,8 @@ impl Collector {
         };
         self.counts[0].set(self.counts[0].get() + 1);
         self.countdown.set(self.countdown.get().saturating_sub(1));
-        if len >= self.purge_at[generation].get() {
+        // Generation 0's buffer is taken by every collection: not worth purging.
+        if generation > 0 && len >= self.purge_at[generation].get() {
             self.purge(generation);
         }
     }
