@@ -1,7 +1,8 @@
 //! Python's `gc` module, as cyclegc offers it: a look at the heap (`gc.get_objects()`,
 //! `get_referrers()`), generations (`gc.collect(0)`, `gc.get_objects(generation)`), a
 //! callback's log (`gc.callbacks`), saved garbage (`DEBUG_SAVEALL`, `gc.garbage`) and the
-//! statistics per generation (`gc.get_stats()`).
+//! statistics per generation (`gc.get_stats()`); then the thread-safe heap, which every thread
+//! shares, seen the same way (`cyclegc::sync::objects`, `referrers`).
 //!
 //! Run with `cargo run --example gc_module`.
 
@@ -116,4 +117,64 @@ fn main() {
         println!("  {line}");
     }
     println!("{}", stats());
+
+    shared_heap();
+}
+
+/// A job queue that worker threads fill: the shared heap lists what every thread made.
+fn shared_heap() {
+    use cyclegc::sync::{self, Gc as SyncGc};
+    use std::sync::Mutex;
+
+    #[derive(Trace)]
+    struct Job {
+        #[trace(skip)]
+        name: String,
+        queue: Mutex<Option<SyncGc<Queue>>>,
+    }
+
+    #[derive(Trace)]
+    struct Queue {
+        jobs: Mutex<Vec<SyncGc<Job>>>,
+    }
+
+    let queue = SyncGc::new(Queue {
+        jobs: Mutex::new(Vec::new()),
+    });
+    let workers: Vec<_> = (0..3)
+        .map(|worker| {
+            let queue = queue.clone();
+            std::thread::spawn(move || {
+                let job = SyncGc::new(Job {
+                    name: format!("job from worker {worker}"),
+                    queue: Mutex::new(Some(queue.clone())),
+                });
+                queue.jobs.lock().unwrap().push(job);
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    let mut by_type = BTreeMap::new();
+    for object in sync::objects() {
+        *by_type.entry(object.type_name()).or_insert(0) += 1;
+    }
+    println!("shared heap, by type: {by_type:?}");
+    let mut holders: Vec<String> = sync::referrers(&sync::AnyGc::from(queue.clone()))
+        .into_iter()
+        .map(|o| {
+            o.downcast::<Job>()
+                .expect("only jobs point to the queue")
+                .name
+                .clone()
+        })
+        .collect();
+    holders.sort();
+    println!("what points to the queue: {holders:?}");
+    assert_eq!(holders.len(), 3);
+    // Each job and the queue point to each other: cycles for the collector.
+    drop(queue);
+    assert_eq!(sync::collect(), 4);
+    assert!(sync::objects().is_empty());
 }

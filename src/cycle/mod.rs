@@ -8,6 +8,7 @@
 pub(crate) mod boxed;
 mod object;
 pub(crate) mod phase;
+pub(crate) mod registry;
 mod scan;
 pub(crate) mod slice;
 mod stats;

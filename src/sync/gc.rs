@@ -14,6 +14,7 @@ use crate::primitive::sync::atomic::Ordering;
 use crate::release::{self, Droppable};
 use crate::sync::collector;
 use crate::sync::header::{GcBox, Header};
+use crate::sync::registry;
 use crate::sync::state::{self, Release, Unique, SCANNED};
 use crate::sync::weak::Weak;
 use crate::trace::{Trace, Tracer};
@@ -107,17 +108,33 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
     /// ```
     #[inline]
     pub fn new(value: T) -> Gc<T> {
+        Gc::new_listed(value, true)
+    }
+
+    /// [`Gc::new`], listed in the registry or not (for a value that will be lent mutably or
+    /// pinned: a handle from the heap's view would break those guarantees).
+    #[inline(always)]
+    fn new_listed(value: T, listed: bool) -> Gc<T> {
         let tracked = T::may_contain_gc();
         if tracked {
             collector::before_alloc();
         }
         let ptr = Gc::<T>::allocate(tracked, 1);
-        // SAFETY: `ptr` is a fresh allocation whose value is written here, once, in place.
-        unsafe { ptr::addr_of_mut!((*ptr.as_ptr()).value).write(value) };
+        // SAFETY: `ptr` is a fresh allocation whose value is written here, once, in place;
+        // then it is complete, and nothing else has it yet.
+        unsafe {
+            ptr::addr_of_mut!((*ptr.as_ptr()).value).write(value);
+            // What `Header::placed` does, with `tracked` known here.
+            if listed && tracked {
+                registry::enter(ptr.cast(), false);
+            }
+        }
         Gc::from_box(ptr)
     }
 
-    /// A fresh allocation with its header written and its value not.
+    /// A fresh allocation with its header written and its value not. The caller calls
+    /// `Header::placed` once the value is written (a registry walk on another thread may read
+    /// it from then on).
     #[inline(always)]
     fn allocate(tracked: bool, strong: usize) -> NonNull<GcBox<T>> {
         let mut uninit = Box::<GcBox<T>>::new_uninit();
@@ -131,10 +148,7 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
                 strong,
             ))
         };
-        let ptr = NonNull::from(Box::leak(uninit)).cast::<GcBox<T>>();
-        // SAFETY: the header is written; nothing else has the allocation yet.
-        unsafe { Header::placed(ptr.cast()) };
-        ptr
+        NonNull::from(Box::leak(uninit)).cast::<GcBox<T>>()
     }
 
     /// Allocates `value` and pins it, as `Arc::pin`: a `Gc` never moves its value.
@@ -148,8 +162,9 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
     pub fn pin(value: T) -> Pin<Gc<T>> {
         // SAFETY: a `Gc` never moves its value: it is dropped in place, and the only ways to
         // move it out (`try_unwrap`, `make_mut`, `get_mut`) need the `Gc` by value or by
-        // `&mut`, which `Pin` does not hand out.
-        unsafe { Pin::new_unchecked(Gc::new(value)) }
+        // `&mut`, which `Pin` does not hand out; and the object is not listed, so the heap's
+        // view (whose `AnyGc::downcast` gives a `Gc` by value) never hands out another.
+        unsafe { Pin::new_unchecked(Gc::new_listed(value, false)) }
     }
 
     /// Builds a value that holds a [`Weak`] to itself, as `Arc::new_cyclic`: `data_fn` gets
@@ -190,6 +205,12 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
         // unaliased: the strong count is 0, so no `Gc` to it exists yet, and no upgrade can
         // make one.
         unsafe { ptr::addr_of_mut!((*ptr.as_ptr()).value).write(value) };
+        if tracked {
+            // SAFETY: complete, and listed before its first strong reference appears: until
+            // then no collection can reach it (and a registry walk skips it), though other
+            // threads may hold `Weak`s to it.
+            unsafe { registry::enter(ptr.cast(), true) };
+        }
         // SAFETY: as above.
         unsafe { (*ptr.as_ptr()).header.state().publish() };
         // The `Weak`'s unit becomes the implicit hold of the strong reference.
@@ -461,11 +482,28 @@ impl<T: ?Sized> Gc<T> {
         }
     }
 
+    /// Whether this is the only strong reference and no `Weak` exists, for a `&mut` to the
+    /// value. If so, withdraws the object's root-buffer entry (see [`Gc::check_unique`]) and
+    /// takes it out of the registry for good: a registry walk could otherwise take a new
+    /// handle while the `&mut` lives.
+    fn lock_unique(this: &mut Self) -> bool {
+        if !Gc::check_unique(this) {
+            return false;
+        }
+        if this.header().listed_key() == 0 {
+            return true;
+        }
+        registry::unlist(this.header());
+        // A registry walk may have taken a handle (or a `Weak`'s unit) before the object
+        // left its table; none can after.
+        Gc::check_unique(this)
+    }
+
     /// Whether this is the only strong reference and no `Weak` exists. If so, withdraws the
     /// object's root-buffer entry, which is the one way a collection could still reach the
     /// value: it skips withdrawn entries, and the object's next buffering drop (which needs
     /// another `Gc`, so comes after any `&mut` this hands out) makes the entry a root again.
-    fn lock_unique(this: &mut Self) -> bool {
+    fn check_unique(this: &mut Self) -> bool {
         let header = this.header();
         match header.state().lock_unique() {
             Unique::Shared => false,
@@ -616,11 +654,11 @@ impl<T: Clone + Trace + Send + Sync + 'static> Gc<T> {
                 // value moves.
                 Gc::move_out(this, tracked);
             } else {
-                *this = Gc::new((**this).clone());
+                *this = Gc::new_listed((**this).clone(), false);
             }
         }
-        // SAFETY: `this` is unique: checked by `lock_unique`, or a fresh allocation that no
-        // other handle, buffer entry or collection knows.
+        // SAFETY: `this` is unique: checked by `lock_unique`, or a fresh allocation, not
+        // listed, that no other handle, buffer entry or collection knows.
         unsafe { &mut (*this.ptr.as_ptr()).value }
     }
 

@@ -1,13 +1,29 @@
 //! The header in front of every thread-safe allocation (ARCHITECTURE.md, "A thread-safe
-//! collection"): the state word, the weak count, the vtable (never overwritten: other threads
-//! read it) and the scan slot, which only the collecting thread touches.
+//! collection"): the state word, the weak word (the weak count, and where the registry
+//! lists the object), the vtable (never overwritten: other threads read it) and the scan
+//! slot, which only the collecting thread touches.
 
 use std::ptr::NonNull;
 
+use crate::cycle::registry::Numbered;
 use crate::cycle::{self, Flavour, Object, VTable, DEAD, DROPPED, IN_BUFFER, UNTRACKED, WITHDRAWN};
 use crate::primitive::cell::UnsafeCell;
-use crate::primitive::sync::atomic::{fence, AtomicUsize, Ordering};
+use crate::primitive::sync::atomic::{fence, AtomicU64, Ordering};
+use crate::sync::registry;
 use crate::sync::state::{self, State, SCANNED};
+
+/// The weak count's bits in [`Header::weak`]: the low 27. A hold taken past half of them
+/// (about 67 million `Weak`s to one object) aborts the process, as `Arc` aborts past
+/// `isize::MAX`, leaving the other half for threads racing past the check.
+const WEAK_COUNT: u64 = (1 << TABLE_SHIFT) - 1;
+/// Where the registry table's index starts in [`Header::weak`]: five bits, enough for
+/// `registry::TABLES`.
+const TABLE_SHIFT: u32 = 27;
+/// The table's bits in [`Header::weak`].
+const TABLE: u64 = 0b11111 << TABLE_SHIFT;
+/// Where the registry key (the object's number plus one; zero: not listed) starts in
+/// [`Header::weak`]: the high 32 bits.
+const KEY_SHIFT: u32 = 32;
 
 /// A thread-safe allocation: header, then value.
 pub(crate) type GcBox<T> = cycle::GcBox<Header, T>;
@@ -16,10 +32,13 @@ pub(crate) type GcBox<T> = cycle::GcBox<Header, T>;
 #[repr(C)]
 pub(crate) struct Header {
     state: State,
-    /// `Weak` handles plus holds (the implicit one of the strong references, a buffer
-    /// entry's, the collector's while it destroys): the allocation is freed when it reaches
-    /// zero.
-    weak: AtomicUsize,
+    /// In the low bits ([`WEAK_COUNT`]), `Weak` handles plus holds (the implicit one of the
+    /// strong references, a buffer entry's, the collector's while it destroys): the
+    /// allocation is freed when they reach zero. Above them, where the registry lists the
+    /// object (`registry.rs`): its table, written once before the object is shared, and its
+    /// key, changed only by a thread that holds that table's lock, by an atomic XOR that
+    /// leaves the count alone.
+    weak: AtomicU64,
     vtable: &'static VTable<Header>,
     /// The object's node in the running snapshot. Only the thread that holds the collector
     /// lock reads or writes it, and only while the object is `SCANNED`.
@@ -37,7 +56,7 @@ impl Header {
     pub(crate) fn new(vtable: &'static VTable<Header>, tracked: bool, strong: usize) -> Header {
         Header {
             state: State::new(strong, if tracked { 0 } else { UNTRACKED }),
-            weak: AtomicUsize::new(1),
+            weak: AtomicU64::new(1),
             vtable,
             scan: UnsafeCell::new(0),
         }
@@ -52,8 +71,32 @@ impl Header {
     /// Adds a `Weak` handle or a hold; aborts on overflow, like `Arc`.
     #[inline]
     pub(crate) fn take_hold(&self) {
-        if self.weak.fetch_add(1, Ordering::Relaxed) > isize::MAX as usize {
+        if self.weak.fetch_add(1, Ordering::Relaxed) & WEAK_COUNT > WEAK_COUNT / 2 {
             std::process::abort();
+        }
+    }
+
+    /// Takes a hold unless the weak count is already zero (the allocation is about to be
+    /// freed by the thread that gave back the last unit): for the registry, which reaches
+    /// objects it holds no unit of, under the lock of their table.
+    pub(crate) fn try_take_hold(&self) -> bool {
+        let mut weak = self.weak.load(Ordering::Relaxed);
+        loop {
+            if weak & WEAK_COUNT == 0 {
+                return false;
+            }
+            if weak & WEAK_COUNT > WEAK_COUNT / 2 {
+                std::process::abort();
+            }
+            match self.weak.compare_exchange_weak(
+                weak,
+                weak + 1,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(current) => weak = current,
+            }
         }
     }
 
@@ -71,7 +114,62 @@ impl Header {
     #[inline]
     pub(crate) fn weak_handles(&self, word: usize) -> usize {
         let holds = usize::from(state::strong(word) > 0) + usize::from(word & IN_BUFFER != 0);
-        self.weak.load(Ordering::Acquire).saturating_sub(holds)
+        let weak = (self.weak.load(Ordering::Acquire) & WEAK_COUNT) as usize;
+        weak.saturating_sub(holds)
+    }
+
+    /// The object's registry key (its number plus one; zero: not listed). Only a thread
+    /// that holds the lock of the object's table can rely on it: tidying the table may
+    /// change it.
+    pub(crate) fn listed_key(&self) -> usize {
+        (self.weak.load(Ordering::Relaxed) >> KEY_SHIFT) as usize
+    }
+
+    /// The index of the registry table that lists the object; `None` if it is not listed.
+    /// (Whether it is listed changes only by the holder of a strong reference or the last
+    /// unit, so the caller can rely on that; the key itself, see [`Header::listed_key`].)
+    #[inline]
+    pub(crate) fn table(&self) -> Option<usize> {
+        let weak = self.weak.load(Ordering::Relaxed);
+        (weak >> KEY_SHIFT != 0).then_some(((weak & TABLE) >> TABLE_SHIFT) as usize)
+    }
+
+    /// Records that registry table `table` lists the object as `number`. `weak_shared`:
+    /// other threads may change the weak count meanwhile (`Weak`s of a `new_cyclic` value),
+    /// so the bits are set by an atomic read-modify-write; otherwise by a plain store.
+    ///
+    /// # Safety
+    /// The caller holds the table's lock, and the object is not listed yet; unless
+    /// `weak_shared`, no other thread can reach the header.
+    #[inline]
+    pub(crate) unsafe fn set_listed(&self, table: usize, number: usize, weak_shared: bool) {
+        debug_assert!(table << TABLE_SHIFT <= TABLE as usize);
+        let listed = (table as u64) << TABLE_SHIFT | stored_key(Some(number));
+        if weak_shared {
+            self.weak.fetch_or(listed, Ordering::Relaxed);
+        } else {
+            let weak = self.weak.load(Ordering::Relaxed);
+            self.weak.store(weak | listed, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A registry number as the weak word stores it: plus one, in the high 32 bits (zero: not
+/// listed). Tables hand out numbers below `u32::MAX`.
+fn stored_key(number: Option<usize>) -> u64 {
+    number.map_or(0, |number| {
+        debug_assert!(number < u32::MAX as usize);
+        (number as u64 + 1) << KEY_SHIFT
+    })
+}
+
+impl Numbered for Header {
+    /// Changes the key by an atomic XOR, which leaves the count and the table alone. Only
+    /// the holder of the table's lock changes the key, so the one it reads is current.
+    unsafe fn set_registry_number(&self, number: Option<usize>) {
+        let old = self.weak.load(Ordering::Relaxed) & !(WEAK_COUNT | TABLE);
+        let change = old ^ stored_key(number);
+        self.weak.fetch_xor(change, Ordering::Relaxed);
     }
 }
 
@@ -104,8 +202,14 @@ unsafe impl Object for Header {
         Header::new(vtable, tracked, strong)
     }
 
-    /// The thread-safe heap has no registry yet: nothing to list.
-    unsafe fn placed(_: NonNull<Header>) {}
+    /// Lists a tracked object in the calling thread's registry table (`registry.rs`).
+    unsafe fn placed(this: NonNull<Header>) {
+        // SAFETY: a fresh allocation (the caller's contract).
+        if !unsafe { this.as_ref() }.has(UNTRACKED) {
+            // SAFETY: complete and not shared yet (the caller's contract).
+            unsafe { registry::enter(this, false) };
+        }
+    }
 
     fn take_hold(&self) {
         Header::take_hold(self);
@@ -114,12 +218,10 @@ unsafe impl Object for Header {
     unsafe fn release_hold(this: NonNull<Header>) {
         // SAFETY: the caller owns a unit, which keeps the header alive until given back.
         let header = unsafe { this.as_ref() };
-        if header.weak.fetch_sub(1, Ordering::Release) == 1 {
+        if header.weak.fetch_sub(1, Ordering::Release) & WEAK_COUNT == 1 {
             fence(Ordering::Acquire);
-            let vtable = header.vtable;
-            // SAFETY: the last unit is gone: no handle, buffer entry or collector refers to
-            // the allocation any more, and it was allocated with this vtable.
-            unsafe { vtable.free(this) }
+            // SAFETY: the last unit is gone.
+            unsafe { free(this) }
         }
     }
 
@@ -211,6 +313,23 @@ unsafe impl Object for Header {
             unsafe { Self::release_hold(this) };
         }
     }
+}
+
+/// Frees the allocation of `this`, whose last unit is gone.
+///
+/// # Safety
+/// The caller gave back the last unit of the weak count: no handle, buffer entry or
+/// collector refers to the allocation any more.
+#[inline(never)]
+unsafe fn free(this: NonNull<Header>) {
+    // SAFETY: no other thread uses the header, except a registry walk, which the table's lock
+    // keeps out until the object has left it.
+    let header = unsafe { this.as_ref() };
+    // SAFETY: as above.
+    unsafe { registry::leave(header) };
+    let vtable = header.vtable;
+    // SAFETY: the caller's contract; the allocation was made with this vtable.
+    unsafe { vtable.free(this) }
 }
 
 #[cfg(all(test, not(loom)))]

@@ -9,7 +9,7 @@
 use crate::primitive::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::primitive::sync::{Arc, Mutex};
 use crate::primitive::thread;
-use crate::sync::{self as flavour, Gc, Weak};
+use crate::sync::{self as flavour, AnyGc as AnyGcOf, Gc, Weak};
 use crate::trace::{Trace, Tracer};
 
 /// A traced field behind loom's `Mutex` (std's would block a loom thread for real), traced as
@@ -359,5 +359,121 @@ fn a_saved_object_never_failed_an_upgrade() {
         drop(saved);
         collect_all();
         assert_eq!(drops.load(Ordering::SeqCst), 2);
+    });
+}
+
+/// The registry: a walk of the heap's view (`sync::objects`) while another thread drops the
+/// last handle to an object. The walk takes a handle only from a live object (a
+/// compare-and-swap that fails on a zero count), so every value it lists is alive, and each
+/// value is dropped once. Fails with a walk that adds a strong reference unconditionally:
+/// it revives an object whose value is being dropped.
+#[test]
+fn a_walk_never_revives_a_dropped_object() {
+    loom::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let x = node(&drops);
+        let walker = thread::spawn(|| {
+            for object in flavour::objects() {
+                let node = object.downcast::<Node>().expect("only nodes");
+                assert_alive(&node);
+            }
+        });
+        drop(x);
+        walker.join().unwrap();
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+    });
+}
+
+/// The registry: a walk racing the claim of an orphaned 2-cycle. A member being claimed is
+/// locked (`CLAIMING`): the walk, which may not wait under a table's lock, takes a weak unit
+/// and upgrades it afterwards, getting the object alive (the claim was abandoned) or
+/// nothing. Fails with a walk that takes a strong reference from a claimed word: it lists a
+/// value the collector then drops.
+#[test]
+fn a_walk_racing_a_claim_lists_only_live_objects() {
+    loom::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (a, _weak_b) = two_cycle(&drops);
+        drop(a);
+        let walker = thread::spawn(|| {
+            let listed = flavour::objects();
+            for object in &listed {
+                let node = object.clone().downcast::<Node>().expect("only nodes");
+                assert_alive(&node);
+            }
+            thread::yield_now();
+            for object in &listed {
+                let node = object.clone().downcast::<Node>().expect("only nodes");
+                assert_alive(&node);
+            }
+        });
+        flavour::collect();
+        walker.join().unwrap();
+        collect_all();
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
+    });
+}
+
+/// A value `Gc::get_mut` writes through its `&mut` while a walk may read it through a
+/// listed handle: loom's cell reports any two accesses that are not ordered.
+struct Lent(crate::primitive::cell::UnsafeCell<usize>);
+
+// SAFETY: the model checks that the cell is never written while another thread reads it.
+unsafe impl Sync for Lent {}
+
+// SAFETY: owns no `Gc` (but claims it might, so that it is tracked and listed).
+unsafe impl Trace for Lent {
+    fn trace(&self, _: &mut Tracer) {}
+}
+
+/// The registry: `Gc::get_mut` lends the value of a listed object while a walk lists it.
+/// `get_mut` takes the object out of its table and then checks again that its handle is the
+/// only one: a walk that took a handle before then makes it refuse, and none can take one
+/// after. Fails (loom reports the unordered accesses) with a `get_mut` that checks only
+/// before unlisting, or never unlists.
+#[test]
+fn get_mut_never_lends_a_value_a_walk_reads() {
+    loom::model(|| {
+        let mut x = Gc::new(Lent(crate::primitive::cell::UnsafeCell::new(0)));
+        let walker = thread::spawn(|| {
+            for object in flavour::objects() {
+                if let Ok(lent) = object.downcast::<Lent>() {
+                    // SAFETY: what the model checks (see `Lent`).
+                    lent.0.with(|value| unsafe { *value });
+                }
+            }
+        });
+        if let Some(lent) = Gc::get_mut(&mut x) {
+            // SAFETY: as above.
+            lent.0.with_mut(|value| unsafe { *value += 1 });
+        }
+        walker.join().unwrap();
+    });
+}
+
+/// The registry: tidying a full table renumbers an object while another thread drops its
+/// last handle. The freeing thread reads the object's number under the table's lock, so it
+/// takes out its own slot, whichever number it has by then; the list ends exact. Fails with
+/// a free that reads the number before taking the lock (it clears a slot by a stale number).
+#[test]
+fn a_renumbered_object_leaves_its_own_slot() {
+    loom::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        // A full table of four, with holes in the middle: the next object tidies it, which
+        // renumbers the last one.
+        let mut nodes: Vec<Gc<Node>> = (0..4).map(|_| node(&drops)).collect();
+        let last = nodes.pop().expect("four");
+        nodes.truncate(1);
+        let dropper = thread::spawn(move || drop(last));
+        let newest = node(&drops);
+        dropper.join().unwrap();
+        let listed = flavour::objects();
+        assert_eq!(listed.len(), 2, "the list is exact");
+        for gc in [&nodes[0], &newest] {
+            let gc = AnyGcOf::from(gc.clone());
+            assert!(listed.iter().any(|o| AnyGcOf::ptr_eq(o, &gc)));
+        }
+        drop((listed, nodes, newest));
+        assert_eq!(drops.load(Ordering::SeqCst), 5);
     });
 }

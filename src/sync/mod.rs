@@ -7,6 +7,8 @@
 //! [`Trace`](crate::Trace) trait and `#[derive(Trace)]` serve both flavours. [`collect`]
 //! may be called from any thread, and reclaims the garbage cycles whose last handles were
 //! dropped on any thread, including threads that have exited.
+//! [`objects`], [`referents`] and [`referrers`] show the heap as CPython's `gc` module does,
+//! every thread's objects, while the threads keep running.
 //!
 //! ```
 //! use std::sync::Mutex;
@@ -89,8 +91,10 @@ mod any;
 mod collector;
 mod gc;
 mod header;
+mod heap;
 #[cfg(all(test, loom))]
 mod loom_models;
+mod registry;
 mod state;
 mod weak;
 
@@ -99,6 +103,7 @@ use collector::Trigger;
 pub use crate::cycle::{GenerationStats, Stats};
 pub use any::AnyGc;
 pub use gc::Gc;
+pub use heap::{objects, referents, referrers};
 pub use weak::Weak;
 
 /// Runs a collection of the whole heap and returns the number of objects it freed, as

@@ -68,6 +68,18 @@ pub(crate) enum Unique {
     Shared,
 }
 
+/// What [`State::try_increment_now`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Attempt {
+    /// It added a strong reference, the caller's now.
+    Taken,
+    /// The object has no strong reference left, or is dead: nothing to take.
+    Gone,
+    /// The word is locked (a claim being decided, `get_mut` checking it is unique): the
+    /// caller may wait for it, but not while it holds a lock.
+    Busy,
+}
+
 /// A header's state word.
 pub(crate) struct State(AtomicUsize);
 
@@ -271,6 +283,33 @@ impl State {
                 Ordering::Relaxed,
             ) {
                 Ok(_) => return true,
+                Err(current) => word = current,
+            }
+        }
+    }
+
+    /// Adds a strong reference for the heap's view (`sync::objects`), without waiting: the
+    /// caller holds a registry lock, which whoever holds the word locked may need.
+    #[inline]
+    pub(crate) fn try_increment_now(&self) -> Attempt {
+        let mut word = self.0.load(Ordering::Relaxed);
+        loop {
+            if strong(word) == 0 || word & DEAD != 0 {
+                return Attempt::Gone;
+            }
+            if word & CLAIMING != 0 {
+                return Attempt::Busy;
+            }
+            if word & GUARD != 0 {
+                std::process::abort();
+            }
+            match self.0.compare_exchange_weak(
+                word,
+                word + ONE,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Attempt::Taken,
                 Err(current) => word = current,
             }
         }

@@ -26,6 +26,7 @@
 use std::cell::Cell;
 use std::ptr::{self, NonNull};
 
+use crate::cycle::registry::Numbered;
 use crate::cycle::{self, Flavour, Object, VTable, BUFFERED, DEAD, IN_BUFFER, UNTRACKED};
 use crate::unsync::local;
 
@@ -126,17 +127,6 @@ impl Header {
         }
     }
 
-    /// Records the object's number in the thread's registry (`registry.rs`); `None`: not
-    /// listed.
-    ///
-    /// # Safety
-    /// `number` is below `u32::MAX`, so that it fits.
-    #[inline(always)]
-    pub(crate) unsafe fn set_registry_number(&self, number: Option<usize>) {
-        let weak_flags = self.weak_flags.get() & !REGISTRY;
-        self.weak_flags.set(weak_flags | stored_number(number));
-    }
-
     /// The number of `Weak` handles: the weak count without the holds.
     pub(crate) fn weak_handles(&self) -> usize {
         let implicit = usize::from(self.strong() > 0);
@@ -153,6 +143,15 @@ impl Header {
             count_overflow();
         }
         self.weak_flags.set(weak_flags + ONE_WEAK);
+    }
+}
+
+impl Numbered for Header {
+    /// Records the object's number in the thread's registry (`registry.rs`).
+    #[inline(always)]
+    unsafe fn set_registry_number(&self, number: Option<usize>) {
+        let weak_flags = self.weak_flags.get() & !REGISTRY;
+        self.weak_flags.set(weak_flags | stored_number(number));
     }
 }
 

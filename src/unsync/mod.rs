@@ -22,7 +22,7 @@
 mod any;
 mod collector;
 mod gc;
-mod header;
+pub(crate) mod header;
 mod heap;
 mod hooks;
 mod local;

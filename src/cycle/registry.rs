@@ -1,0 +1,523 @@
+//! [`Table`]: tracked objects in the order they were allocated, for the heap's view of
+//! itself (`gc.get_objects()`, `get_referrers()`) and for the generations. Each flavour
+//! keeps its tables its own way (`unsync/registry.rs`: one per thread, reached without a
+//! lock; `sync/registry.rs`: shared ones, each behind a lock) and stores each object's
+//! *number* in its header ([`Numbered`]).
+//!
+//! It costs one word per tracked object: the table's slot. An object's number is its
+//! position in the table plus the table's `offset`, so leaving is O(1): the slot becomes a
+//! hole. When the table is full and holes make up half of it, it is tidied instead of grown,
+//! keeping the order: holes at the front are dropped by moving the table down and raising
+//! `offset` (the numbers stay valid, no header is written), holes at the back by truncating,
+//! and only holes in the middle make it renumber the objects after them (paid for by the
+//! objects that left). Freeing in allocation order, or in reverse, therefore never writes a
+//! header. Untracked objects are never listed, as in CPython.
+//!
+//! The order is also what makes the generations (ARCHITECTURE.md, "Generations"): every
+//! collection of generation *n* promotes all of generations 0..=*n*, so each generation is a
+//! range of numbers, `[frozen | 2 | 1 | 0]`, and the table keeps where each begins
+//! ([`Mark`]). Promoting, freezing and unfreezing move marks; an object's generation is a
+//! comparison of its number with them. Tidying keeps the order, and moves the marks with the
+//! numbers.
+
+use std::ptr::NonNull;
+
+use crate::cycle::Object;
+
+/// One past the largest object number: numbers are stored in 32 bits, plus one (see each
+/// flavour's header).
+pub(crate) const NUMBERS: usize = u32::MAX as usize - 1;
+
+/// Below this many holes the table is never tidied: tidying a small table costs more than
+/// the holes. (Two under loom, so that its models reach tidying.)
+const MIN_HOLES_TO_TIDY: usize = if cfg!(loom) { 2 } else { 32 };
+
+/// The generation of a tracked object that is not listed (lent by `Gc::get_mut`, pinned, or
+/// allocated after its table closed): the oldest, which only a full collection examines
+/// (unless it is a root: every collection examines its roots).
+pub(crate) const UNLISTED_GENERATION: usize = 2;
+/// The index of the frozen objects among the generations (`freeze()`): no collection
+/// examines them.
+pub(crate) const FROZEN: usize = 3;
+
+/// A header that stores its object's number in a [`Table`].
+pub(crate) trait Numbered: Object {
+    /// Records the object's number; `None`: not listed.
+    ///
+    /// # Safety
+    /// `number` is below [`NUMBERS`], so that it fits; the header is alive, and the caller
+    /// has the table that lists it (or will list it) to itself.
+    unsafe fn set_registry_number(&self, number: Option<usize>);
+}
+
+/// The marks of [`Table::marks`]: where a range of object numbers begins. While the table
+/// is open, `Thawed <= Middle <= Young <= ` the next number; `Collecting` means something
+/// only while a collection runs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mark {
+    /// The first number past the frozen objects: generation 2 begins here.
+    Thawed = 0,
+    /// The first number of generation 1.
+    Middle = 1,
+    /// The first number of generation 0: objects allocated since the last collection.
+    Young = 2,
+    /// The next number when the running collection began: what it promotes ends here.
+    Collecting = 3,
+}
+
+/// Tracked objects, oldest first. Its methods run no user code.
+pub(crate) struct Table<H> {
+    /// One slot per tracked object whose allocation is live; `None` where one has left.
+    slots: Vec<Option<NonNull<H>>>,
+    /// The number of the object in the first slot.
+    offset: usize,
+    /// How many slots are `None`.
+    holes: usize,
+    /// Nothing is listed any more (the single-threaded table's thread has exited).
+    closed: bool,
+    /// How many slots the allocation path may fill: the table's capacity, but no more than
+    /// the numbers left after `offset` (so that every number it hands out fits), and none
+    /// once closed. The one thing that path checks.
+    room: usize,
+    /// Where the generations begin, as numbers, indexed by [`Mark`].
+    marks: [usize; 4],
+}
+
+impl<H: Numbered> Table<H> {
+    pub(crate) const fn new() -> Table<H> {
+        Table {
+            slots: Vec::new(),
+            offset: 0,
+            holes: 0,
+            closed: false,
+            room: 0,
+            marks: [0; 4],
+        }
+    }
+
+    fn mark(&self, mark: Mark) -> usize {
+        self.marks[mark as usize]
+    }
+
+    fn set_mark(&mut self, mark: Mark, number: usize) {
+        self.marks[mark as usize] = number;
+    }
+
+    /// The number the next listed object gets (past every listed one).
+    fn end(&self) -> usize {
+        self.offset + self.slots.len()
+    }
+
+    /// The generation of the object whose header stores `key` (its number plus one, 0 if
+    /// not listed): 0 to 2, or [`FROZEN`].
+    #[inline]
+    pub(crate) fn generation(&self, key: usize) -> usize {
+        let Some(number) = key.checked_sub(1) else {
+            return UNLISTED_GENERATION;
+        };
+        if number >= self.mark(Mark::Young) {
+            0
+        } else if number >= self.mark(Mark::Middle) {
+            1
+        } else if number >= self.mark(Mark::Thawed) {
+            2
+        } else {
+            FROZEN
+        }
+    }
+
+    /// The first number of `generation` (0 to 2): a collection of it examines the numbers
+    /// from there on.
+    pub(crate) fn first_of(&self, generation: usize) -> usize {
+        match generation {
+            0 => self.mark(Mark::Young),
+            1 => self.mark(Mark::Middle),
+            _ => self.mark(Mark::Thawed),
+        }
+    }
+
+    /// A collection begins: it will promote what is listed now.
+    pub(crate) fn begin_collection(&mut self) {
+        self.set_mark(Mark::Collecting, self.end());
+    }
+
+    /// A collection of `generation` is over: every object listed when it began that was in
+    /// generations 0..=`generation` moves to the next one (or stays in 2), as in CPython.
+    /// Objects allocated meanwhile (by `Drop` impls) stay young.
+    pub(crate) fn promote(&mut self, generation: usize) {
+        let promoted = self.mark(Mark::Collecting);
+        // `max`: a `freeze()` during the collection may have moved the marks past it.
+        self.set_mark(Mark::Young, self.mark(Mark::Young).max(promoted));
+        if generation >= 1 {
+            self.set_mark(Mark::Middle, self.mark(Mark::Middle).max(promoted));
+        }
+    }
+
+    /// Moves every listed object into the frozen range (`freeze()`).
+    pub(crate) fn freeze(&mut self) {
+        let end = self.end();
+        for mark in [Mark::Thawed, Mark::Middle, Mark::Young] {
+            self.set_mark(mark, end);
+        }
+    }
+
+    /// Moves the frozen objects into generation 2 (`unfreeze()`): the frozen range is the
+    /// oldest, next to it.
+    pub(crate) fn unfreeze(&mut self) {
+        self.set_mark(Mark::Thawed, 0);
+    }
+
+    /// How many listed objects are frozen and alive (an object stays listed until its
+    /// allocation is freed, which a `Weak` or a root-buffer entry may delay). O(frozen
+    /// objects).
+    pub(crate) fn frozen_count(&self) -> usize {
+        let frozen = self.mark(Mark::Thawed).saturating_sub(self.offset);
+        self.slots[..frozen.min(self.slots.len())]
+            .iter()
+            .flatten()
+            // SAFETY: a listed header's allocation is live.
+            .filter(|header| unsafe { header.as_ref() }.strong() > 0)
+            .count()
+    }
+
+    /// Lists a tracked object at `header` (whose header may not be written yet: the table
+    /// only keeps the pointer), and returns its number; `None` if the table is full: then
+    /// the caller calls [`Table::enter_slowly`] (the single-threaded flavour first makes
+    /// sure the table's memory will be freed).
+    #[inline(always)]
+    pub(crate) fn enter(&mut self, header: NonNull<H>) -> Option<usize> {
+        let len = self.slots.len();
+        if len >= self.room {
+            return None;
+        }
+        // SAFETY: there is room for one more slot (checked above), written before the length
+        // covers it.
+        unsafe {
+            self.slots.as_mut_ptr().add(len).write(Some(header));
+            self.slots.set_len(len + 1);
+        }
+        Some(self.offset + len)
+    }
+
+    /// [`Table::enter`] when the table is full: makes room (tidying or growing it, or
+    /// renumbering when the numbers ran out). `None` if the table is closed.
+    ///
+    /// # Panics
+    /// If the table lists `u32::MAX - 1` objects at once.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn enter_slowly(&mut self, header: NonNull<H>) -> Option<usize> {
+        if self.closed {
+            return None;
+        }
+        // A full table is tidied rather than grown when half of it is holes (which costs
+        // no more than growing it, and amortises over the frees that made the holes).
+        self.tidy_if_holey();
+        if self.offset + self.slots.len() >= NUMBERS {
+            // Number everything again from zero.
+            self.renumber(0);
+        }
+        if self.slots.len() >= NUMBERS {
+            panic!("cyclegc: more than {NUMBERS} tracked objects in one registry table");
+        }
+        if self.slots.len() == self.room {
+            self.slots.reserve(1);
+        }
+        self.update_room();
+        let number = self.offset + self.slots.len();
+        self.slots.push(Some(header));
+        Some(number)
+    }
+
+    /// Recomputes [`Table::room`] after the table's capacity or offset changed.
+    fn update_room(&mut self) {
+        self.room = if self.closed {
+            0
+        } else {
+            self.slots.capacity().min(NUMBERS - self.offset)
+        };
+    }
+
+    /// Tidies the table if half of it is holes: when it is full, and after a collection
+    /// (so that a heap that shrank gives back the table's memory).
+    pub(crate) fn tidy_if_holey(&mut self) {
+        let len = self.slots.len();
+        if self.holes >= MIN_HOLES_TO_TIDY && self.holes * 2 >= len {
+            self.tidy();
+            if self.slots.capacity() > 4 * self.slots.len().max(16) {
+                self.slots.shrink_to(2 * self.slots.len());
+            }
+            self.update_room();
+        }
+    }
+
+    /// Removes the object numbered `number` (its allocation is being freed, or it leaves
+    /// the list for good).
+    #[inline]
+    pub(crate) fn leave(&mut self, number: usize) {
+        // A listed object's number is inside the table (`close` unlists every object before
+        // it empties the table, and tidying tells every object whose number it changes).
+        let slot = number - self.offset;
+        debug_assert!(self.slots[slot].is_some(), "a registry slot left twice");
+        // Checked all the same: a wrong number is a bug that must not write elsewhere.
+        self.slots[slot] = None;
+        // The holes are tidied when the table is next full (`enter_slowly`).
+        self.holes += 1;
+    }
+
+    /// Removes the holes, keeping the order: those at either end without renumbering
+    /// anything, those in the middle by renumbering the objects after the first of them.
+    #[cold]
+    #[inline(never)]
+    fn tidy(&mut self) {
+        let front = self.slots.iter().take_while(|slot| slot.is_none()).count();
+        self.slots.drain(..front);
+        self.offset += front;
+        let mut back = 0;
+        while self.slots.last().is_some_and(Option::is_none) {
+            self.slots.pop();
+            back += 1;
+        }
+        let end = self.end();
+        for mark in &mut self.marks {
+            *mark = (*mark).min(end);
+        }
+        self.holes -= front + back;
+        if self.holes >= MIN_HOLES_TO_TIDY && self.holes * 2 >= self.slots.len() {
+            self.renumber(self.offset);
+        }
+        self.update_room();
+    }
+
+    /// Closes every hole, numbering the objects from `offset` on in order (and telling each
+    /// whose number changes); each mark moves to the new number of the first object at or
+    /// past it.
+    fn renumber(&mut self, offset: usize) {
+        // Each mark as a slot index (those below the table at 0, those past it at its end).
+        let old_offset = self.offset;
+        let mark_slots = self.marks.map(|mark| mark.saturating_sub(old_offset));
+        let moved_offset = offset != old_offset;
+        let mut kept = 0;
+        for slot in 0..self.slots.len() {
+            for (mark, &mark_slot) in self.marks.iter_mut().zip(&mark_slots) {
+                if mark_slot == slot {
+                    *mark = offset + kept;
+                }
+            }
+            if let Some(header) = self.slots[slot] {
+                if kept != slot || moved_offset {
+                    self.slots[kept] = Some(header);
+                    // SAFETY: a listed header's allocation is live (it leaves the table
+                    // before it is freed), and the table is the caller's; `offset + kept` is
+                    // below the old number, or counts from zero, so below `NUMBERS`.
+                    unsafe { header.as_ref().set_registry_number(Some(offset + kept)) };
+                }
+                kept += 1;
+            }
+        }
+        for (mark, &mark_slot) in self.marks.iter_mut().zip(&mark_slots) {
+            if mark_slot >= self.slots.len() {
+                *mark = offset + kept;
+            }
+        }
+        self.slots.truncate(kept);
+        self.offset = offset;
+        self.holes = 0;
+        self.update_room();
+    }
+
+    /// Calls `f` on each listed object, oldest first. `f` must not run user code (it may
+    /// read headers and take strong references).
+    pub(crate) fn for_each(&self, mut f: impl FnMut(NonNull<H>)) {
+        for header in self.slots.iter().flatten() {
+            f(*header);
+        }
+    }
+
+    /// Calls `f` on each listed object of `generation` (0 to 2), oldest first, as
+    /// [`Table::for_each`] does.
+    pub(crate) fn for_each_in(&self, generation: usize, mut f: impl FnMut(NonNull<H>)) {
+        let first = self.first_of(generation);
+        let past = match generation {
+            0 => usize::MAX,
+            1 => self.mark(Mark::Young),
+            _ => self.mark(Mark::Middle),
+        };
+        let start = first.saturating_sub(self.offset).min(self.slots.len());
+        let end = past.saturating_sub(self.offset).min(self.slots.len());
+        for header in self.slots[start..end.max(start)].iter().flatten() {
+            f(*header);
+        }
+    }
+
+    /// Whether the table is closed.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// The number of the oldest listed object that is not frozen (or where the next one will
+    /// be).
+    pub(crate) fn first_thawed(&self) -> usize {
+        self.offset.max(self.mark(Mark::Thawed))
+    }
+
+    /// The object numbered `number` (`None` past the last, `Some(None)` for one that has
+    /// left, or before the first): for walks that let user code run between two steps
+    /// (which may tidy the table: such a walk may then miss an object or see one twice).
+    pub(crate) fn get(&self, number: usize) -> Option<Option<NonNull<H>>> {
+        match number.checked_sub(self.offset) {
+            None => Some(None),
+            Some(slot) => self.slots.get(slot).copied(),
+        }
+    }
+
+    /// Unlists every object and frees the table's memory; nothing is listed afterwards.
+    pub(crate) fn close(&mut self) {
+        for header in self.slots.iter().flatten() {
+            // SAFETY: listed, so the allocation is live; the table is the caller's.
+            unsafe { header.as_ref().set_registry_number(None) };
+        }
+        drop(std::mem::take(&mut self.slots));
+        self.holes = 0;
+        self.closed = true;
+        self.room = 0;
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::cycle::{Object, VTableFor};
+    use crate::unsync::header::Header;
+
+    /// Headers outside any allocation the collector knows, for the table alone.
+    fn headers(n: usize) -> Vec<NonNull<Header>> {
+        (0..n)
+            .map(|_| {
+                let header = Header::new(VTableFor::<Header, u8>::VTABLE, true, 1, None);
+                NonNull::from(Box::leak(Box::new(header)))
+            })
+            .collect()
+    }
+
+    fn enter(table: &mut Table<Header>, header: NonNull<Header>) -> usize {
+        let number = table
+            .enter(header)
+            .or_else(|| table.enter_slowly(header))
+            .unwrap();
+        // SAFETY: a live header; the table's number fits.
+        unsafe { header.as_ref().set_registry_number(Some(number)) };
+        number
+    }
+
+    /// The generation each header's number falls in.
+    fn generations(table: &Table<Header>, all: &[NonNull<Header>]) -> Vec<usize> {
+        all.iter()
+            // SAFETY: leaked by `headers`, alive until the test frees them.
+            .map(|h| table.generation(unsafe { h.as_ref() }.registry_key()))
+            .collect()
+    }
+
+    /// Frees headers made by [`headers`], listed no more.
+    fn free(all: Vec<NonNull<Header>>) {
+        for header in all {
+            // SAFETY: leaked by `headers`, listed no more.
+            drop(unsafe { Box::from_raw(header.as_ptr()) });
+        }
+    }
+
+    #[test]
+    fn tidying_moves_the_generations_with_the_numbers() {
+        let all = headers(200);
+        let mut table = Table::new();
+        let mut numbers: Vec<usize> = all[..100].iter().map(|&h| enter(&mut table, h)).collect();
+        // The first 100 become generation 2 (a full collection), the next 50 generation 1.
+        table.begin_collection();
+        table.promote(2);
+        numbers.extend(all[100..150].iter().map(|&h| enter(&mut table, h)));
+        table.begin_collection();
+        table.promote(0);
+        numbers.extend(all[150..].iter().map(|&h| enter(&mut table, h)));
+        let expected: Vec<usize> = (0..200)
+            .map(|i| match i {
+                0..100 => 2,
+                100..150 => 1,
+                _ => 0,
+            })
+            .collect();
+        assert_eq!(generations(&table, &all), expected);
+        // Holes in each generation, and all of generation 1's first 40 (a mark's own slot):
+        // renumbering closes them, and every mark follows.
+        let kept: Vec<usize> = (0..200)
+            .filter(|&i| !(i % 3 == 0 || (100..140).contains(&i)))
+            .collect();
+        for (i, &number) in numbers.iter().enumerate() {
+            if !kept.contains(&i) {
+                table.leave(number);
+            }
+        }
+        table.renumber(table.offset);
+        let kept_headers: Vec<NonNull<Header>> = kept.iter().map(|&i| all[i]).collect();
+        let kept_expected: Vec<usize> = kept.iter().map(|&i| expected[i]).collect();
+        assert_eq!(generations(&table, &kept_headers), kept_expected);
+        // The same when the front and the back are dropped without renumbering, with enough
+        // holes left in the middle for tidying to consider renumbering them.
+        let mut middle = Vec::new();
+        let mut middle_expected = Vec::new();
+        for (k, &h) in kept_headers.iter().enumerate() {
+            let end = k < 10 || k >= kept.len() - 10;
+            if end || k % 2 == 0 {
+                // SAFETY: alive, listed.
+                table.leave(unsafe { h.as_ref() }.registry_key() - 1);
+            } else {
+                middle.push(h);
+                middle_expected.push(kept_expected[k]);
+            }
+        }
+        assert!(table.holes - 20 >= MIN_HOLES_TO_TIDY);
+        table.tidy();
+        assert_eq!(generations(&table, &middle), middle_expected);
+        // Everything is promoted, then the newest objects leave (the table's back is
+        // dropped): a new object is young all the same.
+        table.begin_collection();
+        table.promote(0);
+        let (middle, newest) = middle.split_at(middle.len() - 5);
+        for &h in newest {
+            // SAFETY: alive, listed.
+            table.leave(unsafe { h.as_ref() }.registry_key() - 1);
+        }
+        table.tidy();
+        let fresh = headers(1);
+        enter(&mut table, fresh[0]);
+        assert_eq!(generations(&table, &fresh), [0]);
+        table.freeze();
+        assert_eq!(table.frozen_count(), middle.len() + 1);
+        assert!(generations(&table, middle).iter().all(|&g| g == FROZEN));
+        table.unfreeze();
+        assert!(generations(&table, middle).iter().all(|&g| g == 2));
+        table.close();
+        free(all);
+        free(fresh);
+    }
+
+    #[test]
+    fn numbers_that_run_out_start_again_from_zero() {
+        let all = headers(3);
+        let mut table = Table::new();
+        // As after some four billion objects freed oldest first.
+        table.offset = NUMBERS - 2;
+        let numbers: Vec<usize> = all.iter().map(|&h| enter(&mut table, h)).collect();
+        // The third found no number left: all were renumbered from zero, the first two
+        // becoming 0 and 1.
+        assert_eq!(numbers, [NUMBERS - 2, NUMBERS - 1, 2]);
+        let mut listed = Vec::new();
+        table.for_each(|h| listed.push(h));
+        assert_eq!(listed, all);
+        // The first two leave at their new numbers.
+        table.leave(0);
+        table.leave(1);
+        table.leave(2);
+        table.close();
+        free(all);
+    }
+}

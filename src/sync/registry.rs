@@ -1,0 +1,296 @@
+//! The thread-safe heap's registry: every tracked object, for the heap's view of itself
+//! (`heap.rs`), in [`Table`]s (`cycle/registry.rs`: allocation order, holes, tidying).
+//!
+//! A thread lists the objects it allocates in a table of its own, so that allocating
+//! threads do not contend; but an object may be freed on any thread, and the heap's view
+//! reads every table, so each table sits behind its own lock. There is a fixed set of
+//! tables: a thread takes one nobody uses when it first lists an object, and gives it back
+//! when it exits (the objects stay listed; the next thread appends to them); past that many
+//! threads at once, threads share tables. An object's header records its table and its
+//! number in it, in the weak word's spare bits: the table written once, before the object
+//! is shared; the number changed only under the table's lock, by an atomic XOR that leaves
+//! the weak count alone.
+//!
+//! The rules that keep it sound (ARCHITECTURE.md, "The registry"):
+//!
+//! 1. An object is listed once it is complete (value written) and before it is shared, and
+//!    leaves its table before its allocation is freed, under the table's lock: a header
+//!    found in a table, under its lock, is allocated.
+//! 2. Its number is read, to leave, under the table's lock, so a renumbering cannot come
+//!    between.
+//! 3. A walk under a table's lock runs no user code and waits for nothing: it takes a
+//!    strong reference only from a live one ([`State::try_increment_now`]), and from an
+//!    object whose word is locked (a claim being decided) only a weak unit, if one is left,
+//!    to upgrade once the lock is released.
+//!
+//! [`State::try_increment_now`]: crate::sync::state::State::try_increment_now
+
+use std::cell::Cell;
+use std::ops::{Deref, DerefMut};
+use std::ptr::NonNull;
+
+use crate::cycle::registry::{Numbered, Table};
+use crate::primitive::cell::UnsafeCell;
+use crate::primitive::hint::spin_loop;
+use crate::primitive::local;
+use crate::primitive::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use crate::primitive::thread::yield_now;
+use crate::sync::header::Header;
+
+/// How many tables there are: threads beyond this many at once share them.
+pub(crate) const TABLES: usize = if cfg!(loom) { 2 } else { 32 };
+
+/// One table, its lock, and how many threads list their objects in it.
+///
+/// The lock is a flag taken by compare-and-swap, spinning and then yielding while another
+/// thread has it: it is held only for a few instructions, except by a walk of the heap's
+/// view (O(table)), and the allocation path pays for a `Mutex`'s poison checks and wake-up
+/// protocol on every object.
+struct Shared {
+    locked: AtomicBool,
+    table: UnsafeCell<Table<Header>>,
+    users: AtomicUsize,
+}
+
+// SAFETY: the table is reached only through `lock`, one thread at a time; the headers it
+// lists are thread-safe (`Header: Sync`), and whoever holds the lock may read any of them
+// (rule 1 of the module docs).
+unsafe impl Sync for Shared {}
+
+impl Shared {
+    #[cfg(not(loom))]
+    const fn new() -> Shared {
+        Shared {
+            locked: AtomicBool::new(false),
+            table: UnsafeCell::new(Table::new()),
+            users: AtomicUsize::new(0),
+        }
+    }
+
+    #[cfg(loom)]
+    fn new() -> Shared {
+        Shared {
+            locked: AtomicBool::new(false),
+            table: UnsafeCell::new(Table::new()),
+            users: AtomicUsize::new(0),
+        }
+    }
+}
+
+/// The lock of table `index`, held: the table, to this thread alone.
+struct Locked {
+    shared: &'static Shared,
+    /// The table, reached through the cell while the lock is held.
+    table: *mut Table<Header>,
+    /// Under loom, the cell's record of this access, which checks that no two overlap.
+    #[cfg(loom)]
+    _access: loom::cell::MutPtr<Table<Header>>,
+}
+
+impl Deref for Locked {
+    type Target = Table<Header>;
+
+    fn deref(&self) -> &Table<Header> {
+        // SAFETY: the lock is held: no other thread reaches the table.
+        unsafe { &*self.table }
+    }
+}
+
+impl DerefMut for Locked {
+    fn deref_mut(&mut self) -> &mut Table<Header> {
+        // SAFETY: as above.
+        unsafe { &mut *self.table }
+    }
+}
+
+impl Drop for Locked {
+    fn drop(&mut self) {
+        self.shared.locked.store(false, Ordering::Release);
+    }
+}
+
+#[cfg(not(loom))]
+static REGISTRY: [Shared; TABLES] = [const { Shared::new() }; TABLES];
+
+#[cfg(loom)]
+loom::lazy_static! {
+    static ref REGISTRY: [Shared; TABLES] = std::array::from_fn(|_| Shared::new());
+}
+
+/// A thread's use of a table, given back when the thread exits.
+struct Membership(usize);
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        let _ = MINE.try_with(|mine| mine.set(NOT_JOINED));
+        // Under loom, a model's threads-locals go after its statics: its tables are not
+        // given back (a model has too few threads to run out of them).
+        #[cfg(not(loom))]
+        REGISTRY[self.0].users.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// [`MINE`] before the thread has taken a table.
+const NOT_JOINED: usize = usize::MAX;
+
+local! {
+    /// The table this thread lists its objects in ([`NOT_JOINED`] before its first): read
+    /// on every allocation, so a plain cell.
+    static MINE: Cell<usize> = const { Cell::new(NOT_JOINED) };
+}
+
+local! {
+    /// Gives the thread's table back when it exits.
+    static MEMBERSHIP: Membership = Membership(join());
+}
+
+/// The calling thread's table: the one it took, or a table no thread uses if there is one,
+/// else the least used. Table 0 in the thread's thread-local teardown.
+#[inline]
+fn mine() -> usize {
+    let index = MINE.try_with(Cell::get).unwrap_or(0);
+    if index != NOT_JOINED {
+        return index;
+    }
+    MEMBERSHIP.try_with(|membership| membership.0).unwrap_or(0)
+}
+
+/// Takes a table for the calling thread (see [`mine`]).
+#[cold]
+fn join() -> usize {
+    let index = REGISTRY
+        .iter()
+        .position(|shared| {
+            shared
+                .users
+                .compare_exchange(0, 1, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        })
+        .unwrap_or_else(|| {
+            let index = (0..TABLES)
+                .min_by_key(|&index| REGISTRY[index].users.load(Ordering::Relaxed))
+                .unwrap_or(0);
+            REGISTRY[index].users.fetch_add(1, Ordering::Relaxed);
+            index
+        });
+    // Only once the membership that gives it back exists (the caller is its initialiser).
+    let _ = MINE.try_with(|mine| mine.set(index));
+    index
+}
+
+/// Takes `shared`'s lock, which another thread holds (or a spurious failure said so). A walk
+/// may hold it for a while: spins briefly, then lets it run.
+#[cold]
+#[inline(never)]
+fn lock_contended(shared: &Shared) {
+    let mut spins = 0_u32;
+    while shared
+        .locked
+        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        if spins < 64 {
+            spins += 1;
+            spin_loop();
+        } else {
+            yield_now();
+        }
+    }
+}
+
+/// Locks table `index`.
+#[inline]
+fn lock(index: usize) -> Locked {
+    // The mask keeps the index in bounds without a check (`TABLES` is a power of two).
+    let shared = &REGISTRY[index & (TABLES - 1)];
+    if shared
+        .locked
+        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        lock_contended(shared);
+    }
+    #[cfg(not(loom))]
+    let locked = Locked {
+        shared,
+        table: shared.table.with_mut(|table| table),
+    };
+    #[cfg(loom)]
+    let locked = {
+        let access = shared.table.get_mut();
+        // SAFETY: only dereferenced while the lock is held (`Locked`).
+        let table = unsafe { access.deref() } as *mut Table<Header>;
+        Locked {
+            shared,
+            table,
+            _access: access,
+        }
+    };
+    locked
+}
+
+/// Lists a tracked object in the calling thread's table (in table 0 during the thread's
+/// thread-local teardown), and records the table and its number in the header.
+/// `weak_shared`: other threads may hold `Weak`s to it already (`new_cyclic`).
+///
+/// # Safety
+/// The object is complete (value written), or has no strong reference yet; no other
+/// thread can reach it but through `Weak`s, and only if `weak_shared`. It is freed only
+/// through `Header::release_hold`, which calls [`leave`].
+pub(crate) unsafe fn enter(header: NonNull<Header>, weak_shared: bool) {
+    let index = mine();
+    let mut table = lock(index);
+    let number = match table.enter(header) {
+        Some(number) => number,
+        None => table
+            .enter_slowly(header)
+            .expect("a thread-safe table is never closed"),
+    };
+    // SAFETY: not listed yet, reached by others only as `weak_shared` says (the caller's
+    // contract); this thread holds the table's lock.
+    unsafe { header.as_ref().set_listed(index, number, weak_shared) };
+}
+
+/// Takes an object out of its table as its allocation is about to be freed.
+///
+/// # Safety
+/// The caller gave back the object's last unit (no other thread uses the header, except a
+/// registry walk under the table's lock).
+pub(crate) unsafe fn leave(header: &Header) {
+    let Some(index) = header.table() else {
+        // Never listed (untracked), or unlisted for good: nothing changes the key now.
+        return;
+    };
+    let mut table = lock(index);
+    // Read under the lock (rule 2): tidying may have renumbered it. (The key is left as it
+    // is: the header is about to be freed.)
+    let number = header.listed_key() - 1;
+    table.leave(number);
+}
+
+/// Takes an object out of its table for good, though it stays alive (`Gc::get_mut`,
+/// `Gc::pin`: a handle from the heap's view would break their guarantees).
+pub(crate) fn unlist(header: &Header) {
+    let Some(index) = header.table() else {
+        return;
+    };
+    let mut table = lock(index);
+    if let Some(number) = header.listed_key().checked_sub(1) {
+        table.leave(number);
+        // SAFETY: the lock is held; the caller's strong reference keeps the header alive.
+        unsafe { header.set_registry_number(None) };
+    }
+}
+
+/// Calls `f` on every listed object, table by table, each table under its lock. `f` must
+/// run no user code and wait for nothing (rule 3 of the module docs); the header it gets is
+/// allocated while it runs.
+pub(crate) fn for_each(mut f: impl FnMut(NonNull<Header>)) {
+    for index in 0..TABLES {
+        let table = lock(index);
+        table.for_each(&mut f);
+    }
+}
+
+// The header keeps a table's index in five bits; `lock` masks indices with `TABLES - 1`.
+const _: () = assert!(TABLES <= 32 && TABLES.is_power_of_two());
