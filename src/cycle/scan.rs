@@ -560,6 +560,10 @@ impl<H: Object> Scan<H> {
         let mut stack = mem::take(&mut self.stack);
         stack.extend((0..self.len()).rev());
         let mut tracer = mem::replace(&mut self.tracer, Tracer::new(H::FLAVOUR));
+        // A thread-safe object's guards stay held until its edges are visited: once a guard
+        // goes, another thread may take a handle out of the lock and drop it, freeing a
+        // child that is not in the scan yet (race 10 in ARCHITECTURE.md).
+        tracer.set_holding(H::CONCURRENT);
         while !stack.is_empty() {
             let completed = if self.opaque.is_empty() {
                 panics.catch(|| self.trace_stack::<false>(&mut stack, &mut tracer))
@@ -571,8 +575,10 @@ impl<H: Object> Scan<H> {
                 tracer.clear();
                 self.opaque.insert(self.nodes[self.tracing].header);
                 self.visit(self.tracing, &mut stack, &mut tracer, true);
+                tracer.release_held();
             }
         }
+        tracer.set_holding(false);
         self.stack = stack;
         self.tracer = tracer;
         panics.count() == panics_before
@@ -613,6 +619,10 @@ impl<H: Object> Scan<H> {
             unsafe { (vtable.trace)(header, tracer) };
             let incomplete = tracer.incomplete();
             self.visit(next, stack, tracer, incomplete);
+            if H::CONCURRENT {
+                // Every child is in the scan now, or refused: the guards can go.
+                tracer.release_held();
+            }
         }
     }
 

@@ -328,6 +328,17 @@ unsafe fn free(this: NonNull<Header>) {
     // SAFETY: as above.
     unsafe { registry::leave(header) };
     let vtable = header.vtable;
+    // Under loom, the header is overwritten before it goes, so that a read of a freed header
+    // (which loom itself cannot see) fails loudly: its atomics no longer name loom objects.
+    #[cfg(loom)]
+    // SAFETY: the header is the caller's alone (above), and nothing reads it again.
+    unsafe {
+        std::ptr::write_bytes(
+            this.as_ptr().cast::<u8>(),
+            0xA5,
+            std::mem::size_of::<Header>(),
+        )
+    };
     // SAFETY: the caller's contract; the allocation was made with this vtable.
     unsafe { vtable.free(this) }
 }

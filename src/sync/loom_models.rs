@@ -477,3 +477,34 @@ fn a_renumbered_object_leaves_its_own_slot() {
         assert_eq!(drops.load(Ordering::SeqCst), 5);
     });
 }
+
+/// Race 10: between the trace of an object and the collector's look at the edges it reported,
+/// a mutator takes the only handle to a child out of the traced lock and drops it, which frees
+/// a child that is not in the scan. The collector holds the traced guards until it has
+/// entered (or refused) every child, so the child stays allocated until then. Fails (loom
+/// reads the header that `free` overwrote) if the guards go once the object is traced.
+#[test]
+fn a_child_dropped_after_its_parents_trace_is_never_read_freed() {
+    loom::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let parent = node(&drops);
+        link(&parent, &parent); // a self-cycle, so that `parent` is a possible root
+                                // The child's only handle, moved in: it never dropped to a non-zero count, so it has
+                                // no root-buffer entry (whose unit would keep its header).
+        parent.edges.0.lock().unwrap().push(node(&drops));
+        let extra = parent.clone();
+        drop(extra); // buffered
+        let mutator = {
+            let parent = parent.clone();
+            thread::spawn(move || {
+                let taken = parent.edges.0.lock().unwrap().pop();
+                drop(taken);
+            })
+        };
+        flavour::collect();
+        mutator.join().unwrap();
+        drop(parent);
+        collect_all();
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
+    });
+}
