@@ -156,7 +156,8 @@ macro_rules! any_gc {
 
             /// The typed handle, if the value is a `T`; otherwise the `AnyGc` back. A value made
             /// by `Gc::from(Box<dyn Trait>)` is known only as `dyn Trait`, and a slice as `[T]`:
-            /// neither downcasts to a sized type.
+            /// neither downcasts to a sized type. A value made by `Gc::pin` never downcasts: a
+            /// `Gc` to it, by value, could move it out (`try_unwrap`).
             ///
             /// # Panics
             ///

@@ -358,6 +358,7 @@ impl Tracer {
     /// # Safety
     /// As for [`Tracer::keep_guard`]; a kept guard borrows from a value that the caller of
     /// [`Tracer::trace_value`] keeps alive and unmoved until [`Tracer::release_held`].
+    #[inline]
     unsafe fn done_with(&mut self, guard: ErasedGuard) {
         if self.holds() {
             self.held.push(guard);
@@ -368,7 +369,11 @@ impl Tracer {
 
     /// Releases every guard a holding tracer kept, innermost first (see [`Tracer::held`]).
     /// If a guard's drop panics, the rest are still released, in order.
+    #[inline]
     pub(crate) fn release_held(&mut self) {
+        if self.held.is_empty() {
+            return;
+        }
         // `drain` keeps the list's capacity for the next collection (the tracer lives in the
         // recycled scan), and its own drop releases the rest if a guard's drop panics.
         for guard in self.held.drain(..) {

@@ -212,7 +212,7 @@ fn a_lock_held_on_another_thread_hides_its_edges_without_blocking() {
 }
 
 #[test]
-fn get_mut_make_mut_and_pin_take_the_object_out_of_the_list() {
+fn get_mut_and_make_mut_take_the_object_out_of_the_list() {
     let (_serial, tag) = serial();
     let mut lent = node(tag, 0);
     let shared = node(tag, 1);
@@ -307,4 +307,30 @@ fn walks_racing_allocation_free_and_collection_see_only_live_values() {
             "only cycles are left, and collect frees them"
         );
     }
+}
+
+/// Review finding: a pinned value reached through the heap's view (an edge of another
+/// object, or saved garbage) must not come back as a `Gc`, which `try_unwrap` could move.
+#[test]
+fn a_pinned_value_is_listed_but_never_downcast() {
+    let (_serial, tag) = serial();
+    let pinned = Gc::pin(Node {
+        tag,
+        id: 0,
+        alive: AtomicBool::new(true),
+        edges: Mutex::new(Vec::new()),
+    });
+    let holder: Gc<Mutex<Vec<std::pin::Pin<Gc<Node>>>>> = Gc::new(Mutex::new(vec![pinned]));
+    let edges = referents(&AnyGc::from(holder.clone()));
+    assert_eq!(edges.len(), 1);
+    assert_eq!(edges[0].type_name(), std::any::type_name::<Node>());
+    assert!(edges[0].clone().downcast::<Node>().is_err());
+    let listed = objects()
+        .into_iter()
+        .filter(|o| o.type_name() == std::any::type_name::<Node>())
+        .count();
+    assert!(listed >= 1, "the pinned object is listed");
+    assert!(objects()
+        .into_iter()
+        .all(|o| o.downcast::<Node>().map_or(true, |n| n.tag != tag)));
 }

@@ -2,14 +2,40 @@
 //! objects that survived an earlier collection, with 1,000 new possible roots (young nodes,
 //! each with an edge into the old heap), a collection of generation 0 against a full
 //! collection of the same heap, and a full collection after `freeze()` against one before.
-//! cyclegc only: the peers have no generations.
+//! cyclegc only, either flavour ([`Heap`]): the peers have no generations.
 
 use std::time::{Duration, Instant};
 
 use crate::peers::cyclegc::CyclegcManual;
+use crate::peers::cyclegc_sync::CyclegcSyncManual;
 use crate::{Edge, Peer, XorShift};
 
-type F = CyclegcManual;
+/// One flavour's collector functions.
+pub struct Heap {
+    collect: fn() -> usize,
+    collect_generation: fn(usize) -> usize,
+    freeze: fn(),
+    unfreeze: fn(),
+    traced: fn() -> u64,
+}
+
+/// The single-threaded flavour's heap.
+pub const UNSYNC: Heap = Heap {
+    collect: cyclegc::collect,
+    collect_generation: cyclegc::collect_generation,
+    freeze: cyclegc::freeze,
+    unfreeze: cyclegc::unfreeze,
+    traced: || cyclegc::stats().traced,
+};
+
+/// The thread-safe flavour's heap.
+pub const SYNC: Heap = Heap {
+    collect: cyclegc::sync::collect,
+    collect_generation: cyclegc::sync::collect_generation,
+    freeze: cyclegc::sync::freeze,
+    unfreeze: cyclegc::sync::unfreeze,
+    traced: || cyclegc::sync::stats().traced,
+};
 
 /// The live objects of the old heap.
 pub const OLD_NODES: u64 = 1_000_000;
@@ -29,7 +55,7 @@ pub struct Report {
 
 /// Adds [`NEW_ROOTS`] young nodes, each linked to a random old node and made a possible root
 /// (a clone dropped), and returns them.
-fn new_roots(old: &[<F as Peer>::P], rng: &mut XorShift) -> Vec<<F as Peer>::P> {
+fn new_roots<F: Peer>(old: &[F::P], rng: &mut XorShift) -> Vec<F::P> {
     (0..NEW_ROOTS)
         .map(|i| {
             let young = F::new(OLD_NODES + i);
@@ -41,61 +67,71 @@ fn new_roots(old: &[<F as Peer>::P], rng: &mut XorShift) -> Vec<<F as Peer>::P> 
 }
 
 /// Times `collect` and counts what it traced.
-fn measure(collect: impl FnOnce() -> usize) -> (Duration, u64) {
-    let traced = cyclegc::stats().traced;
+fn measure(heap: &Heap, collect: impl FnOnce() -> usize) -> (Duration, u64) {
+    let traced = (heap.traced)();
     let start = Instant::now();
     let freed = collect();
     let elapsed = start.elapsed();
     assert_eq!(freed, 0, "nothing here is garbage");
-    (elapsed, cyclegc::stats().traced - traced)
+    (elapsed, (heap.traced)() - traced)
 }
 
-/// Runs `reps` repetitions of each measurement (after one warm-up of each) on this thread.
-pub fn run(reps: usize) -> Report {
+/// Runs `reps` repetitions of each measurement (after one warm-up of each) on this thread, on
+/// the single-threaded heap, or on the thread-safe one if `sync`.
+pub fn run(reps: usize, sync: bool) -> Report {
+    if sync {
+        run_on::<CyclegcSyncManual>(reps, &SYNC)
+    } else {
+        run_on::<CyclegcManual>(reps, &UNSYNC)
+    }
+}
+
+/// [`run`] with peer `F`, whose heap is `heap`.
+fn run_on<F: Peer>(reps: usize, heap: &Heap) -> Report {
     F::setup();
     // The old heap: a doubly linked ring (next strong, prev and the closing edge back), held
     // node by node by a `Vec` as well, that survives a collection (moving it to generation
     // 2). Built by moves: no possible root, so nothing is traced yet.
-    let old: Vec<<F as Peer>::P> = (0..OLD_NODES).map(F::new).collect();
+    let old: Vec<F::P> = (0..OLD_NODES).map(F::new).collect();
     for (i, node) in old.iter().enumerate() {
         let next = &old[(i + 1) % old.len()];
         F::link(node, 0, next, Edge::Strong);
         F::link(next, 1, node, Edge::Back);
     }
-    cyclegc::collect();
+    (heap.collect)();
     let mut rng = XorShift::new(crate::workloads::SEED);
     let mut report = Report::default();
     // Each kind back to back, as an application's young collections run many times between
     // two full ones (the first young collection after a full one also frees the full one's
     // large work arrays).
     for rep in 0..=reps {
-        let young = new_roots(&old, &mut rng);
-        let figure = measure(|| cyclegc::collect_generation(0));
+        let young = new_roots::<F>(&old, &mut rng);
+        let figure = measure(heap, || (heap.collect_generation)(0));
         drop(young);
         if rep > 0 {
             report.young.push(figure);
         }
     }
     for rep in 0..=reps {
-        let young = new_roots(&old, &mut rng);
-        let figure = measure(cyclegc::collect);
+        let young = new_roots::<F>(&old, &mut rng);
+        let figure = measure(heap, heap.collect);
         drop(young);
         if rep > 0 {
             report.full.push(figure);
         }
     }
-    cyclegc::freeze();
+    (heap.freeze)();
     for rep in 0..=reps {
-        let young = new_roots(&old, &mut rng);
-        let figure = measure(cyclegc::collect);
+        let young = new_roots::<F>(&old, &mut rng);
+        let figure = measure(heap, heap.collect);
         drop(young);
         if rep > 0 {
             report.frozen.push(figure);
         }
     }
-    cyclegc::unfreeze();
+    (heap.unfreeze)();
     drop(old);
-    cyclegc::collect();
+    (heap.collect)();
     report
 }
 

@@ -98,10 +98,28 @@ pub(crate) unsafe trait Object: Sized + 'static {
 
     /// What decides the object's generation (ARCHITECTURE.md, "Generations"): its number in
     /// the flavour's registry plus one, or 0 if it is not listed (then it counts as the
-    /// oldest generation). A flavour without generations lists nothing.
-    fn registry_key(&self) -> usize {
-        0
+    /// oldest generation).
+    fn registry_key(&self) -> usize;
+
+    /// The registry table that lists the object (below `registry::MAX_TABLES`), and its
+    /// [`registry_key`](Object::registry_key): a flavour with one table per thread has only
+    /// table 0. Another thread may change the key meanwhile (tidying its table): a stale one
+    /// only makes the collector examine an object more or less, never unsoundly.
+    #[inline(always)]
+    fn registry_place(&self) -> (usize, usize) {
+        (0, self.registry_key())
     }
+
+    /// Makes the object a possible root, for the collection of its generation: a snapshot
+    /// reached it by an edge into an older generation ([`Examined`](crate::cycle::Examined)).
+    /// A withdrawn entry becomes a root again; an object with no entry gets one, with its
+    /// unit of the weak count. Returns whether it made an entry, which the caller then owns
+    /// (for `Scan::take_older`).
+    ///
+    /// # Safety
+    /// The object is tracked and alive for the length of the call, and not in the running
+    /// scan; the caller is the collecting thread.
+    unsafe fn make_root(&self) -> bool;
 
     /// A header for a fresh allocation of the type whose vtable is `vtable`, with `strong`
     /// strong references and the implicit hold; `tracked` unless the type can never own a
@@ -300,7 +318,8 @@ pub(crate) struct VTable<H> {
     /// `type_name` is not `const` on stable.
     pub(crate) type_name: fn() -> &'static str,
     /// The value's type, for `AnyGc::downcast` (the unsized type itself for a slice or a
-    /// box-made trait object, which a downcast to a sized type then refuses).
+    /// box-made trait object, which a downcast to a sized type then refuses; a private
+    /// marker's for a pinned value, which every downcast refuses).
     pub(crate) type_id: fn() -> TypeId,
     /// The address of the value behind the header (which only the type knows: it depends on
     /// the value's alignment).
@@ -320,7 +339,19 @@ impl<H: Object, T: Trace + 'static> VTableFor<H, T> {
         type_id: TypeId::of::<T>,
         value: value_of::<H, T>,
     };
+
+    /// The vtable of a value made by `Gc::pin`: the type's, but with a type id no
+    /// `AnyGc::downcast` asks for, so that the heap's view (which hands out `AnyGc`s) never
+    /// makes an unpinned `Gc` to a pinned value (which `try_unwrap` could move out).
+    pub(crate) const PINNED: &'static VTable<H> = &VTable {
+        type_id: TypeId::of::<Pinned<T>>,
+        ..*Self::VTABLE
+    };
 }
+
+/// The type id of a pinned `T`'s vtable ([`VTableFor::PINNED`]): private, so no downcast
+/// names it.
+struct Pinned<T>(PhantomData<T>);
 
 /// # Safety
 /// `header` is the header of a live `GcBox<H, T>` (the value may be dropped: only its address

@@ -40,6 +40,45 @@ pub(crate) const UNLISTED_GENERATION: usize = 2;
 /// examines them.
 pub(crate) const FROZEN: usize = 3;
 
+/// How many tables a flavour may have: the scan's [`Examined`](crate::cycle::Examined) keeps a
+/// threshold for each.
+pub(crate) const MAX_TABLES: usize = 32;
+
+/// Where a table's generations begin, as numbers (a copy of [`Table`]'s marks), to judge
+/// generations without the table.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Marks([usize; 4]);
+
+impl Marks {
+    /// The generation of the object whose header stores `key` (its number plus one, 0 if
+    /// not listed): 0 to 2, or [`FROZEN`].
+    #[inline]
+    pub(crate) fn generation(&self, key: usize) -> usize {
+        let Some(number) = key.checked_sub(1) else {
+            return UNLISTED_GENERATION;
+        };
+        if number >= self.0[Mark::Young as usize] {
+            0
+        } else if number >= self.0[Mark::Middle as usize] {
+            1
+        } else if number >= self.0[Mark::Thawed as usize] {
+            2
+        } else {
+            FROZEN
+        }
+    }
+
+    /// The first number of `generation` (0 to 2): a collection of it examines the numbers
+    /// from there on.
+    pub(crate) fn first_of(&self, generation: usize) -> usize {
+        match generation {
+            0 => self.0[Mark::Young as usize],
+            1 => self.0[Mark::Middle as usize],
+            _ => self.0[Mark::Thawed as usize],
+        }
+    }
+}
+
 /// A header that stores its object's number in a [`Table`].
 pub(crate) trait Numbered: Object {
     /// Records the object's number; `None`: not listed.
@@ -108,32 +147,20 @@ impl<H: Numbered> Table<H> {
         self.offset + self.slots.len()
     }
 
-    /// The generation of the object whose header stores `key` (its number plus one, 0 if
-    /// not listed): 0 to 2, or [`FROZEN`].
-    #[inline]
-    pub(crate) fn generation(&self, key: usize) -> usize {
-        let Some(number) = key.checked_sub(1) else {
-            return UNLISTED_GENERATION;
-        };
-        if number >= self.mark(Mark::Young) {
-            0
-        } else if number >= self.mark(Mark::Middle) {
-            1
-        } else if number >= self.mark(Mark::Thawed) {
-            2
-        } else {
-            FROZEN
-        }
+    /// A copy of the marks.
+    pub(crate) fn marks(&self) -> Marks {
+        Marks(self.marks)
     }
 
-    /// The first number of `generation` (0 to 2): a collection of it examines the numbers
-    /// from there on.
+    /// [`Marks::generation`].
+    #[inline]
+    pub(crate) fn generation(&self, key: usize) -> usize {
+        self.marks().generation(key)
+    }
+
+    /// [`Marks::first_of`].
     pub(crate) fn first_of(&self, generation: usize) -> usize {
-        match generation {
-            0 => self.mark(Mark::Young),
-            1 => self.mark(Mark::Middle),
-            _ => self.mark(Mark::Thawed),
-        }
+        self.marks().first_of(generation)
     }
 
     /// A collection begins: it will promote what is listed now.
@@ -328,6 +355,7 @@ impl<H: Numbered> Table<H> {
 
     /// Calls `f` on each listed object, oldest first. `f` must not run user code (it may
     /// read headers and take strong references).
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn for_each(&self, mut f: impl FnMut(NonNull<H>)) {
         for header in self.slots.iter().flatten() {
             f(*header);

@@ -53,7 +53,8 @@ use std::collections::HashSet;
 use std::mem;
 use std::ptr::NonNull;
 
-use crate::cycle::object::{drop_value, Object, BUFFERED, DEAD, UNTRACKED, WITHDRAWN};
+use crate::cycle::object::{drop_value, Object, BUFFERED, DEAD, UNTRACKED};
+use crate::cycle::registry::MAX_TABLES;
 use crate::panics::Panics;
 use crate::release;
 use crate::trace::Tracer;
@@ -104,32 +105,48 @@ impl<C: Context> Drop for Tracing<'_, C> {
 }
 
 /// Which objects a collection examines (ARCHITECTURE.md, "Generations"), by their
-/// [`Object::registry_key`]: those of the collected generations. An edge to any other object
-/// is not followed (the object counts as referenced from outside, as CPython counts
-/// references from older generations), and that object becomes a root of its own generation
-/// ([`Scan::take_older`]), so that a cycle through it is found when its generation is
-/// collected.
+/// [`Object::registry_place`]: those of the collected generations. An edge to any other
+/// object is not followed (the object counts as referenced from outside, as CPython counts
+/// references from older generations), and that object becomes a root of its own
+/// generation ([`Object::make_root`], [`Scan::take_older`]), so that a cycle through it is
+/// found when its generation is collected.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Examined {
-    /// Listed objects are examined if their key is above this: their number is at least this.
-    pub(crate) keys_above: usize,
+    /// Listed objects of table `t` are examined if their key is above `keys_above[t]`: their
+    /// number is at least that.
+    pub(crate) keys_above: [usize; MAX_TABLES],
     /// Whether objects that are not listed (key 0) are examined.
     pub(crate) unlisted: bool,
 }
 
 impl Examined {
-    /// Every object: a full collection of a flavour without generations.
+    /// Every object, frozen ones too (the value before a collection sets its own, and tests).
     pub(crate) const ALL: Examined = Examined {
-        keys_above: 0,
+        keys_above: [0; MAX_TABLES],
         unlisted: true,
     };
 
+    /// Examines, in each table, the numbers from `firsts` on (and unlisted objects if
+    /// `unlisted`).
+    pub(crate) fn from(firsts: impl IntoIterator<Item = usize>, unlisted: bool) -> Examined {
+        let mut keys_above = [0; MAX_TABLES];
+        for (above, first) in keys_above.iter_mut().zip(firsts) {
+            *above = first;
+        }
+        Examined {
+            keys_above,
+            unlisted,
+        }
+    }
+
     #[inline(always)]
-    fn admits(self, key: usize) -> bool {
+    fn admits(&self, (table, key): (usize, usize)) -> bool {
         if key == 0 {
             self.unlisted
         } else {
-            key > self.keys_above
+            // A table index is below `MAX_TABLES` (`Object::registry_place`); masked so that
+            // the check costs nothing.
+            key > self.keys_above[table % MAX_TABLES]
         }
     }
 }
@@ -735,20 +752,10 @@ impl<H: Object> Scan<H> {
                 // Of an older generation: not examined (see `Examined`), but made a root of
                 // it: a withdrawn entry becomes a root again, and an object with no entry
                 // gets one, for the caller to file.
-                None if !self.examined.admits(c.registry_key()) => {
-                    if c.has(WITHDRAWN) {
-                        // SAFETY: the entry and its unit stay; only its kind changes, as a
-                        // decrement would change it.
-                        unsafe {
-                            c.clear_flag(WITHDRAWN);
-                            c.set_flag(BUFFERED);
-                        }
-                    } else if !c.has(BUFFERED) {
-                        // SAFETY: the entry's flag and its unit of the weak count are taken
-                        // together; `older` hands both to the caller (or `Drop` gives them
-                        // back).
-                        unsafe { c.set_flag(BUFFERED) };
-                        c.take_hold();
+                None if !self.examined.admits(c.registry_place()) => {
+                    // SAFETY: tracked, alive (the edge's strong reference, which the held
+                    // guards keep), not in this scan, and this collection alone buffers.
+                    if unsafe { c.make_root() } {
                         self.older.push(child);
                     }
                     continue;

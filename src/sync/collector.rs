@@ -9,6 +9,15 @@
 //! buffers stay registered until a collection has emptied them. Drops during a thread's
 //! thread-local teardown, after its buffer is gone, use a shared one.
 //!
+//! Generations (ARCHITECTURE.md, "Generations"; the single-threaded design, with the marks
+//! per registry table): each collection first *files* the threads' entries in buffers per
+//! generation, which the collector lock keeps, by the generation of each entry's object;
+//! a collection of generation *n* takes the buffers of 0..=*n* as its roots, examines only
+//! the objects of those generations, and files its surviving roots again, by their
+//! generation after promotion. An edge into an older generation is not followed; a cycle
+//! through one is found when the member that was buffered (a survivor, filed ever older)
+//! meets a collection of the cycle's oldest generation.
+//!
 //! No lock of this module is held while user code runs, except the collector lock during
 //! phases 1–4, where only `Trace` impls run (ARCHITECTURE.md, "A thread-safe collection").
 
@@ -21,21 +30,35 @@ use crate::primitive::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Order
 use crate::primitive::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use crate::primitive::{global, local};
 
+use crate::cycle::registry::{Marks, FROZEN};
 use crate::cycle::{Context, Examined, Object, Phase, Scan, Stats, FULL};
 use crate::hooks::{CallbackId, CollectionEvent};
 use crate::panics::{drop_payload, Panics, Payload};
 use crate::release;
 use crate::sync::any::AnyGc;
 use crate::sync::header::Header;
+use crate::sync::registry::{self, TABLES};
 use std::time::Instant;
 
-/// The default [`threshold`](crate::sync::threshold).
-pub(crate) const DEFAULT_THRESHOLD: usize = if cfg!(miri) { 16 } else { 2000 };
+/// The default [`thresholds`](crate::sync::thresholds), chosen by benchmark (see there).
+pub(crate) const DEFAULT_THRESHOLDS: [usize; GENERATIONS] = if cfg!(miri) {
+    [16, 2, 2]
+} else {
+    [700, 10, 10]
+};
 
-/// As in the single-threaded flavour: a collection that leaves `n` survivors sets the next
-/// trigger to at least `n / SURVIVOR_RATIO` entries, so that large live heaps are not traced
-/// again and again (amortised O(1) per buffered root).
+/// The generations a collection can be asked for.
+const GENERATIONS: usize = FULL + 1;
+
+/// As in the single-threaded flavour: an automatic collection of generation 2 waits until
+/// the roots buffered in generation 2 are at least the last full collection's survivors
+/// divided by this (CPython's rule of a quarter), so that re-tracing a large live heap stays
+/// amortised O(1) per root.
 const SURVIVOR_RATIO: usize = 4;
+
+/// Below this many entries an old generation's buffer is not purged of entries whose object
+/// is gone (generation 0's is taken by every collection).
+const PURGE_FLOOR: usize = if cfg!(miri) { 64 } else { 4096 };
 
 /// What started a collection.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -74,18 +97,70 @@ impl Buffer {
     }
 }
 
-/// The arrays of the last collection, kept for the next one (see `Scan::recycle`).
-struct Spare(Option<Scan<Header>>);
+/// What the collector lock keeps.
+struct Held {
+    /// The arrays of the last collection, kept for the next one (see `Scan::recycle`).
+    spare: Option<Scan<Header>>,
+    /// Root-buffer entries filed by generation (0 to 2, and [`FROZEN`] for frozen objects),
+    /// each holding a unit of its object's weak count.
+    roots: [Vec<NonNull<Header>>; GENERATIONS + 1],
+    /// When to purge each buffer of entries whose object is gone.
+    purge_at: [usize; GENERATIONS + 1],
+}
 
 // SAFETY: a spare scan is only kept between collections, when it holds no header (recycled:
 // every array is empty) and no guard (the claim released them all), so it refers to nothing
-// of the thread that made it.
-unsafe impl Send for Spare {}
+// of the thread that made it; the entries are units of thread-safe headers, owned by
+// whoever holds the collector lock.
+unsafe impl Send for Held {}
+
+impl Held {
+    const fn new() -> Held {
+        Held {
+            spare: None,
+            roots: [Vec::new(), Vec::new(), Vec::new(), Vec::new()],
+            purge_at: [PURGE_FLOOR; GENERATIONS + 1],
+        }
+    }
+
+    /// Files `header`'s entry in the buffer of its object's generation by `marks` (which may
+    /// be stale for an object another thread's table renumbered: it is then filed a
+    /// generation off, which only changes when it is examined).
+    ///
+    /// # Safety
+    /// The caller hands over an entry of a live header (`IN_BUFFER`, with its unit).
+    unsafe fn file(&mut self, header: NonNull<Header>, marks: &[Marks; TABLES]) {
+        // SAFETY: the entry's unit keeps the header.
+        let (table, key) = unsafe { header.as_ref() }.registry_place();
+        let generation = marks[table % TABLES].generation(key);
+        self.roots[generation].push(header);
+    }
+
+    /// Gives back the entries of buffer `index` whose object is gone (no strong reference
+    /// left, or dead), once the buffer has grown past its purge mark (which then doubles
+    /// from what is left).
+    fn purge_if_long(&mut self, index: usize) {
+        if self.roots[index].len() < self.purge_at[index] {
+            return;
+        }
+        self.roots[index].retain(|&header| {
+            // SAFETY: an entry's unit keeps its header.
+            let gone = unsafe { header.as_ref() }.state().drop_entry_if_gone();
+            if gone {
+                // SAFETY: the entry's unit, given back with its flag.
+                unsafe { Header::release_hold(header) };
+            }
+            !gone
+        });
+        self.purge_at[index] = PURGE_FLOOR.max(2 * self.roots[index].len());
+    }
+}
 
 /// The thread-safe flavour's heap.
 struct Heap {
-    /// The collector lock, held for phases 1–4 of a collection; it keeps the spare scan.
-    collector: Mutex<Spare>,
+    /// The collector lock, held for phases 1–4 of a collection; it keeps the spare scan and
+    /// the filed entries.
+    collector: Mutex<Held>,
     /// Every thread's buffer, including those of exited threads until they are emptied.
     buffers: Mutex<Vec<Arc<Buffer>>>,
     /// For drops after their thread's buffer is gone (thread-local teardown).
@@ -94,9 +169,18 @@ struct Heap {
     /// `Gc::new` of a tracked type collects.
     countdown: AtomicIsize,
     enabled: AtomicBool,
-    threshold: AtomicUsize,
-    /// The threshold, raised after a collection that left many survivors.
-    trigger: AtomicUsize,
+    /// `sync::thresholds`.
+    thresholds: [AtomicUsize; GENERATIONS],
+    /// `sync::counts()[1..]`: collections of generation 0 since the last of 1, and of 1
+    /// since the last of 2.
+    collections_since: [AtomicUsize; 2],
+    /// How many entries generation 2's buffer holds (a copy, for deciding outside the lock).
+    old_roots: AtomicUsize,
+    /// How many objects the last full collection found alive.
+    survivors_of_full: AtomicUsize,
+    /// A `freeze()` (1) or `unfreeze()` (2) asked for on a thread whose collection holds the
+    /// collector lock (from a `Trace` impl): the collection applies it before it lets go.
+    pending_freeze: AtomicUsize,
     stats: Mutex<Stats>,
     /// The callbacks around each collection (`sync::add_callback`), in the order added.
     callbacks: Mutex<Vec<(CallbackId, std::sync::Arc<SyncCallback>)>>,
@@ -115,15 +199,22 @@ struct Heap {
 
 global! {
     static HEAP: Heap = Heap {
-        collector: Mutex::new(Spare(None)),
+        collector: Mutex::new(Held::new()),
         buffers: Mutex::new(Vec::new()),
         orphans: Buffer {
             entries: Mutex::new(Vec::new()),
         },
-        countdown: AtomicIsize::new(DEFAULT_THRESHOLD as isize),
+        countdown: AtomicIsize::new(DEFAULT_THRESHOLDS[0] as isize),
         enabled: AtomicBool::new(true),
-        threshold: AtomicUsize::new(DEFAULT_THRESHOLD),
-        trigger: AtomicUsize::new(DEFAULT_THRESHOLD),
+        thresholds: [
+            AtomicUsize::new(DEFAULT_THRESHOLDS[0]),
+            AtomicUsize::new(DEFAULT_THRESHOLDS[1]),
+            AtomicUsize::new(DEFAULT_THRESHOLDS[2]),
+        ],
+        collections_since: [AtomicUsize::new(0), AtomicUsize::new(0)],
+        old_roots: AtomicUsize::new(0),
+        survivors_of_full: AtomicUsize::new(0),
+        pending_freeze: AtomicUsize::new(0),
         stats: Mutex::new(Stats::new()),
         callbacks: Mutex::new(Vec::new()),
         callback_count: AtomicUsize::new(0),
@@ -179,19 +270,40 @@ pub(crate) fn before_alloc() {
 #[cold]
 #[inline(never)]
 fn collect_if_due() {
-    if !HEAP.enabled.load(Ordering::Relaxed) || HEAP.threshold.load(Ordering::Relaxed) == 0 {
+    let threshold = HEAP.thresholds[0].load(Ordering::Relaxed);
+    if !HEAP.enabled.load(Ordering::Relaxed) || threshold == 0 {
         HEAP.countdown.store(isize::MAX, Ordering::Relaxed);
         return;
     }
-    let trigger = isize::try_from(HEAP.trigger.load(Ordering::Relaxed)).unwrap_or(isize::MAX);
+    let trigger = isize::try_from(threshold).unwrap_or(isize::MAX);
     let overdue = HEAP.countdown.load(Ordering::Relaxed) <= -trigger;
-    collect_with(Trigger::Automatic, overdue);
+    collect_with(Trigger::Automatic, overdue, generation_due());
 }
 
-/// Runs a collection of the whole heap; returns how many objects it freed (0 if the
-/// calling thread is already collecting, or, for an automatic one, if another thread is).
-pub(crate) fn collect(trigger: Trigger) -> usize {
-    collect_with(trigger, trigger == Trigger::Explicit)
+/// The generation an automatic collection collects: the oldest whose count has reached its
+/// threshold — for generation 2, only once its buffered roots are a quarter of what the last
+/// full collection found alive (see `sync::thresholds`).
+fn generation_due() -> usize {
+    let reached = |generation: usize| {
+        HEAP.collections_since[generation - 1].load(Ordering::Relaxed)
+            >= HEAP.thresholds[generation].load(Ordering::Relaxed)
+    };
+    let old_roots = HEAP.old_roots.load(Ordering::Relaxed);
+    let survivors = HEAP.survivors_of_full.load(Ordering::Relaxed);
+    if reached(2) && old_roots >= survivors / SURVIVOR_RATIO {
+        2
+    } else if reached(1) {
+        1
+    } else {
+        0
+    }
+}
+
+/// Runs a collection of generations 0..=`generation`; returns how many objects it freed (0
+/// if the calling thread is already collecting, or, for an automatic one, if another thread
+/// is).
+pub(crate) fn collect(trigger: Trigger, generation: usize) -> usize {
+    collect_with(trigger, trigger == Trigger::Explicit, generation)
 }
 
 /// [`collect`], waiting for a running collection if `wait`, otherwise returning 0 if there
@@ -201,7 +313,7 @@ pub(crate) fn collect(trigger: Trigger) -> usize {
 /// it is given back (user code must not run under it: a callback waiting for a thread that
 /// waits for the lock would deadlock). An automatic collection then only checks that no
 /// other is running before it announces itself, and may wait for one that starts meanwhile.
-fn collect_with(trigger: Trigger, wait: bool) -> usize {
+fn collect_with(trigger: Trigger, wait: bool, generation: usize) -> usize {
     if std::thread::panicking() || release::phase().collecting() {
         return 0;
     }
@@ -229,16 +341,16 @@ fn collect_with(trigger: Trigger, wait: bool) -> usize {
         outer: unsafe { release::begin_collection() },
         deferring: true,
     };
-    lock(&HEAP.stats).started(FULL);
+    lock(&HEAP.stats).started(generation);
     let mut panics = Panics::default();
     let started = announce.then(|| {
-        call_callbacks(&CollectionEvent::start(FULL), &mut panics);
+        call_callbacks(&CollectionEvent::start(generation), &mut panics);
         Instant::now()
     });
     let guard = early.unwrap_or_else(|| lock(&HEAP.collector));
-    let (freed, saved) = run(guard, &mut panics);
+    let (freed, saved) = run(guard, generation, &mut panics);
     if let Some(started) = started {
-        let event = CollectionEvent::stop(FULL, freed, saved, started.elapsed());
+        let event = CollectionEvent::stop(generation, freed, saved, started.elapsed());
         call_callbacks(&event, &mut panics);
     }
     end.end_deferral(&mut panics);
@@ -299,24 +411,63 @@ pub(crate) fn remove_callback(id: CallbackId) -> bool {
     removed.is_some()
 }
 
-/// Phases 1–4 under the collector lock `guard`, then phase 5 outside it. Returns how many
-/// objects it freed, and how many it found unreachable but kept (`set_save_all`).
-fn run(mut guard: MutexGuard<'_, Spare>, panics: &mut Panics) -> (usize, usize) {
-    let mut scan = guard.0.take().unwrap_or_else(Scan::new);
-    let roots = take_roots(scan.take_spare_roots());
+/// Phases 1–4 of a collection of generations 0..=`generation` under the collector lock
+/// `guard`, then phase 5 outside it. Returns how many objects it freed, and how many it
+/// found unreachable but kept (`set_save_all`).
+fn run(mut guard: MutexGuard<'_, Held>, generation: usize, panics: &mut Panics) -> (usize, usize) {
+    let held = &mut *guard;
+    let mut scan = held.spare.take().unwrap_or_else(Scan::new);
+    let marks = registry::begin_collection();
+    // SAFETY: every entry `drain_buffers` hands over is a live header with `IN_BUFFER` and
+    // its unit.
+    drain_buffers(|header| unsafe { held.file(header, &marks) });
+    if generation == FULL {
+        // Entries of objects no longer frozen (taken out of the registry since).
+        let frozen = mem::take(&mut held.roots[FROZEN]);
+        for header in frozen {
+            // SAFETY: an entry, handed from one buffer to another.
+            unsafe { held.file(header, &marks) };
+        }
+    }
+    let mut roots = scan.take_spare_roots();
+    for buffer in &mut held.roots[..=generation] {
+        roots.append(buffer);
+    }
     let saving = HEAP.save_all.load(Ordering::Relaxed);
     if saving {
         scan.keep_garbage();
     }
-    // SAFETY: every thread's entries, each a live header with `IN_BUFFER` and its unit,
-    // handed over (taken out of the buffers under their locks); the collector lock keeps any
-    // other scan of this flavour out, and this thread's releases are deferred.
-    let verdict = unsafe { scan.judge(roots, Examined::ALL, &SyncContext, panics) };
-    let mut rebuffered = 0;
+    let examined = Examined::from(
+        marks.iter().map(|marks| marks.first_of(generation)),
+        generation == FULL,
+    );
+    // SAFETY: the entries of generations 0..=`generation`, each a live header with
+    // `IN_BUFFER` and its unit, handed over (taken out of the buffers under their locks); the
+    // collector lock keeps any other scan of this flavour out, and this thread's releases
+    // are deferred.
+    let verdict = unsafe { scan.judge(roots, examined, &SyncContext, panics) };
+    count_collection(generation);
+    registry::promote(generation);
+    match HEAP.pending_freeze.swap(0, Ordering::Relaxed) {
+        1 => freeze_held(held),
+        2 => unfreeze_held(held),
+        _ => {}
+    }
+    let marks = registry::marks();
     for header in scan.take_survivors() {
         // SAFETY: a survivor is out of the scan and carries a hold, handed over.
-        rebuffered += usize::from(unsafe { rebuffer(header) });
+        unsafe { refile(held, header, &marks) };
     }
+    for header in scan.take_older() {
+        // SAFETY: an entry the snapshot made (`BUFFERED`, with its unit), handed over; a
+        // collection of its generation will find it, or take it out if its object is gone.
+        unsafe { held.file(header, &marks) };
+    }
+    for index in 1..=FROZEN {
+        held.purge_if_long(index);
+    }
+    HEAP.old_roots
+        .store(held.roots[FULL].len(), Ordering::Relaxed);
     {
         let mut stats = lock(&HEAP.stats);
         if verdict.gave_up || verdict.abandoned {
@@ -324,7 +475,7 @@ fn run(mut guard: MutexGuard<'_, Spare>, panics: &mut Panics) -> (usize, usize) 
         }
         if !verdict.gave_up {
             let kept = if saving { verdict.garbage } else { 0 };
-            stats.judged(FULL, verdict.traced, verdict.garbage - kept, kept);
+            stats.judged(generation, verdict.traced, verdict.garbage - kept, kept);
         }
     }
     // Kept garbage (each with the strong reference its claim gave the collector) becomes
@@ -337,12 +488,12 @@ fn run(mut guard: MutexGuard<'_, Spare>, panics: &mut Panics) -> (usize, usize) 
         .collect();
     let saved = kept.len();
     lock(&HEAP.garbage).extend(kept);
-    let freed_by_verdict = verdict.garbage - saved;
-    set_trigger_after(
-        verdict.traced,
-        verdict.traced - freed_by_verdict,
-        rebuffered,
-    );
+    if generation == FULL && !verdict.gave_up {
+        let freed_by_verdict = verdict.garbage - saved;
+        HEAP.survivors_of_full
+            .store(verdict.traced - freed_by_verdict, Ordering::Relaxed);
+    }
+    update_countdown();
     // Phase 5 runs outside the collector lock: the garbage is claimed (`DEAD`; or kept, and
     // already handed out), no other collection can enter it, and the `Drop` impls that run
     // now may collect themselves.
@@ -351,7 +502,7 @@ fn run(mut guard: MutexGuard<'_, Spare>, panics: &mut Panics) -> (usize, usize) 
     if let Some(scan) = scan.recycle(verdict.traced) {
         // Kept only if no collection has started meanwhile (it has its own arrays).
         if let Ok(mut guard) = HEAP.collector.try_lock() {
-            guard.0.get_or_insert(scan);
+            guard.spare.get_or_insert(scan);
         }
     }
     // No report of a lying `Trace` here (the single-threaded flavour raises one in debug
@@ -361,9 +512,10 @@ fn run(mut guard: MutexGuard<'_, Spare>, panics: &mut Panics) -> (usize, usize) 
     (freed, saved)
 }
 
-/// Takes every entry out of every buffer, into `roots`; unregisters the buffers of exited
-/// threads.
-fn take_roots(mut roots: Vec<NonNull<Header>>) -> Vec<NonNull<Header>> {
+/// Takes every entry out of every thread's buffer, handing each to `file`; unregisters the
+/// buffers of exited threads. `file` runs under the buffers' locks: it must take no other
+/// lock of this module.
+fn drain_buffers(mut file: impl FnMut(NonNull<Header>)) {
     let mut buffers = lock(&HEAP.buffers);
     // A buffer only its registration holds belongs to an exited thread: nothing can push to
     // it any more. Decided *before* the buffers are drained, so that an entry pushed just
@@ -377,65 +529,118 @@ fn take_roots(mut roots: Vec<NonNull<Header>>) -> Vec<NonNull<Header>> {
         // Drained in place, so that each thread's buffer keeps its capacity instead of
         // growing it again after every collection.
         let mut entries = lock(&buffer.entries);
-        roots.extend(entries.drain(..).map(|Entry(header)| header));
+        for Entry(header) in entries.drain(..) {
+            file(header);
+        }
     };
     for buffer in buffers.iter().chain(&exited) {
         drain(buffer);
     }
     drain(&HEAP.orphans);
     drop(buffers);
-    roots
 }
 
-/// Buffers a survivor again, with the hold it carries as the entry's unit; gives the hold
-/// back if the object needs no entry (it has one, has no strong reference left, or is
-/// dead). Returns whether it was buffered.
+/// Files a survivor again, with the hold it carries as the entry's unit, in its
+/// generation's buffer; gives the hold back if the object needs no entry (it has one, has
+/// no strong reference left, or is dead).
 ///
 /// # Safety
 /// The header is out of the scan, and the caller hands over a hold on it.
-unsafe fn rebuffer(header: NonNull<Header>) -> bool {
+unsafe fn refile(held: &mut Held, header: NonNull<Header>, marks: &[Marks; TABLES]) {
     // SAFETY: the hold keeps the header alive.
-    let buffered = unsafe { header.as_ref() }.state().set_buffered_if_live();
-    if buffered {
+    if unsafe { header.as_ref() }.state().set_buffered_if_live() {
         // SAFETY: it was just made `BUFFERED`, with the hold as the entry's.
-        unsafe { buffer(header) };
+        unsafe { held.file(header, marks) };
     } else {
         // SAFETY: the caller's hold.
         unsafe { Header::release_hold(header) };
     }
-    buffered
 }
 
-/// After a collection that traced `traced` objects and left `survivors`, of which
-/// `buffered` are back in the buffers: the next automatic one comes after
-/// `max(threshold, survivors / 4)` entries. A collection that traced fewer objects than the
-/// trigger may raise it but not lower it: it says little about the live heap (another
-/// thread's collection may just have taken the roots), and lowering the trigger on its word
-/// would make every thread trace a large live heap every `threshold` roots.
-fn set_trigger_after(traced: usize, survivors: usize, buffered: usize) {
-    let current = HEAP.trigger.load(Ordering::Relaxed);
-    let mut trigger = HEAP
-        .threshold
-        .load(Ordering::Relaxed)
-        .max(survivors / SURVIVOR_RATIO);
-    if traced < current {
-        trigger = trigger.max(current);
+/// Updates the counts after a collection of `generation`: the next generation's count one
+/// more, the collected ones start again (CPython's rule).
+fn count_collection(generation: usize) {
+    for count in &HEAP.collections_since[..generation.min(2)] {
+        count.store(0, Ordering::Relaxed);
     }
-    HEAP.trigger.store(trigger, Ordering::Relaxed);
-    update_countdown(buffered);
+    if let Some(next) = HEAP.collections_since.get(generation) {
+        next.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
-/// Sets the countdown from the trigger and the settings, with `buffered` entries already
-/// waiting.
-fn update_countdown(buffered: usize) {
-    let countdown =
-        if HEAP.enabled.load(Ordering::Relaxed) && HEAP.threshold.load(Ordering::Relaxed) != 0 {
-            let trigger = HEAP.trigger.load(Ordering::Relaxed);
-            isize::try_from(trigger.saturating_sub(buffered)).unwrap_or(isize::MAX)
-        } else {
-            isize::MAX
-        };
+/// Sets the countdown from the thresholds and the settings, with the entries already
+/// waiting in the threads' buffers.
+fn update_countdown() {
+    let threshold = HEAP.thresholds[0].load(Ordering::Relaxed);
+    let countdown = if HEAP.enabled.load(Ordering::Relaxed) && threshold != 0 {
+        isize::try_from(threshold.saturating_sub(count())).unwrap_or(isize::MAX)
+    } else {
+        isize::MAX
+    };
     HEAP.countdown.store(countdown, Ordering::Relaxed);
+}
+
+/// `sync::freeze`, with the collector lock held: every listed object becomes frozen, and
+/// the filed entries follow their objects.
+fn freeze_held(held: &mut Held) {
+    registry::freeze();
+    refile_all(held);
+}
+
+/// `sync::unfreeze`, with the collector lock held.
+fn unfreeze_held(held: &mut Held) {
+    registry::unfreeze();
+    refile_all(held);
+}
+
+/// Files every filed entry again, by the generations the registry says now.
+fn refile_all(held: &mut Held) {
+    let marks = registry::marks();
+    for index in 0..=FROZEN {
+        for header in mem::take(&mut held.roots[index]) {
+            // SAFETY: an entry, handed from one buffer to another.
+            unsafe { held.file(header, &marks) };
+        }
+    }
+    HEAP.old_roots
+        .store(held.roots[FULL].len(), Ordering::Relaxed);
+}
+
+/// Runs `f` with the collector lock (waiting for a running collection). On a thread whose
+/// own collection holds the lock (a `Trace` impl) — or any collecting thread that finds it
+/// held — returns `false` instead, for the caller to leave the work to that collection.
+fn with_held(f: impl FnOnce(&mut Held)) -> bool {
+    let guard = if release::phase().collecting() {
+        match HEAP.collector.try_lock() {
+            Ok(guard) => guard,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return false,
+        }
+    } else {
+        lock(&HEAP.collector)
+    };
+    let mut guard = guard;
+    f(&mut guard);
+    true
+}
+
+/// `sync::freeze`.
+pub(crate) fn freeze() {
+    if !with_held(freeze_held) {
+        HEAP.pending_freeze.store(1, Ordering::Relaxed);
+    }
+}
+
+/// `sync::unfreeze`.
+pub(crate) fn unfreeze() {
+    if !with_held(unfreeze_held) {
+        HEAP.pending_freeze.store(2, Ordering::Relaxed);
+    }
+}
+
+/// `sync::freeze_count`.
+pub(crate) fn freeze_count() -> usize {
+    registry::frozen_count()
 }
 
 /// Resumes the first panic of an explicit collection (after one an automatic collection
@@ -512,7 +717,7 @@ impl Drop for EndCollection {
 /// `sync::enable`/`disable`.
 pub(crate) fn set_enabled(enabled: bool) {
     HEAP.enabled.store(enabled, Ordering::Relaxed);
-    update_countdown(count());
+    update_countdown();
 }
 
 /// `sync::is_enabled`.
@@ -520,16 +725,26 @@ pub(crate) fn is_enabled() -> bool {
     HEAP.enabled.load(Ordering::Relaxed)
 }
 
-/// `sync::threshold`.
-pub(crate) fn threshold() -> usize {
-    HEAP.threshold.load(Ordering::Relaxed)
+/// `sync::thresholds`.
+pub(crate) fn thresholds() -> [usize; GENERATIONS] {
+    [0, 1, 2].map(|generation| HEAP.thresholds[generation].load(Ordering::Relaxed))
 }
 
-/// `sync::set_threshold`.
-pub(crate) fn set_threshold(threshold: usize) {
-    HEAP.threshold.store(threshold, Ordering::Relaxed);
-    HEAP.trigger.store(threshold, Ordering::Relaxed);
-    update_countdown(count());
+/// `sync::set_thresholds`.
+pub(crate) fn set_thresholds(thresholds: [usize; GENERATIONS]) {
+    for (setting, threshold) in HEAP.thresholds.iter().zip(thresholds) {
+        setting.store(threshold, Ordering::Relaxed);
+    }
+    update_countdown();
+}
+
+/// `sync::counts`.
+pub(crate) fn counts() -> [usize; GENERATIONS] {
+    [
+        count(),
+        HEAP.collections_since[0].load(Ordering::Relaxed),
+        HEAP.collections_since[1].load(Ordering::Relaxed),
+    ]
 }
 
 /// `sync::count`: the entries waiting in every buffer.

@@ -8,7 +8,7 @@ use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::pin::Pin;
 use std::ptr::{self, NonNull};
 
-use crate::cycle::{Object, VTableFor, DEAD, DROPPED, UNTRACKED, WITHDRAWN};
+use crate::cycle::{Object, VTable, VTableFor, DEAD, DROPPED, UNTRACKED, WITHDRAWN};
 use crate::handle::dead_deref;
 use crate::primitive::sync::atomic::Ordering;
 use crate::release::{self, Droppable};
@@ -108,18 +108,19 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
     /// ```
     #[inline]
     pub fn new(value: T) -> Gc<T> {
-        Gc::new_listed(value, true)
+        Gc::new_with(value, VTableFor::<Header, T>::VTABLE, true)
     }
 
-    /// [`Gc::new`], listed in the registry or not (for a value that will be lent mutably or
-    /// pinned: a handle from the heap's view would break those guarantees).
+    /// [`Gc::new`] with the vtable `vtable` (the type's, or its pinned one), listed in the
+    /// registry or not (not for a value about to be lent mutably: a handle from the heap's
+    /// view would alias the `&mut`).
     #[inline(always)]
-    fn new_listed(value: T, listed: bool) -> Gc<T> {
+    fn new_with(value: T, vtable: &'static VTable<Header>, listed: bool) -> Gc<T> {
         let tracked = T::may_contain_gc();
         if tracked {
             collector::before_alloc();
         }
-        let ptr = Gc::<T>::allocate(tracked, 1);
+        let ptr = Gc::<T>::allocate(tracked, 1, vtable);
         // SAFETY: `ptr` is a fresh allocation whose value is written here, once, in place;
         // then it is complete, and nothing else has it yet.
         unsafe {
@@ -132,22 +133,20 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
         Gc::from_box(ptr)
     }
 
-    /// A fresh allocation with its header written and its value not. The caller calls
-    /// `Header::placed` once the value is written (a registry walk on another thread may read
-    /// it from then on).
+    /// A fresh allocation with its header written and its value not. Listing it in the
+    /// registry is the caller's business, once the value is written (a registry walk on
+    /// another thread may read it from then on); `make_mut`'s fresh copies are never listed.
     #[inline(always)]
-    fn allocate(tracked: bool, strong: usize) -> NonNull<GcBox<T>> {
+    fn allocate(
+        tracked: bool,
+        strong: usize,
+        vtable: &'static VTable<Header>,
+    ) -> NonNull<GcBox<T>> {
         let mut uninit = Box::<GcBox<T>>::new_uninit();
         let ptr = uninit.as_mut_ptr();
         // SAFETY: `ptr` points to an allocation sized and aligned for a `GcBox<T>`; the header
         // is written once, through a raw pointer, before anything reads the box.
-        unsafe {
-            ptr::addr_of_mut!((*ptr).header).write(Header::new(
-                VTableFor::<Header, T>::VTABLE,
-                tracked,
-                strong,
-            ))
-        };
+        unsafe { ptr::addr_of_mut!((*ptr).header).write(Header::new(vtable, tracked, strong)) };
         NonNull::from(Box::leak(uninit)).cast::<GcBox<T>>()
     }
 
@@ -160,11 +159,13 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
     /// assert_eq!(*pinned, 5);
     /// ```
     pub fn pin(value: T) -> Pin<Gc<T>> {
+        let vtable = VTableFor::<Header, T>::PINNED;
         // SAFETY: a `Gc` never moves its value: it is dropped in place, and the only ways to
         // move it out (`try_unwrap`, `make_mut`, `get_mut`) need the `Gc` by value or by
-        // `&mut`, which `Pin` does not hand out; and the object is not listed, so the heap's
-        // view (whose `AnyGc::downcast` gives a `Gc` by value) never hands out another.
-        unsafe { Pin::new_unchecked(Gc::new_listed(value, false)) }
+        // `&mut`, which `Pin` does not hand out; and no other `Gc` can be made: the heap's
+        // view and saved garbage hand out `AnyGc`s, whose `downcast` refuses a pinned value
+        // (its vtable's type id is a private marker's), and a `Weak` needs the `Gc`.
+        unsafe { Pin::new_unchecked(Gc::new_with(value, vtable, true)) }
     }
 
     /// Builds a value that holds a [`Weak`] to itself, as `Arc::new_cyclic`: `data_fn` gets
@@ -196,7 +197,7 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
         if tracked {
             collector::before_alloc();
         }
-        let ptr = Gc::<T>::allocate(tracked, 0);
+        let ptr = Gc::<T>::allocate(tracked, 0, VTableFor::<Header, T>::VTABLE);
         // The implicit hold belongs to this `Weak` while the value is built; if `data_fn`
         // panics, dropping it frees the allocation without touching the value.
         let weak = Weak::from_box(ptr);
@@ -460,6 +461,14 @@ impl<T: ?Sized> Gc<T> {
     /// object a collection is reading answers `None` rather than wait, since the collection
     /// may be that thread's own.
     ///
+    /// The heap's view takes handles too: while a walk on another thread
+    /// ([`objects`](crate::sync::objects), [`referrers`](crate::sync::referrers)) holds one,
+    /// this returns `None`, even for an object fresh from `Gc::new` (as Python's
+    /// `gc.get_objects()` raises every count it lists). A tracked object whose value this
+    /// lends leaves the heap's view for good, so that no handle from it can alias the `&mut`;
+    /// so does one this finds shared only after taking it out (a walk's handle taken just
+    /// before).
+    ///
     /// # Examples
     ///
     /// ```
@@ -654,7 +663,7 @@ impl<T: Clone + Trace + Send + Sync + 'static> Gc<T> {
                 // value moves.
                 Gc::move_out(this, tracked);
             } else {
-                *this = Gc::new_listed((**this).clone(), false);
+                *this = Gc::new_with((**this).clone(), VTableFor::<Header, T>::VTABLE, false);
             }
         }
         // SAFETY: `this` is unique: checked by `lock_unique`, or a fresh allocation, not
@@ -665,7 +674,7 @@ impl<T: Clone + Trace + Send + Sync + 'static> Gc<T> {
     /// Moves the value of `this`, whose only strong reference `take_unique` just removed,
     /// into a fresh allocation that `this` then points to.
     fn move_out(this: &mut Self, tracked: bool) {
-        let fresh = Gc::<T>::allocate(tracked, 1);
+        let fresh = Gc::<T>::allocate(tracked, 1, VTableFor::<Header, T>::VTABLE);
         // SAFETY: the fresh value is a bitwise copy out of the old allocation, whose strong
         // count is already 0 without its value being dropped: it is moved, not duplicated.
         unsafe {

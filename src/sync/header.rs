@@ -10,7 +10,7 @@ use crate::cycle::{self, Flavour, Object, VTable, DEAD, DROPPED, IN_BUFFER, UNTR
 use crate::primitive::cell::UnsafeCell;
 use crate::primitive::sync::atomic::{fence, AtomicU64, Ordering};
 use crate::sync::registry;
-use crate::sync::state::{self, State, SCANNED};
+use crate::sync::state::{self, Root, State, SCANNED};
 
 /// The weak count's bits in [`Header::weak`]: the low 27. A hold taken past half of them
 /// (about 67 million `Weak`s to one object) aborts the process, as `Arc` aborts past
@@ -190,6 +190,22 @@ unsafe impl Object for Header {
         self.state.load(Ordering::Acquire) & flags != 0
     }
 
+    /// The key in the weak word (see [`Header::listed_key`]).
+    #[inline]
+    fn registry_key(&self) -> usize {
+        self.listed_key()
+    }
+
+    /// The table and the key, from one load of the weak word.
+    #[inline]
+    fn registry_place(&self) -> (usize, usize) {
+        let weak = self.weak.load(Ordering::Relaxed);
+        (
+            ((weak & TABLE) >> TABLE_SHIFT) as usize,
+            (weak >> KEY_SHIFT) as usize,
+        )
+    }
+
     unsafe fn set_flag(&self, flag: usize) {
         self.state.set_flags(flag);
     }
@@ -213,6 +229,20 @@ unsafe impl Object for Header {
 
     fn take_hold(&self) {
         Header::take_hold(self);
+    }
+
+    /// By compare-and-swap ([`State::make_root`]), as a buffering drop would: the hold is
+    /// taken first, and kept as the entry's unit only if the entry was made.
+    unsafe fn make_root(&self) -> bool {
+        self.take_hold();
+        if self.state.make_root() == Root::Made {
+            true
+        } else {
+            // The object's strong references keep the implicit hold (the caller's
+            // contract): this is not the last unit.
+            self.give_back_hold();
+            false
+        }
     }
 
     unsafe fn release_hold(this: NonNull<Header>) {

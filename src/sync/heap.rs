@@ -5,7 +5,8 @@
 //! Other threads keep running: a list is a snapshot of objects that were alive while it was
 //! taken, each kept alive by its handle from then on. Objects the collector has claimed
 //! are never listed, nor are untracked ones, nor those whose value `Gc::get_mut` (or
-//! `make_mut`) has lent mutably or `Gc::pin` has pinned (they leave the list for good).
+//! `make_mut`) has lent mutably (they leave the list for good). A value made by `Gc::pin` is
+//! listed, but its `AnyGc` refuses every `downcast` (a `Gc` to it could move it).
 //! Values are read only through their `Trace` impls, with the collector's own tracer: a lock
 //! held by another thread at that moment (or a `RefCell` borrowed mutably) is skipped, so
 //! its value shows the edges it can, never a block or a panic.
@@ -13,7 +14,7 @@
 use std::ptr::NonNull;
 
 use crate::any::Handles;
-use crate::cycle::{Flavour, Object, DEAD, UNTRACKED};
+use crate::cycle::{Flavour, Object, DEAD, FULL, UNTRACKED};
 use crate::sync::any::AnyGc;
 use crate::sync::header::Header;
 use crate::sync::registry;
@@ -80,14 +81,19 @@ fn resolve(found: Vec<Found>) -> Vec<AnyGc> {
 
 /// Every live tracked object of the thread-safe heap, made on any thread: Python's
 /// `gc.get_objects()`. Each comes as an [`AnyGc`], which keeps it alive while held. The
-/// objects of one thread come in the order it allocated them. Not listed: objects whose
-/// value [`Gc::get_mut`](crate::sync::Gc::get_mut) (or `make_mut`) has lent mutably or
-/// [`Gc::pin`](crate::sync::Gc::pin) has pinned, which leave the list for good (a handle
-/// from here could alias the `&mut` or move the pinned value).
+/// oldest generation comes first, and the objects of one thread in the order it allocated
+/// them (those made during its thread-local teardown go to a shared table). Not listed: objects whose value [`Gc::get_mut`](crate::sync::Gc::get_mut) (or
+/// `make_mut`) has lent mutably, which leave the list for good (a handle from here could
+/// alias the `&mut`), and frozen objects ([`freeze`](crate::sync::freeze)), as in CPython.
+/// A value made by [`Gc::pin`](crate::sync::Gc::pin) is listed, but its `AnyGc` refuses
+/// every `downcast` (a `Gc` to it could move it).
 ///
 /// Other threads keep running meanwhile: an object allocated or freed during the call may
-/// be listed or not. O(objects); the registry's locks are taken one table at a time, and
-/// the threads that allocate or free objects of a table wait for it.
+/// be listed or not, and while the list holds an object, `Gc::get_mut` and
+/// `Gc::try_unwrap` on another thread find it shared. O(objects); the registry's locks are
+/// taken one table at a time, and the threads that allocate or free objects of a table wait
+/// for it. Dropping the list is dropping that many handles: the objects become possible
+/// roots, which the next collection of their generation examines.
 ///
 /// # Examples
 ///
@@ -109,8 +115,41 @@ fn resolve(found: Vec<Found>) -> Vec<AnyGc> {
 /// ```
 pub fn objects() -> Vec<AnyGc> {
     let mut found = Vec::new();
-    // SAFETY: each header is listed in the table whose lock `for_each` holds.
-    registry::for_each(|header| unsafe { take(header, &mut found) });
+    for generation in (0..=FULL).rev() {
+        // SAFETY: each header is listed in the table whose lock `for_each_in` holds.
+        registry::for_each_in(generation, |header| unsafe { take(header, &mut found) });
+    }
+    resolve(found)
+}
+
+/// The live tracked objects of one generation of the thread-safe heap (0, the youngest, to
+/// 2): Python's `gc.get_objects(generation)`. What [`objects`] lists, split by generation
+/// (see [`collect_generation`](crate::sync::collect_generation)).
+///
+/// # Panics
+///
+/// If `generation` is above 2.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Mutex;
+/// use cyclegc::sync::{self, objects_in, AnyGc, Gc};
+///
+/// let node = AnyGc::from(Gc::new(Mutex::new(Vec::<Gc<u8>>::new())));
+/// let listed_in = |generation| objects_in(generation).iter().any(|o| AnyGc::ptr_eq(o, &node));
+/// assert!(listed_in(0));
+/// sync::collect(); // the survivors of a full collection move to generation 2
+/// assert!(listed_in(2) && !listed_in(0));
+/// ```
+pub fn objects_in(generation: usize) -> Vec<AnyGc> {
+    assert!(
+        generation <= FULL,
+        "invalid generation {generation}: expected 0, 1 or 2"
+    );
+    let mut found = Vec::new();
+    // SAFETY: each header is listed in the table whose lock `for_each_in` holds.
+    registry::for_each_in(generation, |header| unsafe { take(header, &mut found) });
     resolve(found)
 }
 

@@ -98,12 +98,13 @@ mod registry;
 mod state;
 mod weak;
 
+use crate::cycle::FULL;
 use collector::Trigger;
 
 pub use crate::cycle::{GenerationStats, Stats};
 pub use any::AnyGc;
 pub use gc::Gc;
-pub use heap::{objects, referents, referrers};
+pub use heap::{objects, objects_in, referents, referrers};
 pub use weak::Weak;
 
 /// Runs a collection of the whole heap and returns the number of objects it freed, as
@@ -131,7 +132,49 @@ pub use weak::Weak;
 /// assert_eq!(sync::collect(), 1);
 /// ```
 pub fn collect() -> usize {
-    collector::collect(Trigger::Explicit)
+    collector::collect(Trigger::Explicit, FULL)
+}
+
+/// Collects generations 0 to `generation` of the shared heap, and returns the number of
+/// objects freed: Python's `gc.collect(generation)`. [`collect`] is
+/// `collect_generation(2)`.
+///
+/// Every thread's possible roots of generations 0..=`generation` are examined, with the
+/// objects of those generations they reach; an edge into an older generation (or to a
+/// frozen object) is not followed, and its target counts as referenced from outside, so a
+/// cycle that reaches into an older generation is found by a collection of that generation
+/// (its possible roots move to older generations as they survive). The survivors move to
+/// the next generation (generation 2's stay), as in CPython: each thread's objects listed
+/// when the collection began, in every generation collected. Waits, and deals with panics,
+/// as [`collect`] does.
+///
+/// # Panics
+///
+/// If `generation` is above 2 (before collecting anything).
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Mutex;
+/// use cyclegc::sync::{self, Gc};
+/// use cyclegc::Trace;
+///
+/// #[derive(Trace)]
+/// struct Node(Mutex<Option<Gc<Node>>>);
+///
+/// sync::collect(); // everything alive is now in generation 2
+/// let young = Gc::new(Node(Mutex::new(None)));
+/// *young.0.lock().unwrap() = Some(young.clone());
+/// drop(young);
+/// // A young cycle: generation 0's collection finds it.
+/// assert_eq!(sync::collect_generation(0), 1);
+/// ```
+pub fn collect_generation(generation: usize) -> usize {
+    assert!(
+        generation <= FULL,
+        "invalid generation {generation}: expected 0, 1 or 2"
+    );
+    collector::collect(Trigger::Explicit, generation)
 }
 
 /// Turns automatic collection on (as Python's `gc.enable()`).
@@ -173,7 +216,7 @@ pub fn is_enabled() -> bool {
 }
 
 /// How many possible roots are buffered (on all threads together) before `Gc::new` of a
-/// tracked type runs an automatic collection.
+/// tracked type runs an automatic collection: `thresholds()[0]`.
 ///
 /// # Examples
 ///
@@ -181,12 +224,10 @@ pub fn is_enabled() -> bool {
 /// assert!(cyclegc::sync::threshold() > 0);
 /// ```
 pub fn threshold() -> usize {
-    collector::threshold()
+    thresholds()[0]
 }
 
-/// Sets [`threshold`]; 0 turns automatic collection off. After a collection that leaves many
-/// live objects, the next automatic one waits for more roots (a quarter of the survivors),
-/// so that a large live heap is not traced over and over.
+/// Sets generation 0's threshold (see [`thresholds`]); 0 turns automatic collection off.
 ///
 /// # Examples
 ///
@@ -197,11 +238,135 @@ pub fn threshold() -> usize {
 /// cyclegc::sync::set_threshold(before);
 /// ```
 pub fn set_threshold(threshold: usize) {
-    collector::set_threshold(threshold);
+    let [_, middle, old] = thresholds();
+    set_thresholds([threshold, middle, old]);
 }
 
-/// The number of possible roots waiting in every thread's buffer (as Python's
-/// `gc.get_count()[0]`).
+/// The shared heap's automatic-collection thresholds, Python's `gc.get_threshold()`. An
+/// automatic collection runs at a `Gc::new` of a type that may own a `Gc` once
+/// `thresholds()[0]` possible cycle roots have been buffered (by all threads together)
+/// since the last collection. It collects generation 2 if generation 1 has been collected
+/// `thresholds()[2]` times since the last collection of 2, *and* the roots filed in
+/// generation 2 are at least a quarter of the objects the last full collection found alive
+/// (so that re-tracing a large live heap stays amortised O(1) per root, as CPython's rule of
+/// a quarter of the long-lived objects does); otherwise generation 1 if generation 0 has
+/// been collected `thresholds()[1]` times since the last collection of 1; otherwise
+/// generation 0.
+///
+/// The defaults are 700, 10 and 10, as for the single-threaded heap (CPython's before
+/// 3.13): building lists whose every node becomes a possible root cost 4–5 % less with 700
+/// than with 2000 or 10,000, and reclaiming cycles the same (BENCHMARKS.md, "Generations").
+///
+/// # Examples
+///
+/// ```
+/// let [young, middle, old] = cyclegc::sync::thresholds();
+/// assert!(young > 0 && middle > 0 && old > 0);
+/// ```
+pub fn thresholds() -> [usize; 3] {
+    collector::thresholds()
+}
+
+/// Sets the shared heap's automatic-collection thresholds (see [`thresholds`]): Python's
+/// `gc.set_threshold(threshold0, threshold1, threshold2)`. A first threshold of 0 turns
+/// automatic collection off; a second or third of 0 makes every automatic collection reach
+/// that generation.
+///
+/// # Examples
+///
+/// ```
+/// let old = cyclegc::sync::thresholds();
+/// cyclegc::sync::set_thresholds([10_000, 20, 5]);
+/// assert_eq!(cyclegc::sync::thresholds(), [10_000, 20, 5]);
+/// cyclegc::sync::set_thresholds(old);
+/// ```
+pub fn set_thresholds(thresholds: [usize; 3]) {
+    collector::set_thresholds(thresholds);
+}
+
+/// Python's `gc.get_count()` for the shared heap: the possible cycle roots buffered by all
+/// threads since the last collection (what `thresholds()[0]` is compared with), the
+/// collections of generation 0 since the last of generation 1, and those of generation 1
+/// since the last of 2.
+///
+/// # Examples
+///
+/// ```
+/// cyclegc::sync::collect();
+/// assert_eq!(cyclegc::sync::counts()[1..], [0, 0]);
+/// cyclegc::sync::collect_generation(0);
+/// cyclegc::sync::collect_generation(0);
+/// cyclegc::sync::collect_generation(1);
+/// assert_eq!(cyclegc::sync::counts()[1..], [0, 1]);
+/// ```
+pub fn counts() -> [usize; 3] {
+    collector::counts()
+}
+
+/// Moves every object of the shared heap that is tracked now into a permanent generation
+/// that no collection examines, Python's `gc.freeze()`: for a heap built once and kept, so
+/// that full collections stop re-tracing it. Frozen objects are not listed by [`objects`]
+/// (as in CPython) and are never freed by a collection, nor is a cycle through one
+/// (dropping them is still freeing them: reference counting goes on). [`unfreeze`] gives
+/// them back to generation 2.
+///
+/// Waits for a running collection. Called while a collection runs on the calling thread
+/// (from a `Trace` or `Drop` impl, or a callback), it takes effect when that collection ends.
+/// Objects whose value `Gc::get_mut` (or `make_mut`) lent are not listed: they stay in
+/// generation 2.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Mutex;
+/// use cyclegc::sync::{self, Gc};
+///
+/// let config = Gc::new(Mutex::new(Vec::<Gc<u8>>::new()));
+/// sync::freeze();
+/// assert!(sync::freeze_count() >= 1);
+/// sync::unfreeze();
+/// assert_eq!(sync::freeze_count(), 0);
+/// # drop(config);
+/// ```
+pub fn freeze() {
+    collector::freeze();
+}
+
+/// Moves the frozen objects of the shared heap back into generation 2 (the oldest), with
+/// the possible roots buffered for them meanwhile: Python's `gc.unfreeze()`. See [`freeze`].
+///
+/// # Examples
+///
+/// ```
+/// cyclegc::sync::freeze();
+/// cyclegc::sync::unfreeze();
+/// assert_eq!(cyclegc::sync::freeze_count(), 0);
+/// ```
+pub fn unfreeze() {
+    collector::unfreeze();
+}
+
+/// How many objects of the shared heap are frozen ([`freeze`]) and alive: Python's
+/// `gc.get_freeze_count()`. O(frozen objects).
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Mutex;
+/// use cyclegc::sync::{self, Gc};
+///
+/// let node = Gc::new(Mutex::new(Vec::<Gc<u8>>::new()));
+/// sync::freeze();
+/// assert!(sync::freeze_count() >= 1);
+/// sync::unfreeze();
+/// # drop(node);
+/// ```
+pub fn freeze_count() -> usize {
+    collector::freeze_count()
+}
+
+/// The number of possible roots buffered by every thread since the last collection:
+/// `counts()[0]` (as Python's `gc.get_count()[0]`).
 ///
 /// # Examples
 ///

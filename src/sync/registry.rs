@@ -29,7 +29,7 @@ use std::cell::Cell;
 use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
 
-use crate::cycle::registry::{Numbered, Table};
+use crate::cycle::registry::{Marks, Numbered, Table, MAX_TABLES};
 use crate::primitive::cell::UnsafeCell;
 use crate::primitive::hint::spin_loop;
 use crate::primitive::local;
@@ -282,15 +282,62 @@ pub(crate) fn unlist(header: &Header) {
     }
 }
 
-/// Calls `f` on every listed object, table by table, each table under its lock. `f` must
-/// run no user code and wait for nothing (rule 3 of the module docs); the header it gets is
-/// allocated while it runs.
-pub(crate) fn for_each(mut f: impl FnMut(NonNull<Header>)) {
+/// Calls `f` on every listed object of `generation` (0 to 2; the frozen ones are left out),
+/// table by table, each table under its lock. `f` must run no user code and wait for
+/// nothing (rule 3 of the module docs); the header it gets is allocated while it runs.
+pub(crate) fn for_each_in(generation: usize, mut f: impl FnMut(NonNull<Header>)) {
     for index in 0..TABLES {
-        let table = lock(index);
-        table.for_each(&mut f);
+        lock(index).for_each_in(generation, &mut f);
     }
 }
 
-// The header keeps a table's index in five bits; `lock` masks indices with `TABLES - 1`.
-const _: () = assert!(TABLES <= 32 && TABLES.is_power_of_two());
+/// A collection begins (the caller holds the collector lock): each table notes what it will
+/// promote, and the marks of every table are returned, for judging generations while the
+/// tables go on changing (a number read meanwhile may be stale after a renumbering: that
+/// only makes the collector examine an object more or less).
+pub(crate) fn begin_collection() -> [Marks; TABLES] {
+    std::array::from_fn(|index| {
+        let mut table = lock(index);
+        table.begin_collection();
+        table.marks()
+    })
+}
+
+/// The marks of every table, as [`begin_collection`] returns them.
+pub(crate) fn marks() -> [Marks; TABLES] {
+    std::array::from_fn(|index| lock(index).marks())
+}
+
+/// A collection of `generation` is over (the caller holds the collector lock): every table
+/// promotes what was listed when it began (`Table::promote`), and gives back memory if it
+/// shrank.
+pub(crate) fn promote(generation: usize) {
+    for index in 0..TABLES {
+        let mut table = lock(index);
+        table.promote(generation);
+        table.tidy_if_holey();
+    }
+}
+
+/// `sync::freeze`, in every table (the caller holds the collector lock).
+pub(crate) fn freeze() {
+    for index in 0..TABLES {
+        lock(index).freeze();
+    }
+}
+
+/// `sync::unfreeze`, in every table (the caller holds the collector lock).
+pub(crate) fn unfreeze() {
+    for index in 0..TABLES {
+        lock(index).unfreeze();
+    }
+}
+
+/// `sync::freeze_count`: the frozen objects of every table that are alive.
+pub(crate) fn frozen_count() -> usize {
+    (0..TABLES).map(|index| lock(index).frozen_count()).sum()
+}
+
+// The header keeps a table's index in five bits; `lock` masks indices with `TABLES - 1`; the
+// scan keeps a threshold per table.
+const _: () = assert!(TABLES <= 32 && TABLES <= MAX_TABLES && TABLES.is_power_of_two());

@@ -68,6 +68,24 @@ pub(crate) enum Unique {
     Shared,
 }
 
+/// Whether a root-buffer entry's word is a live root: buffered (not withdrawn), with strong
+/// references, neither dead nor in the running scan already.
+#[inline]
+fn is_live_root(word: usize) -> bool {
+    word & BUFFERED != 0 && strong(word) > 0 && word & (DEAD | SCANNED) == 0
+}
+
+/// What [`State::make_root`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Root {
+    /// Set `BUFFERED`: the caller's hold is the new entry's unit.
+    Made,
+    /// Turned a withdrawn entry back into a root (its unit stays).
+    Rearmed,
+    /// Nothing: the object has an entry already, or none is needed.
+    Unchanged,
+}
+
 /// What [`State::try_increment_now`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Attempt {
@@ -343,30 +361,51 @@ impl State {
     /// and returns the word it wrote. Waits while the word is locked by `get_mut`.
     #[inline]
     pub(crate) fn take_root(&self) -> Option<usize> {
+        // Locked only by `get_mut`'s short lock: this collector claims nothing before every
+        // root is taken.
+        let old = self.change_unlocked(|word| {
+            Some(if is_live_root(word) {
+                word & !IN_BUFFER | SCANNED
+            } else {
+                word & !IN_BUFFER
+            })
+        })?;
+        is_live_root(old).then_some(old & !IN_BUFFER | SCANNED)
+    }
+
+    /// Changes the word by compare-and-swap to what `change` makes of it (`None`: leave it),
+    /// waiting while the word is locked (`CLAIMING`: `get_mut`'s short lock, or a claim the
+    /// caller knows not to be running). Returns the word it replaced, or `None` if `change`
+    /// declined.
+    #[inline]
+    fn change_unlocked(&self, change: impl Fn(usize) -> Option<usize>) -> Option<usize> {
         let mut word = self.0.load(Ordering::Acquire);
         loop {
             if word & CLAIMING != 0 {
-                // Only `get_mut`'s short lock: this collector claims nothing before every
-                // root is taken.
                 spin_loop();
                 word = self.0.load(Ordering::Acquire);
                 continue;
             }
-            let live_root =
-                word & BUFFERED != 0 && strong(word) > 0 && word & (DEAD | SCANNED) == 0;
-            let new = if live_root {
-                word & !IN_BUFFER | SCANNED
-            } else {
-                word & !IN_BUFFER
-            };
+            let new = change(word)?;
             match self
                 .0
                 .compare_exchange_weak(word, new, Ordering::AcqRel, Ordering::Acquire)
             {
-                Ok(_) => return live_root.then_some(new),
+                Ok(_) => return Some(word),
                 Err(current) => word = current,
             }
         }
+    }
+
+    /// The collector tidies a root buffer: gives up the entry of an object with no strong
+    /// reference left, or dead (clears `IN_BUFFER` and returns `true`: the caller gives back
+    /// the entry's unit); keeps that of a live one (`false`). Waits while the word is locked
+    /// by `get_mut` (the caller holds the collector lock, so no claim is being decided).
+    pub(crate) fn drop_entry_if_gone(&self) -> bool {
+        self.change_unlocked(|word| {
+            (strong(word) == 0 || word & DEAD != 0).then_some(word & !IN_BUFFER)
+        })
+        .is_some()
     }
 
     /// The collector leaves the object: clears `SCANNED`; returns the word before.
@@ -508,31 +547,37 @@ impl State {
         self.0.fetch_and(!flags, Ordering::AcqRel)
     }
 
+    /// Makes the object a root for the collection of its generation (`Object::make_root`):
+    /// turns a withdrawn entry back into a root, or sets `BUFFERED` if it has no entry (the
+    /// caller's hold becoming the entry's). Nothing for an object with no strong reference
+    /// left, a dead one, or one already buffered. Waits while `get_mut` has the word locked.
+    pub(crate) fn make_root(&self) -> Root {
+        let old = self.change_unlocked(|word| {
+            if strong(word) == 0 || word & (UNTRACKED | DEAD | BUFFERED) != 0 {
+                None
+            } else if word & WITHDRAWN != 0 {
+                Some(word & !WITHDRAWN | BUFFERED)
+            } else {
+                Some(word | BUFFERED)
+            }
+        });
+        match old {
+            None => Root::Unchanged,
+            Some(old) if old & WITHDRAWN != 0 => Root::Rearmed,
+            Some(_) => Root::Made,
+        }
+    }
+
     /// Sets `BUFFERED` if the object is tracked, has strong references, is not dead and has
     /// no entry; returns whether it did (and so the caller's hold is the new entry's).
     /// Waits while `get_mut` has the word locked (its `unlock` writes the word back whole).
     #[inline]
     pub(crate) fn set_buffered_if_live(&self) -> bool {
-        let mut word = self.0.load(Ordering::Relaxed);
-        loop {
-            if word & CLAIMING != 0 {
-                spin_loop();
-                word = self.0.load(Ordering::Relaxed);
-                continue;
-            }
-            if strong(word) == 0 || word & (UNTRACKED | DEAD | IN_BUFFER) != 0 {
-                return false;
-            }
-            match self.0.compare_exchange_weak(
-                word,
-                word | BUFFERED,
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return true,
-                Err(current) => word = current,
-            }
-        }
+        self.change_unlocked(|word| {
+            let needs_entry = strong(word) > 0 && word & (UNTRACKED | DEAD | IN_BUFFER) == 0;
+            needs_entry.then_some(word | BUFFERED)
+        })
+        .is_some()
     }
 }
 

@@ -347,10 +347,7 @@ impl Collector {
         let mut scan = self.take_spare_scan().unwrap_or_else(Scan::new);
         let roots = self.take_roots(generation, scan.take_spare_roots());
         self.registry.begin_collection();
-        let examined = Examined {
-            keys_above: self.registry.first_of(generation),
-            unlisted: generation == FULL,
-        };
+        let examined = Examined::from([self.registry.first_of(generation)], generation == FULL);
         // Phases 1 to 4.
         // SAFETY: the root buffers' entries, each a live header with `IN_BUFFER` and a unit
         // of its weak count, handed over; the collection defers releases (`EndCollection`).

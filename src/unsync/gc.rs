@@ -8,7 +8,7 @@ use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::pin::Pin;
 use std::ptr::{self, NonNull};
 
-use crate::cycle::{Object, VTableFor, BUFFERED, DEAD, DROPPED, UNTRACKED, WITHDRAWN};
+use crate::cycle::{Object, VTable, VTableFor, BUFFERED, DEAD, DROPPED, UNTRACKED, WITHDRAWN};
 use crate::handle::dead_deref;
 use crate::release::{self, Droppable};
 use crate::trace::{Trace, Tracer};
@@ -98,7 +98,7 @@ impl<T: Trace + 'static> Gc<T> {
         if tracked {
             local::before_alloc();
         }
-        let ptr = Gc::<T>::allocate(tracked);
+        let ptr = Gc::<T>::allocate(tracked, VTableFor::<Header, T>::VTABLE);
         // SAFETY: `ptr` is a fresh allocation whose value is written here, once, in place:
         // building the value into a `GcBox` on the stack and moving that would copy it twice.
         unsafe { ptr::addr_of_mut!((*ptr.as_ptr()).value).write(value) };
@@ -109,7 +109,7 @@ impl<T: Trace + 'static> Gc<T> {
     /// hold); the value is left uninitialized, for the caller to write in place before the
     /// box becomes a `Gc`.
     #[inline(always)]
-    fn allocate(tracked: bool) -> NonNull<GcBox<T>> {
+    fn allocate(tracked: bool, vtable: &'static VTable<Header>) -> NonNull<GcBox<T>> {
         let ptr = NonNull::from(Box::leak(Box::<GcBox<T>>::new_uninit())).cast::<GcBox<T>>();
         // Listed before the header is written (the registry only keeps the pointer), so that
         // the header is written once, number included. (If listing panics, the uninitialised
@@ -122,12 +122,7 @@ impl<T: Trace + 'static> Gc<T> {
         // SAFETY: `ptr` points to an allocation sized and aligned for a `GcBox<T>`; the header
         // is written once, through a raw pointer, before anything reads the box.
         unsafe {
-            ptr::addr_of_mut!((*ptr.as_ptr()).header).write(Header::new(
-                VTableFor::<Header, T>::VTABLE,
-                tracked,
-                1,
-                number,
-            ))
+            ptr::addr_of_mut!((*ptr.as_ptr()).header).write(Header::new(vtable, tracked, 1, number))
         };
         ptr
     }
@@ -145,12 +140,15 @@ impl<T: Trace + 'static> Gc<T> {
     /// ```
     pub fn pin(value: T) -> Pin<Gc<T>> {
         let gc = Gc::new(value);
-        // Not listed by the heap's view, whose handles could be downcast to an unpinned `Gc`.
-        gc.header().unlist();
+        // SAFETY: fresh (no scan, no other handle), and the pinned vtable is the type's but
+        // for the type id. (Set here rather than passed to the allocation, which kept
+        // `Gc::new` from being inlined as before.)
+        unsafe { gc.header().set_vtable(VTableFor::<Header, T>::PINNED) };
         // SAFETY: a `Gc` never moves its value: the value is dropped in place, and the only
         // ways to move it out (`try_unwrap`, `make_mut`, `get_mut`) need the `Gc` by value
-        // or by `&mut`, which `Pin` does not hand out, and no other `Gc` can be made (the
-        // object is not listed for `objects()`, and a `Weak` needs the `Gc`).
+        // or by `&mut`, which `Pin` does not hand out; and no other `Gc` can be made: the
+        // heap's view and saved garbage hand out `AnyGc`s, whose `downcast` refuses a pinned
+        // value (its vtable's type id is a private marker's), and a `Weak` needs the `Gc`.
         unsafe { Pin::new_unchecked(gc) }
     }
 
@@ -686,7 +684,7 @@ impl<T: Clone + Trace + 'static> Gc<T> {
     /// `try_unwrap` does. Runs no user code and does not unwind (an allocation failure
     /// aborts).
     fn move_to_fresh_allocation(this: &mut Self, tracked: bool) {
-        let fresh = Gc::<T>::allocate(tracked);
+        let fresh = Gc::<T>::allocate(tracked, VTableFor::<Header, T>::VTABLE);
         // SAFETY: the fresh value is a bitwise copy out of the old allocation, whose strong
         // count goes to 0 below without its value being dropped: it is moved, not duplicated.
         // Nothing unwinds in between.

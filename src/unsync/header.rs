@@ -27,7 +27,9 @@ use std::cell::Cell;
 use std::ptr::{self, NonNull};
 
 use crate::cycle::registry::Numbered;
-use crate::cycle::{self, Flavour, Object, VTable, BUFFERED, DEAD, IN_BUFFER, UNTRACKED};
+use crate::cycle::{
+    self, Flavour, Object, VTable, BUFFERED, DEAD, IN_BUFFER, UNTRACKED, WITHDRAWN,
+};
 use crate::unsync::local;
 
 const FLAG_BITS: u32 = 5;
@@ -115,6 +117,15 @@ impl Header {
         ((self.weak_flags.get() & WEAK) >> FLAG_BITS) as usize
     }
 
+    /// Gives a fresh object the vtable `vtable` (`Gc::pin`'s, for its type).
+    ///
+    /// # Safety
+    /// The object is fresh: not in a scan, and no `AnyGc` or other handle to it exists
+    /// besides the caller's; `vtable` describes the same type as the one it replaces.
+    pub(crate) unsafe fn set_vtable(&self, vtable: &'static VTable<Header>) {
+        self.slot.set(vtable);
+    }
+
     /// Takes the object out of the thread's registry, if it is listed: for `Gc::get_mut` and
     /// `Gc::pin`, whose guarantees a handle from the heap's view would break.
     #[inline]
@@ -196,6 +207,26 @@ unsafe impl Object for Header {
 
     fn take_hold(&self) {
         Header::take_hold(self);
+    }
+
+    unsafe fn make_root(&self) -> bool {
+        if self.has(WITHDRAWN) {
+            // SAFETY: the entry and its unit stay; only its kind changes, as a decrement
+            // would change it.
+            unsafe {
+                self.clear_flag(WITHDRAWN);
+                self.set_flag(BUFFERED);
+            }
+            false
+        } else if self.has(BUFFERED) {
+            false
+        } else {
+            // SAFETY: the entry's flag and its unit of the weak count are taken together and
+            // handed to the caller.
+            unsafe { self.set_flag(BUFFERED) };
+            self.take_hold();
+            true
+        }
     }
 
     #[inline]

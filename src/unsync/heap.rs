@@ -4,8 +4,9 @@
 //!
 //! Objects the collector has claimed (members of a garbage cycle being destroyed) are never
 //! listed, nor are untracked ones, nor those whose value `Gc::get_mut` (or `make_mut`) has
-//! lent mutably or `Gc::pin` has pinned: a handle from the list could alias that `&mut`, or
-//! move the pinned value (they leave the list for good). Values are read only through their `Trace` impls, with the
+//! lent mutably: a handle from the list could alias that `&mut` (they leave the list for
+//! good). A value made by `Gc::pin` is listed, but its `AnyGc` refuses every `downcast` (a
+//! `Gc` to it could move it). Values are read only through their `Trace` impls, with the
 //! collector's own tracer: a `RefCell` that is mutably borrowed at that moment (or a lock
 //! that is held) is skipped, so its value shows the edges it can, never a panic or a block.
 //!
@@ -55,8 +56,8 @@ unsafe fn trace(header: NonNull<Header>, tracer: &mut Tracer) {
 /// Every live tracked object of this thread's heap, oldest first: Python's
 /// `gc.get_objects()`. Each comes as an [`AnyGc`], which keeps it alive while held. Not
 /// listed: objects whose value [`Gc::get_mut`](crate::Gc::get_mut) (or `make_mut`) has lent
-/// mutably or [`Gc::pin`](crate::Gc::pin) has pinned, which leave the list for good (a handle
-/// from here could alias the `&mut` or move the pinned value), and frozen objects
+/// mutably, which leave the list for good (a handle from here could alias the `&mut`), and
+/// frozen objects
 /// ([`freeze`](crate::freeze)), as in CPython.
 ///
 /// O(objects). Dropping the list is dropping that many handles: the objects become possible

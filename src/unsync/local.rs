@@ -88,7 +88,7 @@ pub(crate) fn unregister(number: usize) {
 }
 
 /// Takes the object numbered `number` out of the thread's registry for good (`Gc::get_mut`,
-/// `Gc::pin`); `in_buffer`: it has a root-buffer entry.
+/// `make_mut`); `in_buffer`: it has a root-buffer entry.
 pub(crate) fn unlist(number: usize, in_buffer: bool) {
     COLLECTOR.with(|collector| collector.unlist(number, in_buffer));
 }
@@ -361,8 +361,8 @@ pub fn counts() -> [usize; 3] {
 /// [`unfreeze`] gives them back to generation 2; so does the thread's exit, whose
 /// collections reclaim them like the rest.
 ///
-/// Objects whose value `Gc::get_mut` (or `make_mut`) lent or `Gc::pin` pinned are not
-/// listed: they stay in generation 2, and so does a frozen object lent or pinned later (it
+/// Objects whose value `Gc::get_mut` (or `make_mut`) lent are not listed: they stay in
+/// generation 2, and so does a frozen object lent later (it
 /// leaves the frozen ones). A `freeze()` called while a collection runs (from a `Drop` impl
 /// or a callback) takes effect from the next collection.
 ///

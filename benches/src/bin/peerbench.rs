@@ -7,7 +7,7 @@
 //!                 [--stack-kib K] [--big-stack-kib K] [--no-rerun] [--check-stack-kib K]
 //!                 [--no-stack-check] [--timeout-s T]
 //! peerbench list
-//! peerbench generations [--reps N]
+//! peerbench generations [--reps N] [--sync]
 //! ```
 //!
 //! `run` runs one cell on a thread with a `K` KiB stack (default 8 MiB): `W` warm-up runs
@@ -29,7 +29,8 @@
 //! cell that overflowed in round 1 runs directly on the big stack in later rounds; one that gave
 //! no figure in round 1 is not run again. The small-stack check runs once, after all rounds.
 //!
-//! `generations` measures what generations and `freeze()` save (cyclegc only; see
+//! `generations` measures what generations and `freeze()` save (cyclegc only, `--sync` for
+//! the thread-safe flavour; see
 //! `cyclegc_bench::generations`): `N` repetitions (default 7) of each collection after one
 //! warm-up, in this process, and prints their medians and ratios.
 //!
@@ -53,7 +54,7 @@ const USAGE: &str = "usage:
                   [--stack-kib K] [--big-stack-kib K] [--no-rerun] [--check-stack-kib K]
                   [--no-stack-check] [--timeout-s T]
   peerbench list
-  peerbench generations [--reps N]";
+  peerbench generations [--reps N] [--sync]";
 
 const DEFAULT_STACK_KIB: u64 = 8 * 1024;
 const DEFAULT_BIG_STACK_KIB: u64 = 1024 * 1024;
@@ -82,16 +83,18 @@ fn main() -> ExitCode {
 
 fn cmd_generations(args: &[String]) -> Result<(), String> {
     use cyclegc_bench::generations::{self, median, NEW_ROOTS, OLD_NODES};
-    let flags = Flags::parse(args, &[])?;
+    let flags = Flags::parse(args, &["sync"])?;
     let reps = flags.num("reps", 7)?.max(1) as usize;
-    let report = generations::run(reps);
+    let sync = flags.has("sync");
+    let report = generations::run(reps, sync);
     let (young, young_traced) = median(&report.young);
     let (full, full_traced) = median(&report.full);
     let (frozen, frozen_traced) = median(&report.frozen);
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let flavour = if sync { "cyclegc::sync" } else { "cyclegc" };
     println!(
-        "{OLD_NODES} old live objects, {NEW_ROOTS} new possible roots; median of {reps} runs \
-         each, this process"
+        "{flavour}: {OLD_NODES} old live objects, {NEW_ROOTS} new possible roots; median of \
+         {reps} runs each, this process"
     );
     println!();
     println!("| collection | median ms | objects traced | ratio |");

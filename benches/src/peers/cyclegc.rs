@@ -24,19 +24,20 @@ unsafe impl Trace for Node {
     }
 }
 
-/// Sets the thresholds from `CYCLEGC_THRESHOLDS` (`t0,t1,t2`), if set: for choosing the
-/// defaults by benchmark (BENCHMARKS.md, "Generations").
+/// Sets the thresholds from `CYCLEGC_THRESHOLDS` (`t0,t1,t2`), if set, with `set` (either
+/// flavour's `set_thresholds`): for choosing the defaults by benchmark (BENCHMARKS.md,
+/// "Generations").
 ///
 /// # Panics
 /// If the variable is set but is not three comma-separated numbers.
-pub fn thresholds_from_env() {
+pub fn thresholds_from_env(set: fn([usize; 3])) {
     if let Ok(value) = std::env::var("CYCLEGC_THRESHOLDS") {
         let parsed: Vec<usize> = value
             .split(',')
             .map(|t| t.trim().parse().expect("CYCLEGC_THRESHOLDS: t0,t1,t2"))
             .collect();
         let thresholds: [usize; 3] = parsed.try_into().expect("CYCLEGC_THRESHOLDS: t0,t1,t2");
-        cyclegc::set_thresholds(thresholds);
+        set(thresholds);
     }
 }
 
@@ -55,7 +56,7 @@ refcell_peer!(
     collect: cyclegc::collect(),
     setup: {
         cyclegc::enable();
-        crate::peers::cyclegc::thresholds_from_env();
+        crate::peers::cyclegc::thresholds_from_env(cyclegc::set_thresholds);
     },
 );
 

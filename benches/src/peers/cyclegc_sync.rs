@@ -39,7 +39,10 @@ mutex_peer!(
     new: Gc::new,
     node: |p| p,
     collect: cyclegc::sync::collect(),
-    setup: cyclegc::sync::enable(),
+    setup: {
+        cyclegc::sync::enable();
+        crate::peers::cyclegc::thresholds_from_env(cyclegc::sync::set_thresholds);
+    },
 );
 
 mutex_peer!(
