@@ -451,7 +451,7 @@ impl Tracer {
     /// handed back from inside it: unwinding would otherwise release it first, freeing the
     /// contents for others to change while inner guards still point into them, and would
     /// poison a `Mutex` that the user's code never failed in. [`Tracer::abandon_work`] then
-    /// releases them all, innermost first.
+    /// releases them all (a holding tracer keeps them), innermost first.
     ///
     /// # Safety
     /// `guard` must borrow from the value being traced by the running
@@ -511,12 +511,19 @@ impl Tracer {
         self.work.insert(mark, Work::Guard(guard));
     }
 
-    /// Forgets the pending work (releasing the guards it holds) but keeps the edges
-    /// recorded so far. Used after a `trace` call panicked.
+    /// Forgets the pending work but keeps the edges recorded so far. Used after a `trace`
+    /// call panicked. The guards on the list are released, or, by a holding tracer, kept
+    /// with the held ones, after them: the list pops innermost first, and a guard held
+    /// already is inside one still on the list, which must not go first (found by review:
+    /// releasing the outer lock first let another thread change what an inner guard still
+    /// pointed into).
     pub(crate) fn abandon_work(&mut self) {
         // One at a time, so the list stays consistent whatever a guard's drop does.
         while let Some(work) = self.work.pop() {
-            drop(work);
+            match work {
+                Work::Guard(guard) if self.holds() => self.held.push(guard),
+                work => drop(work),
+            }
         }
         self.depth = 0;
     }
@@ -591,5 +598,91 @@ unsafe impl Trace for Acyclic {
     fn trace(&self, _: &mut Tracer) {}
     fn may_contain_gc() -> bool {
         false
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::cycle::Flavour;
+    use std::cell::RefCell;
+    use std::ops::Deref;
+    use std::panic::{self, AssertUnwindSafe};
+
+    thread_local! {
+        /// The guards of [`Logged`] in the order they were released.
+        static RELEASED: RefCell<Vec<&'static str>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// A guard that records its release.
+    struct Logged<'a, T>(&'static str, &'a T);
+
+    impl<T> Deref for Logged<'_, T> {
+        type Target = T;
+        fn deref(&self) -> &T {
+            self.1
+        }
+    }
+
+    impl<T> Drop for Logged<'_, T> {
+        fn drop(&mut self) {
+            RELEASED.with(|released| released.borrow_mut().push(self.0));
+        }
+    }
+
+    /// A part behind its own guard, whose trace panics if `panics`.
+    struct Part(&'static str, bool);
+
+    // SAFETY: owns nothing.
+    unsafe impl Trace for Part {
+        fn trace(&self, _: &mut Tracer) {
+            assert!(!self.1, "this part's trace panics");
+        }
+    }
+
+    struct Parts(Vec<Part>);
+
+    // SAFETY: owns nothing; each part is traced behind a guard of its own.
+    unsafe impl Trace for Parts {
+        fn trace(&self, tracer: &mut Tracer) {
+            for part in &self.0 {
+                // SAFETY: the guard borrows `part`, part of the value being traced, and
+                // derefs to it.
+                unsafe { tracer.guarded(Logged(part.0, part)) };
+            }
+        }
+    }
+
+    struct Outer(Parts);
+
+    // SAFETY: owns nothing; its parts are traced behind an outer guard.
+    unsafe impl Trace for Outer {
+        fn trace(&self, tracer: &mut Tracer) {
+            // SAFETY: as above.
+            unsafe { tracer.guarded(Logged("outer", &self.0)) };
+        }
+    }
+
+    /// Review finding: after a `trace` panics inside nested guards, a holding tracer used to
+    /// release the outer guard (left on the work list by the unwinding) before an inner one
+    /// it already held; now every guard goes innermost first.
+    #[test]
+    fn a_holding_tracer_releases_innermost_first_after_a_panic() {
+        let value = Outer(Parts(vec![Part("first", false), Part("second", true)]));
+        let mut tracer = Tracer::new(Flavour::Sync);
+        tracer.set_holding(true);
+        let traced = panic::catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: `value` outlives the tracer's guards (released below).
+            unsafe { tracer.trace_value(&value) }
+        }));
+        assert!(traced.is_err());
+        tracer.abandon_work();
+        assert!(
+            RELEASED.with(|released| released.borrow().is_empty()),
+            "all held"
+        );
+        tracer.release_held();
+        let released = RELEASED.with(|released| released.take());
+        assert_eq!(released, ["first", "second", "outer"]);
     }
 }

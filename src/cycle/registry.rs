@@ -378,6 +378,18 @@ impl<H: Numbered> Table<H> {
         }
     }
 
+    /// Calls `f` on each listed object with its generation (0 to 2, or [`FROZEN`]), oldest
+    /// first, as [`Table::for_each`] does.
+    pub(crate) fn for_each_with_generation(&self, mut f: impl FnMut(usize, NonNull<H>)) {
+        let marks = self.marks();
+        for (slot, header) in self.slots.iter().enumerate() {
+            if let Some(header) = header {
+                // The key: the number plus one.
+                f(marks.generation(self.offset + slot + 1), *header);
+            }
+        }
+    }
+
     /// Whether the table is closed.
     pub(crate) fn is_closed(&self) -> bool {
         self.closed

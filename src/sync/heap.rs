@@ -114,12 +114,18 @@ fn resolve(found: Vec<Found>) -> Vec<AnyGc> {
 /// assert!(!objects().iter().any(|o| AnyGc::ptr_eq(o, &text)));
 /// ```
 pub fn objects() -> Vec<AnyGc> {
-    let mut found = Vec::new();
-    for generation in (0..=FULL).rev() {
-        // SAFETY: each header is listed in the table whose lock `for_each_in` holds.
-        registry::for_each_in(generation, |header| unsafe { take(header, &mut found) });
-    }
-    resolve(found)
+    // One pass over each table, sorting by generation as it goes: between two passes, a
+    // collection on another thread could promote objects into a generation already walked
+    // (found by review).
+    let mut found: [Vec<Found>; FULL + 1] = Default::default();
+    registry::for_each_with_generation(|generation, header| {
+        if let Some(found) = found.get_mut(generation) {
+            // SAFETY: listed in the table whose lock `for_each_with_generation` holds.
+            unsafe { take(header, found) };
+        }
+    });
+    let [young, middle, old] = found;
+    resolve(old.into_iter().chain(middle).chain(young).collect())
 }
 
 /// The live tracked objects of one generation of the thread-safe heap (0, the youngest, to

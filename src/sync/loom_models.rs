@@ -535,3 +535,30 @@ fn a_young_collection_makes_the_old_objects_it_reaches_roots() {
         assert_eq!(drops.load(Ordering::SeqCst), 2);
     });
 }
+
+/// The registry: a walk of the heap's view (`sync::objects`) while a collection promotes
+/// the object it looks for. The walk reads each table once, sorting by generation as it
+/// goes, so an object alive throughout is listed whatever generation it is in. Fails with a
+/// walk by generation (one pass per generation: the promotion can move the object into a
+/// generation already walked).
+#[test]
+fn a_walk_racing_a_promotion_lists_every_live_object() {
+    loom::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let x = node(&drops);
+        let walker = {
+            let x = AnyGcOf::from(x.clone());
+            thread::spawn(move || {
+                let listed = flavour::objects();
+                assert!(
+                    listed.iter().any(|o| AnyGcOf::ptr_eq(o, &x)),
+                    "a live object was not listed"
+                );
+            })
+        };
+        flavour::collect_generation(0);
+        walker.join().unwrap();
+        drop(x);
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+    });
+}

@@ -311,7 +311,10 @@ pub fn counts() -> [usize; 3] {
 /// them back to generation 2.
 ///
 /// Waits for a running collection. Called while a collection runs on the calling thread
-/// (from a `Trace` or `Drop` impl, or a callback), it takes effect when that collection ends.
+/// (from a `Trace` or `Drop` impl, or a callback) and another holds the collector lock, it
+/// takes effect when a collection next lets go of that lock (the one holding it, or the
+/// next); meanwhile [`freeze_count`] does not count it, and a later `unfreeze()` so asked
+/// replaces it.
 /// Objects whose value `Gc::get_mut` (or `make_mut`) lent are not listed: they stay in
 /// generation 2.
 ///

@@ -291,6 +291,17 @@ pub(crate) fn for_each_in(generation: usize, mut f: impl FnMut(NonNull<Header>))
     }
 }
 
+/// Calls `f` on every listed object with its generation (0 to 2, or `FROZEN`), table by
+/// table, each table under its lock, in one pass per table: a collection on another thread
+/// may promote objects between two passes, which would hide them from a walk by generation.
+/// `f` must run no user code and wait for nothing (rule 3 of the module docs); the header it
+/// gets is allocated while it runs.
+pub(crate) fn for_each_with_generation(mut f: impl FnMut(usize, NonNull<Header>)) {
+    for index in 0..TABLES {
+        lock(index).for_each_with_generation(&mut f);
+    }
+}
+
 /// A collection begins (the caller holds the collector lock): each table notes what it will
 /// promote, and the marks of every table are returned, for judging generations while the
 /// tables go on changing (a number read meanwhile may be stale after a renumbering: that
