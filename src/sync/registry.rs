@@ -268,8 +268,8 @@ pub(crate) unsafe fn leave(header: &Header) {
     table.leave(number);
 }
 
-/// Takes an object out of its table for good, though it stays alive (`Gc::get_mut`,
-/// `Gc::pin`: a handle from the heap's view would break their guarantees).
+/// Takes an object out of its table for good, though it stays alive (`Gc::get_mut`: a
+/// handle from the heap's view would alias its `&mut`).
 pub(crate) fn unlist(header: &Header) {
     let Some(index) = header.table() else {
         return;

@@ -281,27 +281,11 @@ impl State {
     /// dead; waits while it is being claimed.
     #[inline]
     pub(crate) fn try_increment(&self) -> bool {
-        let mut word = self.0.load(Ordering::Relaxed);
         loop {
-            if strong(word) == 0 || word & DEAD != 0 {
-                return false;
-            }
-            if word & CLAIMING != 0 {
-                spin_loop();
-                word = self.0.load(Ordering::Relaxed);
-                continue;
-            }
-            if word & GUARD != 0 {
-                std::process::abort();
-            }
-            match self.0.compare_exchange_weak(
-                word,
-                word + ONE,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return true,
-                Err(current) => word = current,
+            match self.try_increment_now() {
+                Attempt::Taken => return true,
+                Attempt::Gone => return false,
+                Attempt::Busy => spin_loop(),
             }
         }
     }

@@ -456,7 +456,7 @@ impl Collector {
     }
 
     /// Takes the object numbered `number` out of the registry for good (`Gc::get_mut`,
-    /// `Gc::pin`); `in_buffer`: it has a root-buffer entry, which stays where it is (see
+    /// `make_mut`); `in_buffer`: it has a root-buffer entry, which stays where it is (see
     /// `roots`).
     pub(crate) fn unlist(&self, number: usize, in_buffer: bool) {
         if in_buffer && self.registry.generation(number + 1) == FROZEN {

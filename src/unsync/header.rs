@@ -126,8 +126,8 @@ impl Header {
         self.slot.set(vtable);
     }
 
-    /// Takes the object out of the thread's registry, if it is listed: for `Gc::get_mut` and
-    /// `Gc::pin`, whose guarantees a handle from the heap's view would break.
+    /// Takes the object out of the thread's registry, if it is listed: for `Gc::get_mut` (and
+    /// `make_mut`), whose `&mut` a handle from the heap's view would alias.
     #[inline]
     pub(crate) fn unlist(&self) {
         let weak_flags = self.weak_flags.get();
