@@ -407,7 +407,7 @@ fn a_long_chain_and_ring_need_no_deep_stack() {
     struct Link {
         next: OnceLock<Gc<Link>>,
     }
-    let n = if cfg!(miri) { 500 } else { 1_000_000 };
+    let n = if cfg!(miri) { 100 } else { 1_000_000 };
     thread::Builder::new()
         .stack_size(256 * 1024)
         .spawn(move || {

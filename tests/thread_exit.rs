@@ -216,7 +216,7 @@ thread_local! {
 /// collected, on a 256 KiB stack.
 #[test]
 fn a_long_ring_dropped_during_teardown_is_collected_on_a_small_stack() {
-    const N: usize = if cfg!(miri) { 500 } else { 1_000_000 };
+    const N: usize = if cfg!(miri) { 100 } else { 1_000_000 };
     let drops = Arc::new(AtomicUsize::new(0));
     let d = drops.clone();
     std::thread::Builder::new()

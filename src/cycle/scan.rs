@@ -53,7 +53,7 @@ use std::collections::HashSet;
 use std::mem;
 use std::ptr::NonNull;
 
-use crate::cycle::object::{drop_value, Object, BUFFERED, DEAD, UNTRACKED};
+use crate::cycle::object::{drop_value, Object, DEAD, IN_BUFFER, UNTRACKED};
 use crate::cycle::registry::MAX_TABLES;
 use crate::panics::Panics;
 use crate::release;
@@ -190,33 +190,36 @@ pub(crate) struct Scan<H: Object> {
     visits: Vec<Visit>,
     /// Every node's edges as node indices, in tracing order: visit `k`'s edges end at
     /// `visits[k].edges_end()` and start where visit `k - 1`'s end.
-    edges: Vec<usize>,
+    edges: Vec<Index>,
     /// Every node is garbage: phases 3 and 4 were skipped, and `visits` lists the garbage.
     all_garbage: bool,
     /// The snapshot's depth-first work list, then the scan's (kept here between uses).
-    stack: Vec<usize>,
+    stack: Vec<Index>,
     /// Per node, its edges in `edges`, rebuilt from `visits` when the scan needs them (see
     /// [`Scan::mark_live`]).
-    ranges: Vec<(usize, usize)>,
+    ranges: Vec<(Index, Index)>,
     /// Per node, [`LIVE`] if it is reachable from outside the snapshot (scan and claim only),
     /// and [`SEEN`] once the scan's forward pass has passed its visit.
     live: Vec<u8>,
     /// Indices of the unreachable objects, claimed (`DEAD`), to destroy (or kept alive:
     /// [`Scan::keep_garbage`]) — unless every node is garbage, when `visits` is the list.
-    garbage: Vec<usize>,
+    garbage: Vec<Index>,
     /// Survivors that could not be traced completely, to examine again next time (or, after
     /// the collection gave up, the roots).
     survivors: Vec<NonNull<H>>,
     /// Nodes whose `refs` a `Trace` impl took below zero (it reported references that do not
     /// exist).
-    tainted: Vec<usize>,
+    tainted: Vec<Index>,
     /// Objects the snapshot reached but did not examine (older generations) that had no
     /// root-buffer entry: each has one now (`BUFFERED` and a hold), for the caller to file in
     /// its generation's buffer (see [`Scan::take_older`]). Each is listed once: the flag
-    /// keeps it from being listed again.
+    /// keeps it from being listed again. Also the roots past [`Scan::limit`], whose entries
+    /// (`IN_BUFFER`, a hold) go back to their buffers unexamined.
     older: Vec<NonNull<H>>,
     /// Which objects the snapshot enters.
     examined: Examined,
+    /// The most nodes, and the most edges, this snapshot takes ([`MAX_NODES`] but in tests).
+    limit: usize,
     /// An empty root buffer with the capacity of the last one, swapped in for the next.
     spare_roots: Vec<NonNull<H>>,
     /// The first `root_count` nodes are the roots.
@@ -289,8 +292,8 @@ impl<H: Object> ScanNode<H> {
 /// validates them).
 #[derive(Clone, Copy)]
 struct Visit {
-    node: usize,
-    edges_end: usize,
+    node: Index,
+    edges_end: Index,
 }
 
 /// In [`Scan::live`]: the node is reachable from outside the snapshot.
@@ -298,12 +301,49 @@ const LIVE: u8 = 1;
 /// In [`Scan::live`]: the scan's forward pass has passed the node's visit.
 const SEEN: u8 = 2;
 
-const INCOMPLETE: usize = 1 << (usize::BITS - 1);
-const GUARDED: usize = 1 << (usize::BITS - 2);
+const INCOMPLETE: Index = 1 << (Index::BITS - 1);
+const GUARDED: Index = 1 << (Index::BITS - 2);
+
+/// A node's index in the scan's arrays (and an edge's in `edges`): 32 bits, which halves
+/// the edge list and the visits, the bulk of a collection's working memory. A snapshot takes
+/// at most [`MAX_NODES`] nodes and as many edges, so that both fit, with a visit's two flags.
+type Index = u32;
+
+/// The most nodes a snapshot takes, and the most edges it records. Past that (a heap of a
+/// billion objects in one scan), a node's children are left out of the snapshot and the
+/// node is marked incomplete: what it reaches counts as referenced from outside, which keeps
+/// it alive, and a cycle too large for one snapshot is never collected (ARCHITECTURE.md,
+/// "A collection").
+const MAX_NODES: usize = (GUARDED - 1) as usize;
+
+#[cfg(test)]
+thread_local! {
+    /// A lower [`MAX_NODES`] for the collections on this thread (tests only).
+    pub(crate) static TEST_LIMIT: std::cell::Cell<usize> = const { std::cell::Cell::new(MAX_NODES) };
+}
+
+/// The limit the next snapshot on this thread keeps to: [`MAX_NODES`], or a test's.
+fn limit() -> usize {
+    #[cfg(test)]
+    return TEST_LIMIT.with(std::cell::Cell::get);
+    #[cfg(not(test))]
+    MAX_NODES
+}
+
+/// An index in the scan's arrays as stored: below [`MAX_NODES`] (the snapshot's limit).
+#[inline(always)]
+fn index(i: usize) -> Index {
+    debug_assert!(i <= MAX_NODES);
+    i as Index
+}
 
 impl Visit {
+    fn node(self) -> usize {
+        self.node as usize
+    }
+
     fn edges_end(self) -> usize {
-        self.edges_end & !(INCOMPLETE | GUARDED)
+        (self.edges_end & !(INCOMPLETE | GUARDED)) as usize
     }
 
     fn incomplete(self) -> bool {
@@ -365,6 +405,7 @@ impl<H: Object> Scan<H> {
             tainted: Vec::new(),
             older: Vec::new(),
             examined: Examined::ALL,
+            limit: MAX_NODES,
             spare_roots: Vec::new(),
             root_count: 0,
             opaque: HashSet::new(),
@@ -435,6 +476,7 @@ impl<H: Object> Scan<H> {
         panics: &mut Panics,
     ) -> Verdict {
         self.examined = examined;
+        self.limit = limit();
         self.add_roots(roots);
         let mut attempt = 1;
         let trace_released = loop {
@@ -463,7 +505,7 @@ impl<H: Object> Scan<H> {
         };
         self.all_garbage = self.subtract() && !trace_released;
         let lied_about = self.tainted.first().map(|&node| {
-            let ScanNode { header, saved } = self.nodes[node];
+            let ScanNode { header, saved } = self.nodes[node as usize];
             // SAFETY: the node is in the scan, and `saved` is what entering it returned.
             let vtable = unsafe { header.as_ref().scanned_vtable(saved) };
             (vtable.type_name)()
@@ -493,11 +535,11 @@ impl<H: Object> Scan<H> {
         mem::take(&mut self.survivors)
     }
 
-    /// The objects of older generations the snapshot reached without examining them, each a
-    /// root-buffer entry (`BUFFERED`, holding a unit of its weak count) for the caller to file
-    /// in its generation's buffer. Each is tracked, out of the scan, and listed once; its
-    /// strong count may have reached zero since (a `Trace` impl or the panic hook dropping
-    /// the last reference), which the caller must check.
+    /// The objects of older generations the snapshot reached without examining them, and the
+    /// roots past its limit, each a root-buffer entry (`IN_BUFFER`, holding a unit of its weak
+    /// count) for the caller to file in its generation's buffer. Each is tracked, out of the
+    /// scan, and listed once; its strong count may have reached zero since (a `Trace` impl or
+    /// the panic hook dropping the last reference), which the caller must check.
     pub(crate) fn take_older(&mut self) -> Vec<NonNull<H>> {
         mem::take(&mut self.older)
     }
@@ -546,6 +588,12 @@ impl<H: Object> Scan<H> {
         self.stack.reserve(guess);
         self.edges.reserve(2 * guess);
         for root in roots.drain(..) {
+            if self.len() == self.limit {
+                // No index left: the entry goes back to its buffer as it is, for a later
+                // collection.
+                self.older.push(root);
+                continue;
+            }
             // SAFETY: a buffer entry holds a unit of its header's weak count; it is given back
             // only after the last use of `h`.
             let h = unsafe { root.as_ref() };
@@ -575,7 +623,7 @@ impl<H: Object> Scan<H> {
     fn snapshot(&mut self, panics: &mut Panics) -> bool {
         let panics_before = panics.count();
         let mut stack = mem::take(&mut self.stack);
-        stack.extend((0..self.len()).rev());
+        stack.extend((0..self.len()).rev().map(index));
         let mut tracer = mem::replace(&mut self.tracer, Tracer::new(H::FLAVOUR));
         // A thread-safe object's guards stay held until its edges are visited: once a guard
         // goes, another thread may take a handle out of the lock and drop it, freeing a
@@ -612,10 +660,11 @@ impl<H: Object> Scan<H> {
     #[inline(never)]
     fn trace_stack<const SKIP_OPAQUE: bool>(
         &mut self,
-        stack: &mut Vec<usize>,
+        stack: &mut Vec<Index>,
         tracer: &mut Tracer,
     ) {
         while let Some(next) = stack.pop() {
+            let next = next as usize;
             self.tracing = next;
             let node = self.nodes[next];
             let header = node.header;
@@ -718,14 +767,16 @@ impl<H: Object> Scan<H> {
     }
 
     /// Records the edges `tracer` holds as `node`'s, adding the objects they reach that are
-    /// not in the snapshot yet (onto `stack`, to be traced), and clears the tracer.
+    /// not in the snapshot yet (onto `stack`, to be traced), and clears the tracer. Past the
+    /// snapshot's limit (edges: none of the node's is recorded; nodes: no child is added),
+    /// the node is incomplete, and the children left out count as referenced from outside.
     #[inline(always)]
     fn visit(
         &mut self,
         node: usize,
-        stack: &mut Vec<usize>,
+        stack: &mut Vec<Index>,
         tracer: &mut Tracer,
-        incomplete: bool,
+        mut incomplete: bool,
     ) {
         // Only a thread-safe claim reads it (its validation).
         let guarded = if H::CONCURRENT && tracer.took_guard() {
@@ -733,6 +784,10 @@ impl<H: Object> Scan<H> {
         } else {
             0
         };
+        if self.edges.len() + tracer.edges::<H>().len() > self.limit {
+            tracer.clear();
+            incomplete = true;
+        }
         // Start every child's cache miss at once rather than one per loop iteration.
         for &child in tracer.edges::<H>() {
             prefetch(child);
@@ -741,7 +796,7 @@ impl<H: Object> Scan<H> {
         for &child in tracer.edges::<H>().iter().rev() {
             // SAFETY: `trace` reported a `Gc` the value owns: its header is alive.
             let c = unsafe { child.as_ref() };
-            let index = match c.scan_index() {
+            let index_of = match c.scan_index() {
                 Some(index) => {
                     debug_assert!(self.nodes[index].header == child, "a stale scan index");
                     index
@@ -760,24 +815,29 @@ impl<H: Object> Scan<H> {
                     }
                     continue;
                 }
+                None if self.len() == self.limit => {
+                    // No index left: the child counts as referenced from outside.
+                    incomplete = true;
+                    continue;
+                }
                 None => {
                     // SAFETY: tracked, live (an owned `Gc` is a strong reference), not
                     // `DEAD`, and not in this scan (no scan index).
-                    let Some(index) = (unsafe { self.add(child) }) else {
+                    let Some(added) = (unsafe { self.add(child) }) else {
                         // Refused: the edge is left out; the child counts as referenced
                         // from outside.
                         continue;
                     };
-                    stack.push(index);
-                    index
+                    stack.push(index(added));
+                    added
                 }
             };
-            self.edges.push(index);
+            self.edges.push(index(index_of));
         }
         let incomplete = if incomplete { INCOMPLETE } else { 0 };
         self.visits.push(Visit {
-            node,
-            edges_end: self.edges.len() | incomplete | guarded,
+            node: index(node),
+            edges_end: index(self.edges.len()) | incomplete | guarded,
         });
         tracer.clear();
     }
@@ -795,7 +855,7 @@ impl<H: Object> Scan<H> {
     fn subtract(&mut self) -> bool {
         let mut zeroed = 0;
         for &target in &self.edges {
-            let refs = &mut self.refs[target];
+            let refs = &mut self.refs[target as usize];
             match *refs {
                 MANY_REFS => {}
                 0 => self.tainted.push(target),
@@ -825,14 +885,17 @@ impl<H: Object> Scan<H> {
         let mut start = 0;
         for visit in &self.visits {
             for &target in &self.edges[start..visit.edges_end()] {
-                let (a, b) = (find(&mut parent, visit.node), find(&mut parent, target));
+                let (a, b) = (
+                    find(&mut parent, visit.node()),
+                    find(&mut parent, target as usize),
+                );
                 parent[a] = b;
             }
             start = visit.edges_end();
         }
         let mut tainted_component = vec![false; self.len()];
         for &node in &self.tainted {
-            let component = find(&mut parent, node);
+            let component = find(&mut parent, node as usize);
             tainted_component[component] = true;
         }
         for node in 0..self.len() {
@@ -857,11 +920,11 @@ impl<H: Object> Scan<H> {
         let mut start = 0;
         for visit in &self.visits {
             let end = visit.edges_end();
-            let node = &mut live[visit.node];
+            let node = &mut live[visit.node()];
             *node |= SEEN;
             if *node & LIVE != 0 {
                 for &target in &edges[start..end] {
-                    let state = &mut live[target];
+                    let state = &mut live[target as usize];
                     if *state & LIVE == 0 {
                         *state |= LIVE;
                         if *state & SEEN != 0 {
@@ -876,14 +939,15 @@ impl<H: Object> Scan<H> {
             self.ranges.resize(self.len(), (0, 0));
             let mut start = 0;
             for visit in &self.visits {
-                self.ranges[visit.node] = (start, visit.edges_end());
+                self.ranges[visit.node()] = (index(start), index(visit.edges_end()));
                 start = visit.edges_end();
             }
-            while let Some(index) = late.pop() {
-                let (start, end) = self.ranges[index];
-                for &target in &edges[start..end] {
-                    if live[target] & LIVE == 0 {
-                        live[target] |= LIVE;
+            while let Some(node) = late.pop() {
+                let (start, end) = self.ranges[node as usize];
+                for &target in &edges[start as usize..end as usize] {
+                    let state = &mut live[target as usize];
+                    if *state & LIVE == 0 {
+                        *state |= LIVE;
                         late.push(target);
                     }
                 }
@@ -939,10 +1003,10 @@ impl<H: Object> Scan<H> {
         if !(claimed && self.all_garbage) || kept {
             for k in 0..self.visits.len() {
                 let visit = self.visits[k];
-                let garbage = self.all_garbage || !self.is_live(visit.node);
+                let garbage = self.all_garbage || !self.is_live(visit.node());
                 if garbage && claimed {
                     if kept {
-                        let node = self.nodes[visit.node];
+                        let node = self.nodes[visit.node()];
                         // SAFETY: in the scan, its claim completed by `keep` (it is alive,
                         // with the collector's strong reference), with what entering it
                         // returned; the guards are released.
@@ -954,7 +1018,7 @@ impl<H: Object> Scan<H> {
                 }
                 // An abandoned claim sends its set back to the root buffer, for the next
                 // collection to judge again.
-                self.revive_node(visit.node, visit.incomplete() || garbage);
+                self.revive_node(visit.node(), visit.incomplete() || garbage);
             }
         }
         if !claimed {
@@ -992,11 +1056,11 @@ impl<H: Object> Scan<H> {
         for visit in &self.visits {
             let recorded = &self.edges[start..visit.edges_end()];
             start = visit.edges_end();
-            let garbage = self.all_garbage || !self.is_live(visit.node);
+            let garbage = self.all_garbage || !self.is_live(visit.node());
             if !garbage || !visit.guarded() {
                 continue;
             }
-            let node = self.nodes[visit.node];
+            let node = self.nodes[visit.node()];
             // SAFETY: in the scan, with what entering it returned.
             let vtable = unsafe { node.header().scanned_vtable(node.saved) };
             // SAFETY: the value is alive and stays in place (the object is `SCANNED`, which
@@ -1009,7 +1073,10 @@ impl<H: Object> Scan<H> {
                     // SAFETY: `trace` reported a `Gc` the value owns: its header is alive.
                     unsafe { child.as_ref() }.scan_index()
                 });
-                recorded.iter().all(|&index| now.next() == Some(index)) && now.next().is_none()
+                recorded
+                    .iter()
+                    .all(|&recorded| now.next() == Some(recorded as usize))
+                    && now.next().is_none()
             };
             tracer.clear();
             if !unchanged {
@@ -1028,13 +1095,13 @@ impl<H: Object> Scan<H> {
         for k in 0..self.visits.len() {
             let visit = self.visits[k];
             // SAFETY: in the scan.
-            let h = unsafe { self.nodes[visit.node].header() };
-            if self.is_live(visit.node) || h.strong() == 0 {
+            let h = unsafe { self.nodes[visit.node()].header() };
+            if self.is_live(visit.node()) || h.strong() == 0 {
                 if REVIVE {
-                    self.revive_node(visit.node, visit.incomplete());
+                    self.revive_node(visit.node(), visit.incomplete());
                 } else {
                     // For `Scan::claim`, which revives the live nodes after the claim.
-                    self.live[visit.node] |= LIVE;
+                    self.live[visit.node()] |= LIVE;
                 }
             } else {
                 self.garbage.push(visit.node);
@@ -1204,7 +1271,7 @@ impl<H: Object> Scan<H> {
         } else {
             self.garbage[k]
         };
-        self.nodes[index]
+        self.nodes[index as usize]
     }
 }
 
@@ -1235,10 +1302,10 @@ impl<H: Object> Drop for Scan<H> {
     /// destroyed (its panics dropped: one is already on its way).
     fn drop(&mut self) {
         for header in mem::take(&mut self.older) {
-            // SAFETY: the entry made when it was listed, flag and hold, given back together;
-            // it is not in the scan.
+            // SAFETY: the entry (made when it was listed, or a root past the limit), flag and
+            // hold, given back together; it is not in the scan.
             unsafe {
-                header.as_ref().clear_flag(BUFFERED);
+                header.as_ref().clear_flag(IN_BUFFER);
                 H::release_hold(header);
             }
         }
@@ -1252,5 +1319,155 @@ impl<H: Object> Drop for Scan<H> {
             }
             Stage::Done => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_NODES, TEST_LIMIT};
+    use crate::{sync, Gc, Trace, Tracer};
+    use std::cell::{Cell, RefCell};
+    use std::rc::Rc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    struct Node {
+        edges: RefCell<Vec<Gc<Node>>>,
+        drops: Rc<Cell<usize>>,
+    }
+
+    // SAFETY: reports every `Gc` it owns.
+    unsafe impl Trace for Node {
+        fn trace(&self, tracer: &mut Tracer) {
+            self.edges.trace(tracer);
+        }
+    }
+
+    impl Drop for Node {
+        fn drop(&mut self) {
+            self.drops.set(self.drops.get() + 1);
+        }
+    }
+
+    fn node(drops: &Rc<Cell<usize>>) -> Gc<Node> {
+        Gc::new(Node {
+            edges: RefCell::new(Vec::new()),
+            drops: drops.clone(),
+        })
+    }
+
+    fn link(from: &Gc<Node>, to: &Gc<Node>) {
+        from.edges.borrow_mut().push(to.clone());
+    }
+
+    /// Runs `f` with the snapshots on this thread limited to `limit` nodes and edges.
+    fn limited<R>(limit: usize, f: impl FnOnce() -> R) -> R {
+        TEST_LIMIT.set(limit);
+        let result = f();
+        TEST_LIMIT.set(MAX_NODES);
+        result
+    }
+
+    /// A ring larger than the snapshot's limit is not judged from a partial snapshot (its
+    /// untraced part counts as referenced from outside, so nothing is freed), and the node
+    /// whose children were left out goes back to the root buffer, from which a collection
+    /// with room finds the whole ring.
+    #[test]
+    fn a_cycle_past_the_limit_is_kept_until_a_snapshot_has_room() {
+        let drops = Rc::new(Cell::new(0));
+        let first = node(&drops);
+        let mut last = first.clone();
+        for _ in 1..30 {
+            let next = node(&drops);
+            link(&last, &next);
+            last = next;
+        }
+        link(&last, &first);
+        drop(last);
+        // The nodes whose handles went are judged (alive) and leave the buffer: one root left.
+        assert_eq!(crate::collect(), 0);
+        drop(first);
+        assert_eq!(crate::count(), 1);
+        assert_eq!(limited(10, crate::collect), 0);
+        assert_eq!(drops.get(), 0);
+        assert_eq!(crate::count(), 1, "the incomplete node is a root again");
+        assert_eq!(crate::collect(), 30);
+        assert_eq!(drops.get(), 30);
+    }
+
+    /// A node with more edges than the limit allows records none: what it reaches counts as
+    /// referenced from outside, which keeps the node alive too.
+    #[test]
+    fn a_node_with_edges_past_the_limit_keeps_its_children() {
+        let drops = Rc::new(Cell::new(0));
+        let hub = node(&drops);
+        for _ in 0..20 {
+            let leaf = node(&drops);
+            link(&hub, &leaf);
+            link(&leaf, &hub);
+        }
+        drop(hub);
+        assert_eq!(limited(10, crate::collect), 0);
+        assert_eq!(drops.get(), 0);
+        assert_eq!(crate::collect(), 21);
+        assert_eq!(drops.get(), 21);
+    }
+
+    /// Roots past the limit go back to their buffer untouched, for the next collections.
+    #[test]
+    fn roots_past_the_limit_wait_for_the_next_collection() {
+        let drops = Rc::new(Cell::new(0));
+        // No automatic collection in between (Miri's thresholds are low).
+        crate::disable();
+        for _ in 0..25 {
+            let lonely = node(&drops);
+            link(&lonely, &lonely);
+            drop(lonely);
+        }
+        assert_eq!(crate::count(), 25);
+        assert_eq!(
+            limited(10, || [(); 3].map(|()| crate::collect())),
+            [10, 10, 5]
+        );
+        assert_eq!(drops.get(), 25);
+        assert_eq!(crate::count(), 0);
+        crate::enable();
+    }
+
+    struct SyncNode {
+        next: Mutex<Option<sync::Gc<SyncNode>>>,
+        drops: Arc<AtomicUsize>,
+    }
+
+    // SAFETY: reports its one owned `sync::Gc`.
+    unsafe impl Trace for SyncNode {
+        fn trace(&self, tracer: &mut Tracer) {
+            self.next.trace(tracer);
+        }
+    }
+
+    impl Drop for SyncNode {
+        fn drop(&mut self) {
+            self.drops.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The same for the shared heap, whose collector files the roots past the limit back in
+    /// their generations' buffers.
+    #[test]
+    fn sync_roots_past_the_limit_wait_for_the_next_collection() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        sync::disable();
+        for _ in 0..25 {
+            let lonely = sync::Gc::new(SyncNode {
+                next: Mutex::new(None),
+                drops: drops.clone(),
+            });
+            *lonely.next.lock().unwrap() = Some(lonely.clone());
+        }
+        let freed = limited(10, || [(); 3].map(|()| sync::collect()));
+        sync::enable();
+        assert_eq!(freed, [10, 10, 5]);
+        assert_eq!(drops.load(Ordering::Relaxed), 25);
     }
 }
