@@ -309,11 +309,13 @@ const GUARDED: Index = 1 << (Index::BITS - 2);
 /// at most [`MAX_NODES`] nodes and as many edges, so that both fit, with a visit's two flags.
 type Index = u32;
 
-/// The most nodes a snapshot takes, and the most edges it records. Past that (a heap of a
-/// billion objects in one scan), a node's children are left out of the snapshot and the
-/// node is marked incomplete: what it reaches counts as referenced from outside, which keeps
-/// it alive, and a cycle too large for one snapshot is never collected (ARCHITECTURE.md,
-/// "A collection").
+/// The most nodes a snapshot takes, and the most edges it records. Past that (a billion
+/// objects reachable from one collection's roots), the roots left over wait in their
+/// buffers, and a node whose children do not fit is marked incomplete with them left out:
+/// what it reaches counts as referenced from outside, which keeps it alive. So a cycle too
+/// large for one snapshot is never collected, and while such a structure is among the
+/// roots (it is put back each time, incomplete) the cycles that do not fit beside it wait
+/// (ARCHITECTURE.md, "A collection").
 const MAX_NODES: usize = (GUARDED - 1) as usize;
 
 #[cfg(test)]
@@ -463,7 +465,8 @@ impl<H: Object> Scan<H> {
     /// # Safety
     /// Every root is a live header of this flavour with an entry in the root buffer
     /// (`IN_BUFFER`, holding one unit of its weak count), each listed once; the caller hands
-    /// the entries over (this clears `IN_BUFFER` and gives the units back). No other scan of
+    /// the entries over (this clears `IN_BUFFER` and gives the units back, but for the roots
+    /// past the snapshot's limit, which [`Scan::take_older`] hands back). No other scan of
     /// this flavour runs (on any thread), and `context` is the flavour's, in a collection
     /// that defers this thread's releases (so no header is freed while the scan holds it:
     /// other threads' last releases of a thread-safe object in the scan hand its value to
@@ -779,7 +782,7 @@ impl<H: Object> Scan<H> {
         mut incomplete: bool,
     ) {
         // Only a thread-safe claim reads it (its validation).
-        let guarded = if H::CONCURRENT && tracer.took_guard() {
+        let mut guarded = if H::CONCURRENT && tracer.took_guard() {
             GUARDED
         } else {
             0
@@ -787,6 +790,10 @@ impl<H: Object> Scan<H> {
         if self.edges.len() + tracer.edges::<H>().len() > self.limit {
             tracer.clear();
             incomplete = true;
+            // No edge of it is counted, so none can have moved under the verdict: nothing to
+            // validate (a fresh trace would differ from the empty record, and abandon the
+            // whole claim for nothing).
+            guarded = 0;
         }
         // Start every child's cache miss at once rather than one per loop iteration.
         for &child in tracer.edges::<H>() {
@@ -1368,12 +1375,19 @@ mod tests {
         result
     }
 
-    /// A ring larger than the snapshot's limit is not judged from a partial snapshot (its
-    /// untraced part counts as referenced from outside, so nothing is freed), and the node
-    /// whose children were left out goes back to the root buffer, from which a collection
-    /// with room finds the whole ring.
+    /// Objects traced by `collect` (from the statistics).
+    fn traced_by(collect: impl FnOnce() -> usize) -> (usize, u64) {
+        let before = crate::stats().traced;
+        let freed = collect();
+        (freed, crate::stats().traced - before)
+    }
+
+    /// Past the limit on nodes, a node's children are left out: a ring larger than the limit
+    /// is not judged from a partial snapshot (its untraced part counts as referenced from
+    /// outside, so nothing is freed), and the node whose children were left out goes back to
+    /// the root buffer, from which a collection with room finds the whole ring.
     #[test]
-    fn a_cycle_past_the_limit_is_kept_until_a_snapshot_has_room() {
+    fn a_cycle_past_the_node_limit_is_kept_until_a_snapshot_has_room() {
         let drops = Rc::new(Cell::new(0));
         let first = node(&drops);
         let mut last = first.clone();
@@ -1388,10 +1402,11 @@ mod tests {
         assert_eq!(crate::collect(), 0);
         drop(first);
         assert_eq!(crate::count(), 1);
-        assert_eq!(limited(10, crate::collect), 0);
+        // Ten nodes, nine edges: the edges never reach the limit.
+        assert_eq!(limited(10, || traced_by(crate::collect)), (0, 10));
         assert_eq!(drops.get(), 0);
         assert_eq!(crate::count(), 1, "the incomplete node is a root again");
-        assert_eq!(crate::collect(), 30);
+        assert_eq!(traced_by(crate::collect), (30, 30));
         assert_eq!(drops.get(), 30);
     }
 
@@ -1406,10 +1421,14 @@ mod tests {
             link(&hub, &leaf);
             link(&leaf, &hub);
         }
+        assert_eq!(crate::collect(), 0);
         drop(hub);
-        assert_eq!(limited(10, crate::collect), 0);
+        assert_eq!(crate::count(), 1);
+        // Only the hub: none of its twenty edges fits.
+        assert_eq!(limited(10, || traced_by(crate::collect)), (0, 1));
         assert_eq!(drops.get(), 0);
-        assert_eq!(crate::collect(), 21);
+        assert_eq!(crate::count(), 1, "the hub is a root again");
+        assert_eq!(traced_by(crate::collect), (21, 21));
         assert_eq!(drops.get(), 21);
     }
 
@@ -1425,25 +1444,52 @@ mod tests {
             drop(lonely);
         }
         assert_eq!(crate::count(), 25);
-        assert_eq!(
-            limited(10, || [(); 3].map(|()| crate::collect())),
-            [10, 10, 5]
-        );
+        let collections = limited(10, || [(); 3].map(|()| traced_by(crate::collect)));
+        assert_eq!(collections, [(10, 10), (10, 10), (5, 5)]);
         assert_eq!(drops.get(), 25);
         assert_eq!(crate::count(), 0);
         crate::enable();
     }
 
     struct SyncNode {
-        next: Mutex<Option<sync::Gc<SyncNode>>>,
+        next: Mutex<Vec<sync::Gc<SyncNode>>>,
         drops: Arc<AtomicUsize>,
     }
 
-    // SAFETY: reports its one owned `sync::Gc`.
+    // SAFETY: reports every `sync::Gc` it owns.
     unsafe impl Trace for SyncNode {
         fn trace(&self, tracer: &mut Tracer) {
             self.next.trace(tracer);
         }
+    }
+
+    fn sync_node(drops: &Arc<AtomicUsize>) -> sync::Gc<SyncNode> {
+        sync::Gc::new(SyncNode {
+            next: Mutex::new(Vec::new()),
+            drops: drops.clone(),
+        })
+    }
+
+    fn sync_link(from: &sync::Gc<SyncNode>, to: &sync::Gc<SyncNode>) {
+        from.next.lock().unwrap().push(to.clone());
+    }
+
+    /// The shared heap is the process's: its tests here take turns (`cargo test` runs them
+    /// on parallel threads), each with automatic collection off meanwhile.
+    fn sync_heap_alone<R>(f: impl FnOnce() -> R) -> R {
+        static TURN: Mutex<()> = Mutex::new(());
+        let _turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        sync::disable();
+        let result = f();
+        sync::enable();
+        result
+    }
+
+    /// A sync collection: what it freed and what it traced.
+    fn sync_traced_by(collect: impl FnOnce() -> usize) -> (usize, u64) {
+        let before = sync::stats().traced;
+        let freed = collect();
+        (freed, sync::stats().traced - before)
     }
 
     impl Drop for SyncNode {
@@ -1457,17 +1503,49 @@ mod tests {
     #[test]
     fn sync_roots_past_the_limit_wait_for_the_next_collection() {
         let drops = Arc::new(AtomicUsize::new(0));
-        sync::disable();
-        for _ in 0..25 {
-            let lonely = sync::Gc::new(SyncNode {
-                next: Mutex::new(None),
-                drops: drops.clone(),
-            });
-            *lonely.next.lock().unwrap() = Some(lonely.clone());
-        }
-        let freed = limited(10, || [(); 3].map(|()| sync::collect()));
-        sync::enable();
-        assert_eq!(freed, [10, 10, 5]);
+        let collections = sync_heap_alone(|| {
+            for _ in 0..25 {
+                let lonely = sync_node(&drops);
+                sync_link(&lonely, &lonely);
+            }
+            limited(10, || [(); 3].map(|()| sync_traced_by(sync::collect)))
+        });
+        assert_eq!(collections, [(10, 10), (10, 10), (5, 5)]);
         assert_eq!(drops.load(Ordering::Relaxed), 25);
+    }
+
+    /// A garbage node whose edges did not fit has none recorded, so the thread-safe claim
+    /// has nothing of it to validate: comparing a fresh trace (which finds the live roots it
+    /// points to) with the empty record would abandon the claim of the whole set.
+    #[test]
+    fn sync_garbage_whose_edges_did_not_fit_is_claimed() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (first, aborted, second) = sync_heap_alone(|| {
+            // Four live self-loops, held by `x`, which `b` holds, on a cycle with `a`.
+            let loops: Vec<_> = (0..4).map(|_| sync_node(&drops)).collect();
+            let x = sync_node(&drops);
+            for l in &loops {
+                sync_link(l, l);
+                sync_link(&x, l);
+            }
+            let (a, b) = (sync_node(&drops), sync_node(&drops));
+            sync_link(&a, &b);
+            sync_link(&b, &a);
+            sync_link(&b, &x);
+            drop((x, b));
+            // Everything is alive: the buffer empties.
+            assert_eq!(sync::collect(), 0);
+            // Roots: the four loops, then `a`. Snapshot: 4 nodes and 4 edges, then `a`, `b`
+            // and `x` (7 and 7): `x`'s four edges do not fit beside them.
+            drop(loops);
+            drop(a);
+            let aborted = sync::stats().aborted;
+            let first = limited(8, || sync_traced_by(sync::collect));
+            let aborted = sync::stats().aborted - aborted;
+            (first, aborted, sync::collect())
+        });
+        assert_eq!((first, aborted), ((3, 7), 0), "a, b and x, claimed");
+        assert_eq!(second, 4, "the loops x held");
+        assert_eq!(drops.load(Ordering::Relaxed), 7);
     }
 }
