@@ -44,7 +44,8 @@
 //! header in a scan state ([`Stage`]).
 //!
 //! A garbage header is thus written twice (snapshot, destroy); each phase after the snapshot
-//! reads only the side arrays it needs.
+//! reads only the side arrays it needs. Their indices are 32 bits; a snapshot that outgrows
+//! them hands the collection to a scan with 64-bit ones ([`Scan::widen`], [`index`]).
 //!
 //! Every phase runs on explicit work lists, so depth is bounded by type nesting, never by the
 //! data: a million-node ring is collected on a 256 KiB stack.
@@ -53,11 +54,17 @@ use std::collections::HashSet;
 use std::mem;
 use std::ptr::NonNull;
 
-use crate::cycle::object::{drop_value, Object, DEAD, IN_BUFFER, UNTRACKED};
+use crate::cycle::object::{drop_value, Object, BUFFERED, DEAD, UNTRACKED};
 use crate::cycle::registry::MAX_TABLES;
 use crate::panics::Panics;
 use crate::release;
 use crate::trace::Tracer;
+
+mod index;
+#[cfg(test)]
+mod tests;
+
+use index::Index;
 
 /// What the algorithm needs of the flavour that runs it.
 ///
@@ -178,7 +185,7 @@ pub(crate) struct Verdict {
 /// touched, and freeing them — right after the destroy pass has filled the allocator's bins
 /// with freed objects — makes glibc consolidate those bins, touching every freed object once
 /// more (BENCHMARKS.md has the measurement).
-pub(crate) struct Scan<H: Object> {
+pub(crate) struct Scan<H: Object, I: Index = u32> {
     nodes: Vec<ScanNode<H>>,
     /// CPython's `gc_refs`: strong count minus references from inside the snapshot. In 32
     /// bits, because the subtract pass updates it in random order (a random graph's `refs`
@@ -187,39 +194,47 @@ pub(crate) struct Scan<H: Object> {
     /// One per traced node, in tracing order: depth first, children in the order their parent
     /// reported them. For structures built depth first (trees, lists) that is allocation
     /// order, so the destroy pass walks memory forwards.
-    visits: Vec<Visit>,
+    visits: Vec<Visit<I>>,
     /// Every node's edges as node indices, in tracing order: visit `k`'s edges end at
     /// `visits[k].edges_end()` and start where visit `k - 1`'s end.
-    edges: Vec<Index>,
+    edges: Vec<I>,
     /// Every node is garbage: phases 3 and 4 were skipped, and `visits` lists the garbage.
     all_garbage: bool,
     /// The snapshot's depth-first work list, then the scan's (kept here between uses).
-    stack: Vec<Index>,
+    stack: Vec<I>,
     /// Per node, its edges in `edges`, rebuilt from `visits` when the scan needs them (see
     /// [`Scan::mark_live`]).
-    ranges: Vec<(Index, Index)>,
+    ranges: Vec<(I, I)>,
     /// Per node, [`LIVE`] if it is reachable from outside the snapshot (scan and claim only),
     /// and [`SEEN`] once the scan's forward pass has passed its visit.
     live: Vec<u8>,
     /// Indices of the unreachable objects, claimed (`DEAD`), to destroy (or kept alive:
     /// [`Scan::keep_garbage`]) — unless every node is garbage, when `visits` is the list.
-    garbage: Vec<Index>,
+    garbage: Vec<I>,
     /// Survivors that could not be traced completely, to examine again next time (or, after
     /// the collection gave up, the roots).
     survivors: Vec<NonNull<H>>,
     /// Nodes whose `refs` a `Trace` impl took below zero (it reported references that do not
     /// exist).
-    tainted: Vec<Index>,
+    tainted: Vec<I>,
     /// Objects the snapshot reached but did not examine (older generations) that had no
     /// root-buffer entry: each has one now (`BUFFERED` and a hold), for the caller to file in
     /// its generation's buffer (see [`Scan::take_older`]). Each is listed once: the flag
-    /// keeps it from being listed again. Also the roots past [`Scan::limit`], whose entries
-    /// (`IN_BUFFER`, a hold) go back to their buffers unexamined.
+    /// keeps it from being listed again.
     older: Vec<NonNull<H>>,
     /// Which objects the snapshot enters.
     examined: Examined,
-    /// The most nodes, and the most edges, this snapshot takes ([`MAX_NODES`] but in tests).
+    /// The most nodes, and the most edges, this snapshot takes ([`Index::MAX`], or a
+    /// test's lower limit).
     limit: usize,
+    /// The snapshot outgrew its indices: it is given up, and a wider scan takes over.
+    overflowed: bool,
+    /// The root-buffer entries `add_roots` had no index left for (`IN_BUFFER`, a hold each),
+    /// for the wider scan.
+    left_roots: Vec<NonNull<H>>,
+    /// The scan with wider indices that took over this collection, if this one outgrew its
+    /// own: the verdict and everything after it are its ([`Scan::widen`]).
+    wide: Option<Box<Scan<H, u64>>>,
     /// An empty root buffer with the capacity of the last one, swapped in for the next.
     spare_roots: Vec<NonNull<H>>,
     /// The first `root_count` nodes are the roots.
@@ -285,15 +300,15 @@ impl<H: Object> ScanNode<H> {
     }
 }
 
-/// A traced node and where its edges end, with [`INCOMPLETE`] set when part of the value
-/// could not be traced (a borrowed `RefCell`): if it survives, it goes back into the root
-/// buffer, so the cycle it may be on is examined again; and [`GUARDED`] set when its trace
-/// took a lock or cell borrow (so its edges may have changed since: a thread-safe claim
-/// validates them).
+/// A traced node and where its edges end, with [`Index::INCOMPLETE`] set when part of the
+/// value could not be traced (a borrowed `RefCell`): if it survives, it goes back into the
+/// root buffer, so the cycle it may be on is examined again; and [`Index::GUARDED`] set when
+/// its trace took a lock or cell borrow (so its edges may have changed since: a thread-safe
+/// claim validates them).
 #[derive(Clone, Copy)]
-struct Visit {
-    node: Index,
-    edges_end: Index,
+struct Visit<I: Index> {
+    node: I,
+    edges_end: I,
 }
 
 /// In [`Scan::live`]: the node is reachable from outside the snapshot.
@@ -301,59 +316,40 @@ const LIVE: u8 = 1;
 /// In [`Scan::live`]: the scan's forward pass has passed the node's visit.
 const SEEN: u8 = 2;
 
-const INCOMPLETE: Index = 1 << (Index::BITS - 1);
-const GUARDED: Index = 1 << (Index::BITS - 2);
-
-/// A node's index in the scan's arrays (and an edge's in `edges`): 32 bits, which halves
-/// the edge list and the visits, the bulk of a collection's working memory. A snapshot takes
-/// at most [`MAX_NODES`] nodes and as many edges, so that both fit, with a visit's two flags.
-type Index = u32;
-
-/// The most nodes a snapshot takes, and the most edges it records. Past that (a billion
-/// objects reachable from one collection's roots), the roots left over wait in their
-/// buffers, and a node whose children do not fit is marked incomplete with them left out:
-/// what it reaches counts as referenced from outside, which keeps it alive. So a cycle too
-/// large for one snapshot is never collected, and while such a structure is among the
-/// roots (it is put back each time, incomplete) the cycles that do not fit beside it wait
-/// (ARCHITECTURE.md, "A collection").
-const MAX_NODES: usize = (GUARDED - 1) as usize;
-
 #[cfg(test)]
 thread_local! {
-    /// A lower [`MAX_NODES`] for the collections on this thread (tests only).
-    pub(crate) static TEST_LIMIT: std::cell::Cell<usize> = const { std::cell::Cell::new(MAX_NODES) };
+    /// A lower limit for the 32-bit snapshots on this thread (tests only), so that tests can
+    /// make a snapshot outgrow its indices.
+    static TEST_LIMIT: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+    /// How many scans on this thread outgrew their indices (tests only).
+    static WIDENED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
-/// The limit the next snapshot on this thread keeps to: [`MAX_NODES`], or a test's.
-fn limit() -> usize {
+/// The limit of a snapshot with indices `I` on this thread: [`Index::MAX`], or a test's
+/// lower one for the narrow indices.
+fn limit<I: Index>() -> usize {
     #[cfg(test)]
-    return TEST_LIMIT.with(std::cell::Cell::get);
-    #[cfg(not(test))]
-    MAX_NODES
+    if I::MAX < <u64 as Index>::MAX {
+        return I::MAX.min(TEST_LIMIT.get());
+    }
+    I::MAX
 }
 
-/// An index in the scan's arrays as stored: below [`MAX_NODES`] (the snapshot's limit).
-#[inline(always)]
-fn index(i: usize) -> Index {
-    debug_assert!(i <= MAX_NODES);
-    i as Index
-}
-
-impl Visit {
+impl<I: Index> Visit<I> {
     fn node(self) -> usize {
-        self.node as usize
+        self.node.get()
     }
 
     fn edges_end(self) -> usize {
-        (self.edges_end & !(INCOMPLETE | GUARDED)) as usize
+        self.edges_end.end()
     }
 
     fn incomplete(self) -> bool {
-        self.edges_end & INCOMPLETE != 0
+        self.edges_end.has(I::INCOMPLETE)
     }
 
     fn guarded(self) -> bool {
-        self.edges_end & GUARDED != 0
+        self.edges_end.has(I::GUARDED)
     }
 }
 
@@ -391,8 +387,8 @@ fn prefetch<H>(header: NonNull<H>) {
     let _ = header;
 }
 
-impl<H: Object> Scan<H> {
-    pub(crate) fn new() -> Scan<H> {
+impl<H: Object, I: Index> Scan<H, I> {
+    pub(crate) fn new() -> Scan<H, I> {
         Scan {
             nodes: Vec::new(),
             refs: Vec::new(),
@@ -407,7 +403,10 @@ impl<H: Object> Scan<H> {
             tainted: Vec::new(),
             older: Vec::new(),
             examined: Examined::ALL,
-            limit: MAX_NODES,
+            limit: I::MAX,
+            overflowed: false,
+            left_roots: Vec::new(),
+            wide: None,
             spare_roots: Vec::new(),
             root_count: 0,
             opaque: HashSet::new(),
@@ -423,8 +422,10 @@ impl<H: Object> Scan<H> {
 
     /// Empties the arrays of a finished collection that traced `traced` objects and returns
     /// them for the next one, unless they are much larger than it needed.
-    pub(crate) fn recycle(mut self, traced: usize) -> Option<Scan<H>> {
+    pub(crate) fn recycle(mut self, traced: usize) -> Option<Scan<H, I>> {
         debug_assert!(self.stage == Stage::Done);
+        // A wider scan's arrays are not kept: it served one collection of a huge heap.
+        self.wide = None;
         let keep = RETAIN_SLACK * traced.max(RETAIN_FLOOR);
         if self.nodes.capacity() > keep || self.edges.capacity() > 2 * keep {
             return None;
@@ -441,6 +442,8 @@ impl<H: Object> Scan<H> {
         self.tainted.clear();
         debug_assert!(self.older.is_empty(), "`take_older` was not called");
         self.opaque.clear();
+        self.overflowed = false;
+        debug_assert!(self.left_roots.is_empty());
         self.all_garbage = false;
         self.abandoned = false;
         self.keeping = false;
@@ -465,8 +468,7 @@ impl<H: Object> Scan<H> {
     /// # Safety
     /// Every root is a live header of this flavour with an entry in the root buffer
     /// (`IN_BUFFER`, holding one unit of its weak count), each listed once; the caller hands
-    /// the entries over (this clears `IN_BUFFER` and gives the units back, but for the roots
-    /// past the snapshot's limit, which [`Scan::take_older`] hands back). No other scan of
+    /// the entries over (this clears `IN_BUFFER` and gives the units back). No other scan of
     /// this flavour runs (on any thread), and `context` is the flavour's, in a collection
     /// that defers this thread's releases (so no header is freed while the scan holds it:
     /// other threads' last releases of a thread-safe object in the scan hand its value to
@@ -479,8 +481,16 @@ impl<H: Object> Scan<H> {
         panics: &mut Panics,
     ) -> Verdict {
         self.examined = examined;
-        self.limit = limit();
+        self.limit = limit::<I>();
         self.add_roots(roots);
+        self.judge_added(context, panics)
+    }
+
+    /// [`Scan::judge`] once the roots are in the scan.
+    fn judge_added(&mut self, context: &impl Context, panics: &mut Panics) -> Verdict {
+        if self.overflowed {
+            return self.widen(context, panics);
+        }
         let mut attempt = 1;
         let trace_released = loop {
             let pending_before = context.pending_releases();
@@ -489,6 +499,9 @@ impl<H: Object> Scan<H> {
                 let _tracing = unsafe { Tracing::begin(context) };
                 self.snapshot(panics)
             };
+            if self.overflowed {
+                return self.widen(context, panics);
+            }
             if valid {
                 // Only a `Trace` impl can have released anything during a valid snapshot.
                 break context.pending_releases() != pending_before;
@@ -508,7 +521,7 @@ impl<H: Object> Scan<H> {
         };
         self.all_garbage = self.subtract() && !trace_released;
         let lied_about = self.tainted.first().map(|&node| {
-            let ScanNode { header, saved } = self.nodes[node as usize];
+            let ScanNode { header, saved } = self.nodes[node.get()];
             // SAFETY: the node is in the scan, and `saved` is what entering it returned.
             let vtable = unsafe { header.as_ref().scanned_vtable(saved) };
             (vtable.type_name)()
@@ -529,22 +542,57 @@ impl<H: Object> Scan<H> {
         }
     }
 
+    /// Hands the collection to a scan with wider indices, once this one's snapshot outgrew
+    /// its own: revives every node, and has the wider scan take each that still has strong
+    /// references as a root, with the root-buffer entries this one had no index for. (As
+    /// after a void snapshot, every node and not only the roots: any may be the way into an
+    /// orphaned cycle, and a drop does not buffer a tentatively dead object.) Returns its
+    /// verdict; the rest of the collection is the wider scan's too.
+    #[cold]
+    #[inline(never)]
+    fn widen(&mut self, context: &impl Context, panics: &mut Panics) -> Verdict {
+        #[cfg(test)]
+        WIDENED.set(WIDENED.get() + 1);
+        let held = self.revive_all(true);
+        self.stage = Stage::Done;
+        let mut wide = Box::new(Scan::<H, u64>::new());
+        wide.examined = self.examined;
+        wide.limit = limit::<u64>();
+        wide.keeping = self.keeping;
+        wide.opaque = mem::take(&mut self.opaque);
+        // SAFETY: `revive_all` took a hold on each, out of the scan now; they were nodes, so
+        // tracked.
+        unsafe { wide.add_held(held) };
+        wide.add_roots(mem::take(&mut self.left_roots));
+        let verdict = wide.judge_added(context, panics);
+        self.wide = Some(wide);
+        verdict
+    }
+
     /// The survivors of the last verdict to put back in the root buffer: those that could
     /// not be traced completely, the members of a garbage set whose claim was abandoned, or,
     /// if the collection gave up, its roots. Each is tracked, out of the scan, and carries a
     /// hold (a unit of its weak count) that the caller owns: the root-buffer entry's if the
     /// object is buffered again, otherwise to give back.
     pub(crate) fn take_survivors(&mut self) -> Vec<NonNull<H>> {
-        mem::take(&mut self.survivors)
+        match &mut self.wide {
+            Some(wide) => wide.take_survivors(),
+            None => mem::take(&mut self.survivors),
+        }
     }
 
-    /// The objects of older generations the snapshot reached without examining them, and the
-    /// roots past its limit, each a root-buffer entry (`IN_BUFFER`, holding a unit of its weak
-    /// count) for the caller to file in its generation's buffer. Each is tracked, out of the
-    /// scan, and listed once; its strong count may have reached zero since (a `Trace` impl or
-    /// the panic hook dropping the last reference), which the caller must check.
+    /// The objects of older generations the snapshot reached without examining them, each a
+    /// root-buffer entry (`BUFFERED`, holding a unit of its weak count) for the caller to file
+    /// in its generation's buffer. Each is tracked, out of the scan, and listed once; its
+    /// strong count may have reached zero since (a `Trace` impl or the panic hook dropping
+    /// the last reference), which the caller must check.
     pub(crate) fn take_older(&mut self) -> Vec<NonNull<H>> {
-        mem::take(&mut self.older)
+        let mut older = mem::take(&mut self.older);
+        // Those this snapshot made before it outgrew its indices are entries too.
+        if let Some(wide) = &mut self.wide {
+            older.append(&mut wide.take_older());
+        }
+        older
     }
 
     /// An empty root buffer to swap in for the one the next collection takes.
@@ -590,12 +638,14 @@ impl<H: Object> Scan<H> {
         self.visits.reserve(guess);
         self.stack.reserve(guess);
         self.edges.reserve(2 * guess);
-        for root in roots.drain(..) {
+        let mut entries = roots.drain(..);
+        for root in entries.by_ref() {
             if self.len() == self.limit {
-                // No index left: the entry goes back to its buffer as it is, for a later
-                // collection.
-                self.older.push(root);
-                continue;
+                // No index left: the entries wait for a wider scan.
+                self.overflowed = true;
+                self.left_roots.push(root);
+                self.left_roots.extend(entries.by_ref());
+                break;
             }
             // SAFETY: a buffer entry holds a unit of its header's weak count; it is given back
             // only after the last use of `h`.
@@ -610,7 +660,32 @@ impl<H: Object> Scan<H> {
             // to the collector) keep the implicit hold.
             unsafe { H::release_hold(root) };
         }
+        drop(entries);
         self.spare_roots = roots;
+        self.root_count = self.len();
+    }
+
+    /// Adds each of `held` that still has strong references to the snapshot as a root, and
+    /// gives back the holds.
+    ///
+    /// # Safety
+    /// Each of `held` is a tracked header out of every scan, with a hold the caller hands
+    /// over.
+    unsafe fn add_held(&mut self, held: Vec<NonNull<H>>) {
+        for header in held {
+            // SAFETY: the hold keeps the header, until it is given back below.
+            let h = unsafe { header.as_ref() };
+            if h.strong() > 0 {
+                // SAFETY: alive (the hold), and tracked. One that is `DEAD`, or already in
+                // this scan, or (thread-safe) whose count went to zero since, is refused by
+                // its header.
+                let _ = unsafe { self.add(header) };
+            }
+            // SAFETY: the caller's hold. If the object entered the scan, its strong
+            // references (or its value handed to the collector) keep the implicit hold:
+            // this is not the last unit.
+            unsafe { H::release_hold(header) };
+        }
         self.root_count = self.len();
     }
 
@@ -626,7 +701,7 @@ impl<H: Object> Scan<H> {
     fn snapshot(&mut self, panics: &mut Panics) -> bool {
         let panics_before = panics.count();
         let mut stack = mem::take(&mut self.stack);
-        stack.extend((0..self.len()).rev().map(index));
+        stack.extend((0..self.len()).rev().map(I::new));
         let mut tracer = mem::replace(&mut self.tracer, Tracer::new(H::FLAVOUR));
         // A thread-safe object's guards stay held until its edges are visited: once a guard
         // goes, another thread may take a handle out of the lock and drop it, freeing a
@@ -661,13 +736,9 @@ impl<H: Object> Scan<H> {
     /// tells the compiler that the `trace` calls cannot touch the scan, so the arrays stay
     /// in registers across them.
     #[inline(never)]
-    fn trace_stack<const SKIP_OPAQUE: bool>(
-        &mut self,
-        stack: &mut Vec<Index>,
-        tracer: &mut Tracer,
-    ) {
+    fn trace_stack<const SKIP_OPAQUE: bool>(&mut self, stack: &mut Vec<I>, tracer: &mut Tracer) {
         while let Some(next) = stack.pop() {
-            let next = next as usize;
+            let next = next.get();
             self.tracing = next;
             let node = self.nodes[next];
             let header = node.header;
@@ -706,20 +777,9 @@ impl<H: Object> Scan<H> {
         self.refs.clear();
         self.visits.clear();
         self.edges.clear();
-        for root in kept {
-            // SAFETY: `revive_all` took a hold on it, given back below.
-            let h = unsafe { root.as_ref() };
-            if h.strong() > 0 {
-                // SAFETY: alive (the hold), and tracked (it was a node). A root that is
-                // `DEAD` or already back in this scan is refused by its header.
-                let _ = unsafe { self.add(root) };
-            }
-            // SAFETY: the hold `revive_all` took. If the object entered the scan again, its
-            // strong references (or its value handed to the collector) keep the implicit
-            // hold: this is not the last unit.
-            unsafe { H::release_hold(root) };
-        }
-        self.root_count = self.len();
+        // SAFETY: `revive_all` took a hold on each, out of the scan now; they were nodes, so
+        // tracked.
+        unsafe { self.add_held(kept) };
     }
 
     /// Takes every node out of the scan without claiming anything: releases the held
@@ -770,31 +830,20 @@ impl<H: Object> Scan<H> {
     }
 
     /// Records the edges `tracer` holds as `node`'s, adding the objects they reach that are
-    /// not in the snapshot yet (onto `stack`, to be traced), and clears the tracer. Past the
-    /// snapshot's limit (edges: none of the node's is recorded; nodes: no child is added),
-    /// the node is incomplete, and the children left out count as referenced from outside.
+    /// not in the snapshot yet (onto `stack`, to be traced), and clears the tracer. If they
+    /// could take the snapshot past its limit, records nothing and ends the snapshot: a
+    /// wider scan takes over ([`Scan::widen`]).
     #[inline(always)]
-    fn visit(
-        &mut self,
-        node: usize,
-        stack: &mut Vec<Index>,
-        tracer: &mut Tracer,
-        mut incomplete: bool,
-    ) {
-        // Only a thread-safe claim reads it (its validation).
-        let mut guarded = if H::CONCURRENT && tracer.took_guard() {
-            GUARDED
-        } else {
-            0
-        };
-        if self.edges.len() + tracer.edges::<H>().len() > self.limit {
+    fn visit(&mut self, node: usize, stack: &mut Vec<I>, tracer: &mut Tracer, incomplete: bool) {
+        let reported = tracer.edges::<H>().len();
+        if self.len().max(self.edges.len()) + reported > self.limit {
+            self.overflowed = true;
+            stack.clear();
             tracer.clear();
-            incomplete = true;
-            // No edge of it is counted, so none can have moved under the verdict: nothing to
-            // validate (a fresh trace would differ from the empty record, and abandon the
-            // whole claim for nothing).
-            guarded = 0;
+            return;
         }
+        // Only a thread-safe claim reads it (its validation).
+        let guarded = H::CONCURRENT && tracer.took_guard();
         // Start every child's cache miss at once rather than one per loop iteration.
         for &child in tracer.edges::<H>() {
             prefetch(child);
@@ -822,11 +871,6 @@ impl<H: Object> Scan<H> {
                     }
                     continue;
                 }
-                None if self.len() == self.limit => {
-                    // No index left: the child counts as referenced from outside.
-                    incomplete = true;
-                    continue;
-                }
                 None => {
                     // SAFETY: tracked, live (an owned `Gc` is a strong reference), not
                     // `DEAD`, and not in this scan (no scan index).
@@ -835,16 +879,15 @@ impl<H: Object> Scan<H> {
                         // from outside.
                         continue;
                     };
-                    stack.push(index(added));
+                    stack.push(I::new(added));
                     added
                 }
             };
-            self.edges.push(index(index_of));
+            self.edges.push(I::new(index_of));
         }
-        let incomplete = if incomplete { INCOMPLETE } else { 0 };
         self.visits.push(Visit {
-            node: index(node),
-            edges_end: index(self.edges.len()) | incomplete | guarded,
+            node: I::new(node),
+            edges_end: I::end_with(self.edges.len(), incomplete, guarded),
         });
         tracer.clear();
     }
@@ -862,7 +905,7 @@ impl<H: Object> Scan<H> {
     fn subtract(&mut self) -> bool {
         let mut zeroed = 0;
         for &target in &self.edges {
-            let refs = &mut self.refs[target as usize];
+            let refs = &mut self.refs[target.get()];
             match *refs {
                 MANY_REFS => {}
                 0 => self.tainted.push(target),
@@ -894,7 +937,7 @@ impl<H: Object> Scan<H> {
             for &target in &self.edges[start..visit.edges_end()] {
                 let (a, b) = (
                     find(&mut parent, visit.node()),
-                    find(&mut parent, target as usize),
+                    find(&mut parent, target.get()),
                 );
                 parent[a] = b;
             }
@@ -902,7 +945,7 @@ impl<H: Object> Scan<H> {
         }
         let mut tainted_component = vec![false; self.len()];
         for &node in &self.tainted {
-            let component = find(&mut parent, node as usize);
+            let component = find(&mut parent, node.get());
             tainted_component[component] = true;
         }
         for node in 0..self.len() {
@@ -931,7 +974,7 @@ impl<H: Object> Scan<H> {
             *node |= SEEN;
             if *node & LIVE != 0 {
                 for &target in &edges[start..end] {
-                    let state = &mut live[target as usize];
+                    let state = &mut live[target.get()];
                     if *state & LIVE == 0 {
                         *state |= LIVE;
                         if *state & SEEN != 0 {
@@ -943,16 +986,16 @@ impl<H: Object> Scan<H> {
             start = end;
         }
         if !late.is_empty() {
-            self.ranges.resize(self.len(), (0, 0));
+            self.ranges.resize(self.len(), (I::new(0), I::new(0)));
             let mut start = 0;
             for visit in &self.visits {
-                self.ranges[visit.node()] = (index(start), index(visit.edges_end()));
+                self.ranges[visit.node()] = (I::new(start), I::new(visit.edges_end()));
                 start = visit.edges_end();
             }
             while let Some(node) = late.pop() {
-                let (start, end) = self.ranges[node as usize];
-                for &target in &edges[start as usize..end as usize] {
-                    let state = &mut live[target as usize];
+                let (start, end) = self.ranges[node.get()];
+                for &target in &edges[start.get()..end.get()] {
+                    let state = &mut live[target.get()];
                     if *state & LIVE == 0 {
                         *state |= LIVE;
                         late.push(target);
@@ -983,7 +1026,10 @@ impl<H: Object> Scan<H> {
     /// The garbage kept by a judgement after [`Scan::keep_garbage`], in tracing order: each
     /// alive, out of the scan, with one strong reference the caller owns.
     pub(crate) fn take_kept(&mut self) -> Vec<NonNull<H>> {
-        mem::take(&mut self.kept)
+        match &mut self.wide {
+            Some(wide) => wide.take_kept(),
+            None => mem::take(&mut self.kept),
+        }
     }
 
     /// Phase 4: validate and claim the garbage, release the held guards, revive the rest.
@@ -1082,7 +1128,7 @@ impl<H: Object> Scan<H> {
                 });
                 recorded
                     .iter()
-                    .all(|&recorded| now.next() == Some(recorded as usize))
+                    .all(|&recorded| now.next() == Some(recorded.get()))
                     && now.next().is_none()
             };
             tracer.clear();
@@ -1189,6 +1235,9 @@ impl<H: Object> Scan<H> {
     /// path; returns how many objects that was. A panicking `Drop` does not stop the pass:
     /// its panic is recorded in `panics`.
     pub(crate) fn destroy(&mut self, panics: &mut Panics) -> usize {
+        if let Some(wide) = &mut self.wide {
+            return wide.destroy(panics);
+        }
         if self.stage == Stage::Done {
             // The collection gave up (there is no garbage), or kept its garbage.
             return 0;
@@ -1222,6 +1271,9 @@ impl<H: Object> Scan<H> {
             !H::CONCURRENT,
             "only a claim that is a tentative `DEAD` can be undone"
         );
+        if let Some(wide) = &mut self.wide {
+            return wide.save();
+        }
         if self.stage == Stage::Done {
             return Vec::new();
         }
@@ -1278,7 +1330,7 @@ impl<H: Object> Scan<H> {
         } else {
             self.garbage[k]
         };
-        self.nodes[index as usize]
+        self.nodes[index.get()]
     }
 }
 
@@ -1303,16 +1355,16 @@ unsafe fn destroy_member<H: Object>(node: ScanNode<H>) {
     unsafe { drop_value(node.header, || drop_in_place(node.header)) };
 }
 
-impl<H: Object> Drop for Scan<H> {
+impl<H: Object, I: Index> Drop for Scan<H, I> {
     /// Leaves no header in a scan state, whatever ended the collection early: before the
     /// claim, every node is revived; during the destruction, the rest of the garbage is
     /// destroyed (its panics dropped: one is already on its way).
     fn drop(&mut self) {
         for header in mem::take(&mut self.older) {
-            // SAFETY: the entry (made when it was listed, or a root past the limit), flag and
-            // hold, given back together; it is not in the scan.
+            // SAFETY: the entry made when it was listed, flag and hold, given back together;
+            // it is not in the scan.
             unsafe {
-                header.as_ref().clear_flag(IN_BUFFER);
+                header.as_ref().clear_flag(BUFFERED);
                 H::release_hold(header);
             }
         }
@@ -1326,226 +1378,5 @@ impl<H: Object> Drop for Scan<H> {
             }
             Stage::Done => {}
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{MAX_NODES, TEST_LIMIT};
-    use crate::{sync, Gc, Trace, Tracer};
-    use std::cell::{Cell, RefCell};
-    use std::rc::Rc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::{Arc, Mutex};
-
-    struct Node {
-        edges: RefCell<Vec<Gc<Node>>>,
-        drops: Rc<Cell<usize>>,
-    }
-
-    // SAFETY: reports every `Gc` it owns.
-    unsafe impl Trace for Node {
-        fn trace(&self, tracer: &mut Tracer) {
-            self.edges.trace(tracer);
-        }
-    }
-
-    impl Drop for Node {
-        fn drop(&mut self) {
-            self.drops.set(self.drops.get() + 1);
-        }
-    }
-
-    fn node(drops: &Rc<Cell<usize>>) -> Gc<Node> {
-        Gc::new(Node {
-            edges: RefCell::new(Vec::new()),
-            drops: drops.clone(),
-        })
-    }
-
-    fn link(from: &Gc<Node>, to: &Gc<Node>) {
-        from.edges.borrow_mut().push(to.clone());
-    }
-
-    /// Runs `f` with the snapshots on this thread limited to `limit` nodes and edges.
-    fn limited<R>(limit: usize, f: impl FnOnce() -> R) -> R {
-        TEST_LIMIT.set(limit);
-        let result = f();
-        TEST_LIMIT.set(MAX_NODES);
-        result
-    }
-
-    /// Objects traced by `collect` (from the statistics).
-    fn traced_by(collect: impl FnOnce() -> usize) -> (usize, u64) {
-        let before = crate::stats().traced;
-        let freed = collect();
-        (freed, crate::stats().traced - before)
-    }
-
-    /// Past the limit on nodes, a node's children are left out: a ring larger than the limit
-    /// is not judged from a partial snapshot (its untraced part counts as referenced from
-    /// outside, so nothing is freed), and the node whose children were left out goes back to
-    /// the root buffer, from which a collection with room finds the whole ring.
-    #[test]
-    fn a_cycle_past_the_node_limit_is_kept_until_a_snapshot_has_room() {
-        let drops = Rc::new(Cell::new(0));
-        let first = node(&drops);
-        let mut last = first.clone();
-        for _ in 1..30 {
-            let next = node(&drops);
-            link(&last, &next);
-            last = next;
-        }
-        link(&last, &first);
-        drop(last);
-        // The nodes whose handles went are judged (alive) and leave the buffer: one root left.
-        assert_eq!(crate::collect(), 0);
-        drop(first);
-        assert_eq!(crate::count(), 1);
-        // Ten nodes, nine edges: the edges never reach the limit.
-        assert_eq!(limited(10, || traced_by(crate::collect)), (0, 10));
-        assert_eq!(drops.get(), 0);
-        assert_eq!(crate::count(), 1, "the incomplete node is a root again");
-        assert_eq!(traced_by(crate::collect), (30, 30));
-        assert_eq!(drops.get(), 30);
-    }
-
-    /// A node with more edges than the limit allows records none: what it reaches counts as
-    /// referenced from outside, which keeps the node alive too.
-    #[test]
-    fn a_node_with_edges_past_the_limit_keeps_its_children() {
-        let drops = Rc::new(Cell::new(0));
-        let hub = node(&drops);
-        for _ in 0..20 {
-            let leaf = node(&drops);
-            link(&hub, &leaf);
-            link(&leaf, &hub);
-        }
-        assert_eq!(crate::collect(), 0);
-        drop(hub);
-        assert_eq!(crate::count(), 1);
-        // Only the hub: none of its twenty edges fits.
-        assert_eq!(limited(10, || traced_by(crate::collect)), (0, 1));
-        assert_eq!(drops.get(), 0);
-        assert_eq!(crate::count(), 1, "the hub is a root again");
-        assert_eq!(traced_by(crate::collect), (21, 21));
-        assert_eq!(drops.get(), 21);
-    }
-
-    /// Roots past the limit go back to their buffer untouched, for the next collections.
-    #[test]
-    fn roots_past_the_limit_wait_for_the_next_collection() {
-        let drops = Rc::new(Cell::new(0));
-        // No automatic collection in between (Miri's thresholds are low).
-        crate::disable();
-        for _ in 0..25 {
-            let lonely = node(&drops);
-            link(&lonely, &lonely);
-            drop(lonely);
-        }
-        assert_eq!(crate::count(), 25);
-        let collections = limited(10, || [(); 3].map(|()| traced_by(crate::collect)));
-        assert_eq!(collections, [(10, 10), (10, 10), (5, 5)]);
-        assert_eq!(drops.get(), 25);
-        assert_eq!(crate::count(), 0);
-        crate::enable();
-    }
-
-    struct SyncNode {
-        next: Mutex<Vec<sync::Gc<SyncNode>>>,
-        drops: Arc<AtomicUsize>,
-    }
-
-    // SAFETY: reports every `sync::Gc` it owns.
-    unsafe impl Trace for SyncNode {
-        fn trace(&self, tracer: &mut Tracer) {
-            self.next.trace(tracer);
-        }
-    }
-
-    fn sync_node(drops: &Arc<AtomicUsize>) -> sync::Gc<SyncNode> {
-        sync::Gc::new(SyncNode {
-            next: Mutex::new(Vec::new()),
-            drops: drops.clone(),
-        })
-    }
-
-    fn sync_link(from: &sync::Gc<SyncNode>, to: &sync::Gc<SyncNode>) {
-        from.next.lock().unwrap().push(to.clone());
-    }
-
-    /// The shared heap is the process's: its tests here take turns (`cargo test` runs them
-    /// on parallel threads), each with automatic collection off meanwhile.
-    fn sync_heap_alone<R>(f: impl FnOnce() -> R) -> R {
-        static TURN: Mutex<()> = Mutex::new(());
-        let _turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        sync::disable();
-        let result = f();
-        sync::enable();
-        result
-    }
-
-    /// A sync collection: what it freed and what it traced.
-    fn sync_traced_by(collect: impl FnOnce() -> usize) -> (usize, u64) {
-        let before = sync::stats().traced;
-        let freed = collect();
-        (freed, sync::stats().traced - before)
-    }
-
-    impl Drop for SyncNode {
-        fn drop(&mut self) {
-            self.drops.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    /// The same for the shared heap, whose collector files the roots past the limit back in
-    /// their generations' buffers.
-    #[test]
-    fn sync_roots_past_the_limit_wait_for_the_next_collection() {
-        let drops = Arc::new(AtomicUsize::new(0));
-        let collections = sync_heap_alone(|| {
-            for _ in 0..25 {
-                let lonely = sync_node(&drops);
-                sync_link(&lonely, &lonely);
-            }
-            limited(10, || [(); 3].map(|()| sync_traced_by(sync::collect)))
-        });
-        assert_eq!(collections, [(10, 10), (10, 10), (5, 5)]);
-        assert_eq!(drops.load(Ordering::Relaxed), 25);
-    }
-
-    /// A garbage node whose edges did not fit has none recorded, so the thread-safe claim
-    /// has nothing of it to validate: comparing a fresh trace (which finds the live roots it
-    /// points to) with the empty record would abandon the claim of the whole set.
-    #[test]
-    fn sync_garbage_whose_edges_did_not_fit_is_claimed() {
-        let drops = Arc::new(AtomicUsize::new(0));
-        let (first, aborted, second) = sync_heap_alone(|| {
-            // Four live self-loops, held by `x`, which `b` holds, on a cycle with `a`.
-            let loops: Vec<_> = (0..4).map(|_| sync_node(&drops)).collect();
-            let x = sync_node(&drops);
-            for l in &loops {
-                sync_link(l, l);
-                sync_link(&x, l);
-            }
-            let (a, b) = (sync_node(&drops), sync_node(&drops));
-            sync_link(&a, &b);
-            sync_link(&b, &a);
-            sync_link(&b, &x);
-            drop((x, b));
-            // Everything is alive: the buffer empties.
-            assert_eq!(sync::collect(), 0);
-            // Roots: the four loops, then `a`. Snapshot: 4 nodes and 4 edges, then `a`, `b`
-            // and `x` (7 and 7): `x`'s four edges do not fit beside them.
-            drop(loops);
-            drop(a);
-            let aborted = sync::stats().aborted;
-            let first = limited(8, || sync_traced_by(sync::collect));
-            let aborted = sync::stats().aborted - aborted;
-            (first, aborted, sync::collect())
-        });
-        assert_eq!((first, aborted), ((3, 7), 0), "a, b and x, claimed");
-        assert_eq!(second, 4, "the loops x held");
-        assert_eq!(drops.load(Ordering::Relaxed), 7);
     }
 }
