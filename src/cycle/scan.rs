@@ -555,6 +555,15 @@ impl<H: Object, I: Index> Scan<H, I> {
         WIDENED.set(WIDENED.get() + 1);
         let held = self.revive_all(true);
         self.stage = Stage::Done;
+        // This scan's arrays are as large as its indices allow: let them go before the wider
+        // scan fills its own.
+        self.nodes = Vec::new();
+        self.refs = Vec::new();
+        self.visits = Vec::new();
+        self.edges = Vec::new();
+        self.stack = Vec::new();
+        self.ranges = Vec::new();
+        self.live = Vec::new();
         let mut wide = Box::new(Scan::<H, u64>::new());
         wide.examined = self.examined;
         wide.limit = limit::<u64>();

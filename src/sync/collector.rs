@@ -459,9 +459,8 @@ fn run(mut guard: MutexGuard<'_, Held>, generation: usize, panics: &mut Panics) 
         unsafe { refile(held, header, &marks) };
     }
     for header in scan.take_older() {
-        // SAFETY: an entry the snapshot made (`BUFFERED`, with its unit) or a root past its
-        // limit (`IN_BUFFER`, with its unit), handed over; a collection of its generation will
-        // find it, or take it out if its object is gone.
+        // SAFETY: an entry the snapshot made (`BUFFERED`, with its unit), handed over; a
+        // collection of its generation will find it, or take it out if its object is gone.
         unsafe { held.file(header, &marks) };
     }
     for index in 1..=FROZEN {

@@ -13,11 +13,14 @@ use std::sync::{Arc, Mutex};
 struct Node {
     edges: RefCell<Vec<Gc<Node>>>,
     drops: Rc<Cell<usize>>,
+    /// The next `trace` panics.
+    panics: Cell<bool>,
 }
 
-// SAFETY: reports every `Gc` it owns.
+// SAFETY: reports every `Gc` it owns (or panics).
 unsafe impl Trace for Node {
     fn trace(&self, tracer: &mut Tracer) {
+        assert!(!self.panics.replace(false), "a trace that panics once");
         self.edges.trace(tracer);
     }
 }
@@ -32,6 +35,7 @@ fn node(drops: &Rc<Cell<usize>>) -> Gc<Node> {
     Gc::new(Node {
         edges: RefCell::new(Vec::new()),
         drops: drops.clone(),
+        panics: Cell::new(false),
     })
 }
 
@@ -163,6 +167,70 @@ fn an_older_object_reached_before_widening_keeps_its_entry() {
     assert_eq!(traced_by(crate::collect), (0, 1));
     drop(old);
     assert_eq!(drops.get(), 31);
+    crate::enable();
+}
+
+/// The same for an older object the wider scan reaches first: its entry is handed over too.
+#[test]
+fn an_older_object_reached_after_widening_keeps_its_entry() {
+    let drops = Rc::new(Cell::new(0));
+    crate::disable();
+    let old = node(&drops);
+    assert_eq!(crate::collect(), 0);
+    // A ring in generation 1 whose 26th node then points to `old`: past where the 32-bit
+    // snapshot gives up.
+    let first = node(&drops);
+    let mut last = first.clone();
+    let mut deep = None;
+    for k in 1..30 {
+        let next = node(&drops);
+        link(&last, &next);
+        if k == 25 {
+            deep = Some(next.clone());
+        }
+        last = next;
+    }
+    link(&last, &first);
+    drop(last);
+    assert_eq!(crate::collect_generation(0), 0);
+    let deep = deep.unwrap();
+    deep.edges.borrow_mut().insert(0, old.clone());
+    drop((first, deep));
+    let ((freed, _), widened) = limited(10, || traced_by(|| crate::collect_generation(1)));
+    assert_eq!((freed, widened), (30, 1));
+    assert_eq!(traced_by(crate::collect), (0, 1));
+    drop(old);
+    assert_eq!(drops.get(), 31);
+    crate::enable();
+}
+
+/// A snapshot that is void (a `trace` panicked) and outgrows its indices: the wider scan
+/// starts from every node of the void one and does not trace the panicking object again,
+/// which keeps what it reaches alive until the next collection.
+#[test]
+fn a_void_snapshot_then_an_overflowing_one_widens_with_what_panicked() {
+    let drops = Rc::new(Cell::new(0));
+    crate::disable();
+    // A ring with a chord from its first node to its tenth; the fifth panics once.
+    let nodes: Vec<_> = (0..30).map(|_| node(&drops)).collect();
+    for k in 0..30 {
+        link(&nodes[k], &nodes[(k + 1) % 30]);
+    }
+    link(&nodes[0], &nodes[10]);
+    let (first, fifth) = (nodes[0].clone(), nodes[5].clone());
+    drop(nodes);
+    assert_eq!(crate::collect(), 0);
+    fifth.panics.set(true);
+    drop((fifth, first));
+    assert_eq!(crate::count(), 2);
+    // The 32-bit snapshot meets the panic at the fifth node, goes on from the first along
+    // the chord, and outgrows its indices: void and too large at once.
+    let (panicked, widened) = limited(10, || {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(crate::collect)).is_err()
+    });
+    assert_eq!((panicked, widened, drops.get()), (true, 1, 0));
+    assert_eq!(crate::collect(), 30);
+    assert_eq!(drops.get(), 30);
     crate::enable();
 }
 
