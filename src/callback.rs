@@ -18,7 +18,7 @@ use crate::trace::{Contents, Trace, Tracer};
 /// Something that can be called with `A` and returns `R`, and reports to the collector the
 /// `Gc`s it keeps: the trait to store [`TracedFn`]s behind. `Box<dyn Callback<A, R>>` (also
 /// with `+ Send` and `+ Send + Sync`) implements `Trace`, and so does `Gc<dyn Callback<A,
-/// R>>` (made with [`unsize!`](crate::unsize)).
+/// R>>` (made with [`unsize!`](macro@crate::unsize)).
 ///
 /// Several arguments are passed as one tuple.
 ///

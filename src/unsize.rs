@@ -1,4 +1,4 @@
-//! [`unsize!`](crate::unsize): `Gc<T>` to `Gc<dyn Trait>` (or `Gc<[T]>` from `Gc<[T; N]>`) on
+//! [`unsize!`](macro@crate::unsize): `Gc<T>` to `Gc<dyn Trait>` (or `Gc<[T]>` from `Gc<[T; N]>`) on
 //! stable Rust, where `CoerceUnsized` is not available.
 //!
 //! The macro hands the handle's value pointer to a closure whose only statement is an
@@ -7,7 +7,7 @@
 //! around the coerced pointer, which keeps the allocation and gains the target's metadata
 //! (a trait object's vtable, a slice's length).
 
-/// A handle whose pointee can be unsized by [`unsize!`](crate::unsize). Implementation
+/// A handle whose pointee can be unsized by [`unsize!`](macro@crate::unsize). Implementation
 /// detail of the macro.
 #[doc(hidden)]
 pub trait Unsize {

@@ -362,8 +362,7 @@ impl<H: Numbered> Table<H> {
         }
     }
 
-    /// Calls `f` on each listed object of `generation` (0 to 2), oldest first, as
-    /// [`Table::for_each`] does.
+    /// Calls `f` on each listed object of `generation` (0 to 2), oldest first.
     pub(crate) fn for_each_in(&self, generation: usize, mut f: impl FnMut(NonNull<H>)) {
         let first = self.first_of(generation);
         let past = match generation {
@@ -379,7 +378,7 @@ impl<H: Numbered> Table<H> {
     }
 
     /// Calls `f` on each listed object with its generation (0 to 2, or [`FROZEN`]), oldest
-    /// first, as [`Table::for_each`] does.
+    /// first.
     pub(crate) fn for_each_with_generation(&self, mut f: impl FnMut(usize, NonNull<H>)) {
         let marks = self.marks();
         for (slot, header) in self.slots.iter().enumerate() {

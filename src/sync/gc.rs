@@ -247,7 +247,7 @@ impl<T: ?Sized> Gc<T> {
     }
 
     /// Whether the collector tracks this object (CPython's `gc.is_tracked`): `false` when
-    /// its type can never own a `Gc` ([`Trace::may_contain_gc`](crate::Trace::may_contain_gc)
+    /// its type can never own a `Gc` ([`Trace::may_contain_gc`]
     /// answers `false`), so it is never a possible cycle root, never traced and not listed
     /// among the heap's objects.
     ///

@@ -234,7 +234,7 @@ impl<T: ?Sized> Gc<T> {
     }
 
     /// Whether the collector tracks this object (CPython's `gc.is_tracked`): `false` when
-    /// its type can never own a `Gc` ([`Trace::may_contain_gc`](crate::Trace::may_contain_gc)
+    /// its type can never own a `Gc` ([`Trace::may_contain_gc`]
     /// answers `false`), so it is never a possible cycle root, never traced and not listed
     /// among the heap's objects.
     ///
@@ -714,7 +714,7 @@ impl<T: Clone + Trace + 'static> Gc<T> {
 impl Gc<dyn Any> {
     /// Returns the `Gc` as a `Gc<T>` if the value is a `T`, else gives it back, as
     /// [`Rc::downcast`](std::rc::Rc::downcast). Make a `Gc<dyn Any>` with
-    /// [`unsize!`](crate::unsize).
+    /// [`unsize!`](macro@crate::unsize).
     ///
     /// # Examples
     ///
