@@ -430,7 +430,8 @@ fn run(mut guard: MutexGuard<'_, Held>, generation: usize, panics: &mut Panics) 
         }
     }
     let mut roots = scan.take_spare_roots();
-    for buffer in &mut held.roots[..=generation] {
+    // Oldest first, as in the single-threaded collector (`Collector::take_roots`).
+    for buffer in held.roots[..=generation].iter_mut().rev() {
         roots.append(buffer);
     }
     let saving = HEAP.save_all.load(Ordering::Relaxed);

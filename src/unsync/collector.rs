@@ -434,11 +434,13 @@ impl Collector {
         mut into: Vec<NonNull<Header>>,
     ) -> Vec<NonNull<Header>> {
         let mut roots = self.roots.borrow_mut();
-        if into.capacity() < roots[0].len() {
+        if generation == 0 && into.capacity() < roots[0].len() {
             // The young buffer is the usual one: swap it in, keeping the spare's capacity.
             std::mem::swap(&mut into, &mut roots[0]);
         }
-        for buffer in &mut roots[..=generation] {
+        // Oldest first: a structure that grows from its old part reaches its young part from
+        // there, so the snapshot traces it in order, with no late marks for phase 3.
+        for buffer in roots[..=generation].iter_mut().rev() {
             into.append(buffer);
         }
         if generation == FULL && self.thawed_roots.replace(false) {
