@@ -138,29 +138,26 @@ fn garbage_past_the_limit_is_saved_whole() {
     assert_eq!(drops.get(), 30);
 }
 
-/// An object of an older generation that the 32-bit snapshot made a root of before it
-/// outgrew its indices keeps that root-buffer entry (the wider scan finds it buffered
-/// already): a full collection then examines it.
-#[test]
-fn an_older_object_reached_before_widening_keeps_its_entry() {
+/// A ring of 30 in generation 1 whose node `k` points to an object of generation 2: a
+/// collection of generation 1 that outgrows its 32-bit indices frees the ring, and the
+/// old object keeps the root-buffer entry the snapshot gave it, so that a full collection
+/// examines it.
+fn an_older_object_reached_from_node(k: usize) {
     let drops = Rc::new(Cell::new(0));
     crate::disable();
     let old = node(&drops);
     assert_eq!(crate::collect(), 0);
-    // A ring in generation 1 (it survives a young collection), whose first node then points
-    // to `old` (not before: the young collection would have made `old` a root).
-    let first = node(&drops);
-    let mut last = first.clone();
-    for _ in 1..30 {
-        let next = node(&drops);
-        link(&last, &next);
-        last = next;
+    let nodes: Vec<_> = (0..30).map(|_| node(&drops)).collect();
+    for j in 0..30 {
+        link(&nodes[j], &nodes[(j + 1) % 30]);
     }
-    link(&last, &first);
-    drop(last);
+    let kept = (nodes[0].clone(), nodes[k].clone());
+    drop(nodes);
+    // It survives a young collection, which empties the buffer; only then does node `k`
+    // point to `old` (before, the young collection would have made `old` a root itself).
     assert_eq!(crate::collect_generation(0), 0);
-    first.edges.borrow_mut().insert(0, old.clone());
-    drop(first);
+    kept.1.edges.borrow_mut().insert(0, old.clone());
+    drop(kept);
     let ((freed, _), widened) = limited(10, || traced_by(|| crate::collect_generation(1)));
     assert_eq!((freed, widened), (30, 1));
     // `old` is a root of its own generation now.
@@ -170,38 +167,18 @@ fn an_older_object_reached_before_widening_keeps_its_entry() {
     crate::enable();
 }
 
-/// The same for an older object the wider scan reaches first: its entry is handed over too.
+/// The 32-bit snapshot reaches the old object (from the first node, a root) before it gives
+/// up: the entry it made goes with the wider scan's.
+#[test]
+fn an_older_object_reached_before_widening_keeps_its_entry() {
+    an_older_object_reached_from_node(0);
+}
+
+/// Only the wider scan reaches it (from the 26th node, past where the 32-bit snapshot
+/// gives up): the entry it made is handed over too.
 #[test]
 fn an_older_object_reached_after_widening_keeps_its_entry() {
-    let drops = Rc::new(Cell::new(0));
-    crate::disable();
-    let old = node(&drops);
-    assert_eq!(crate::collect(), 0);
-    // A ring in generation 1 whose 26th node then points to `old`: past where the 32-bit
-    // snapshot gives up.
-    let first = node(&drops);
-    let mut last = first.clone();
-    let mut deep = None;
-    for k in 1..30 {
-        let next = node(&drops);
-        link(&last, &next);
-        if k == 25 {
-            deep = Some(next.clone());
-        }
-        last = next;
-    }
-    link(&last, &first);
-    drop(last);
-    assert_eq!(crate::collect_generation(0), 0);
-    let deep = deep.unwrap();
-    deep.edges.borrow_mut().insert(0, old.clone());
-    drop((first, deep));
-    let ((freed, _), widened) = limited(10, || traced_by(|| crate::collect_generation(1)));
-    assert_eq!((freed, widened), (30, 1));
-    assert_eq!(traced_by(crate::collect), (0, 1));
-    drop(old);
-    assert_eq!(drops.get(), 31);
-    crate::enable();
+    an_older_object_reached_from_node(25);
 }
 
 /// A snapshot that is void (a `trace` panicked) and outgrows its indices: the wider scan
