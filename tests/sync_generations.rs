@@ -122,9 +122,10 @@ fn an_old_object_a_young_collection_reaches_becomes_a_root_of_its_generation() {
     link(&old, &young);
     // The only handle to `old` moves into `young`: no count changes, so `old` gets no entry.
     young.edges.lock().unwrap().push(old);
-    drop(young); // `young` is buffered: the cycle's one entry
-                 // Generation 0's collection keeps `young` (the edge from `old` counts as from outside)
-                 // and makes `old`, which it reached but did not examine, a root of generation 2.
+    // `young` is buffered: the cycle's one entry.
+    drop(young);
+    // Generation 0's collection keeps `young` (the edge from `old` counts as from outside)
+    // and makes `old`, which it reached but did not examine, a root of generation 2.
     assert_eq!(sync::collect_generation(0), 0);
     assert_eq!(sync::collect(), 2);
     assert_eq!(drops.load(Ordering::SeqCst), 2);
