@@ -10,7 +10,7 @@ use crate::cycle::{self, Flavour, Object, VTable, DEAD, DROPPED, IN_BUFFER, UNTR
 use crate::primitive::cell::UnsafeCell;
 use crate::primitive::sync::atomic::{fence, AtomicU64, Ordering};
 use crate::sync::registry;
-use crate::sync::state::{self, Root, State, SCANNED};
+use crate::sync::state::{self, State, SCANNED};
 
 /// The weak count's bits in [`Header::weak`]: the low 27. A hold taken past half of them
 /// (about 67 million `Weak`s to one object) aborts the process, as `Arc` aborts past
@@ -235,7 +235,7 @@ unsafe impl Object for Header {
     /// taken first, and kept as the entry's unit only if the entry was made.
     unsafe fn make_root(&self) -> bool {
         self.take_hold();
-        if self.state.make_root() == Root::Made {
+        if self.state.make_root() {
             true
         } else {
             // The object's strong references keep the implicit hold (the caller's

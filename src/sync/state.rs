@@ -75,17 +75,6 @@ fn is_live_root(word: usize) -> bool {
     word & BUFFERED != 0 && strong(word) > 0 && word & (DEAD | SCANNED) == 0
 }
 
-/// What [`State::make_root`] did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Root {
-    /// Set `BUFFERED`: the caller's hold is the new entry's unit.
-    Made,
-    /// Turned a withdrawn entry back into a root (its unit stays).
-    Rearmed,
-    /// Nothing: the object has an entry already, or none is needed.
-    Unchanged,
-}
-
 /// What [`State::try_increment_now`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Attempt {
@@ -534,8 +523,10 @@ impl State {
     /// Makes the object a root for the collection of its generation (`Object::make_root`):
     /// turns a withdrawn entry back into a root, or sets `BUFFERED` if it has no entry (the
     /// caller's hold becoming the entry's). Nothing for an object with no strong reference
-    /// left, a dead one, or one already buffered. Waits while `get_mut` has the word locked.
-    pub(crate) fn make_root(&self) -> Root {
+    /// left, a dead one, or one already buffered. Returns whether it set `BUFFERED` on an
+    /// object with no entry (the caller's hold is then the new entry's unit; a withdrawn
+    /// entry keeps its own). Waits while `get_mut` has the word locked.
+    pub(crate) fn make_root(&self) -> bool {
         let old = self.change_unlocked(|word| {
             if strong(word) == 0 || word & (UNTRACKED | DEAD | BUFFERED) != 0 {
                 None
@@ -545,11 +536,7 @@ impl State {
                 Some(word | BUFFERED)
             }
         });
-        match old {
-            None => Root::Unchanged,
-            Some(old) if old & WITHDRAWN != 0 => Root::Rearmed,
-            Some(_) => Root::Made,
-        }
+        old.is_some_and(|old| old & WITHDRAWN == 0)
     }
 
     /// Sets `BUFFERED` if the object is tracked, has strong references, is not dead and has
