@@ -8,7 +8,7 @@ use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::pin::Pin;
 use std::ptr::{self, NonNull};
 
-use crate::cycle::{Object, VTable, VTableFor, BUFFERED, DEAD, DROPPED, UNTRACKED, WITHDRAWN};
+use crate::cycle::{Object, VTableFor, BUFFERED, DEAD, DROPPED, UNTRACKED, WITHDRAWN};
 use crate::handle::dead_deref;
 use crate::release::{self, Droppable};
 use crate::trace::{Trace, Tracer};
@@ -98,7 +98,7 @@ impl<T: Trace + 'static> Gc<T> {
         if tracked {
             local::before_alloc();
         }
-        let ptr = Gc::<T>::allocate(tracked, VTableFor::<Header, T>::VTABLE);
+        let ptr = Gc::<T>::allocate(tracked);
         // SAFETY: `ptr` is a fresh allocation whose value is written here, once, in place:
         // building the value into a `GcBox` on the stack and moving that would copy it twice.
         unsafe { ptr::addr_of_mut!((*ptr.as_ptr()).value).write(value) };
@@ -109,7 +109,7 @@ impl<T: Trace + 'static> Gc<T> {
     /// hold); the value is left uninitialized, for the caller to write in place before the
     /// box becomes a `Gc`.
     #[inline(always)]
-    fn allocate(tracked: bool, vtable: &'static VTable<Header>) -> NonNull<GcBox<T>> {
+    fn allocate(tracked: bool) -> NonNull<GcBox<T>> {
         let ptr = NonNull::from(Box::leak(Box::<GcBox<T>>::new_uninit())).cast::<GcBox<T>>();
         // Listed before the header is written (the registry only keeps the pointer), so that
         // the header is written once, number included. (If listing panics, the uninitialised
@@ -122,7 +122,12 @@ impl<T: Trace + 'static> Gc<T> {
         // SAFETY: `ptr` points to an allocation sized and aligned for a `GcBox<T>`; the header
         // is written once, through a raw pointer, before anything reads the box.
         unsafe {
-            ptr::addr_of_mut!((*ptr.as_ptr()).header).write(Header::new(vtable, tracked, 1, number))
+            ptr::addr_of_mut!((*ptr.as_ptr()).header).write(Header::new(
+                VTableFor::<Header, T>::VTABLE,
+                tracked,
+                1,
+                number,
+            ))
         };
         ptr
     }
@@ -684,7 +689,7 @@ impl<T: Clone + Trace + 'static> Gc<T> {
     /// `try_unwrap` does. Runs no user code and does not unwind (an allocation failure
     /// aborts).
     fn move_to_fresh_allocation(this: &mut Self, tracked: bool) {
-        let fresh = Gc::<T>::allocate(tracked, VTableFor::<Header, T>::VTABLE);
+        let fresh = Gc::<T>::allocate(tracked);
         // SAFETY: the fresh value is a bitwise copy out of the old allocation, whose strong
         // count goes to 0 below without its value being dropped: it is moved, not duplicated.
         // Nothing unwinds in between.
