@@ -6,6 +6,7 @@
 //! settings, and runs the algorithm.
 
 pub(crate) mod boxed;
+mod generations;
 mod object;
 pub(crate) mod phase;
 pub(crate) mod registry;
@@ -13,6 +14,7 @@ mod scan;
 pub(crate) mod slice;
 mod stats;
 
+pub(crate) use generations::generation_due;
 pub(crate) use object::{
     drop_value, Flavour, GcBox, Object, VTable, VTableFor, BUFFERED, DEAD, DROPPED, IN_BUFFER,
     UNTRACKED, WITHDRAWN,

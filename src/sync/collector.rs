@@ -31,7 +31,7 @@ use crate::primitive::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use crate::primitive::{global, local};
 
 use crate::cycle::registry::{Marks, FROZEN};
-use crate::cycle::{Context, Examined, Object, Phase, Scan, Stats, FULL};
+use crate::cycle::{self, Context, Examined, Object, Phase, Scan, Stats, FULL};
 use crate::hooks::{CallbackId, CollectionEvent};
 use crate::panics::{drop_payload, Panics, Payload};
 use crate::release;
@@ -49,12 +49,6 @@ pub(crate) const DEFAULT_THRESHOLDS: [usize; GENERATIONS] = if cfg!(miri) {
 
 /// The generations a collection can be asked for.
 const GENERATIONS: usize = FULL + 1;
-
-/// As in the single-threaded flavour: an automatic collection of generation 2 waits until
-/// the roots buffered in generation 2 are at least the last full collection's survivors
-/// divided by this (CPython's rule of a quarter), so that re-tracing a large live heap stays
-/// amortised O(1) per root.
-const SURVIVOR_RATIO: usize = 4;
 
 /// Below this many entries an old generation's buffer is not purged of entries whose object
 /// is gone (generation 0's is taken by every collection).
@@ -280,23 +274,16 @@ fn collect_if_due() {
     collect_with(Trigger::Automatic, overdue, generation_due());
 }
 
-/// The generation an automatic collection collects: the oldest whose count has reached its
-/// threshold — for generation 2, only once its buffered roots are a quarter of what the last
-/// full collection found alive (see `sync::thresholds`).
+/// The generation an automatic collection collects ([`cycle::generation_due`]).
 fn generation_due() -> usize {
-    let reached = |generation: usize| {
-        HEAP.collections_since[generation - 1].load(Ordering::Relaxed)
-            >= HEAP.thresholds[generation].load(Ordering::Relaxed)
-    };
-    let old_roots = HEAP.old_roots.load(Ordering::Relaxed);
-    let survivors = HEAP.survivors_of_full.load(Ordering::Relaxed);
-    if reached(2) && old_roots >= survivors / SURVIVOR_RATIO {
-        2
-    } else if reached(1) {
-        1
-    } else {
-        0
-    }
+    cycle::generation_due(
+        |generation| {
+            HEAP.collections_since[generation - 1].load(Ordering::Relaxed)
+                >= HEAP.thresholds[generation].load(Ordering::Relaxed)
+        },
+        HEAP.old_roots.load(Ordering::Relaxed),
+        HEAP.survivors_of_full.load(Ordering::Relaxed),
+    )
 }
 
 /// Runs a collection of generations 0..=`generation`; returns how many objects it freed (0

@@ -12,7 +12,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::ptr::NonNull;
 
 use crate::cycle::{
-    Context, Examined, Object, Phase, Scan, Stats, BUFFERED, FULL, IN_BUFFER, WITHDRAWN,
+    self, Context, Examined, Object, Phase, Scan, Stats, BUFFERED, FULL, IN_BUFFER, WITHDRAWN,
 };
 use crate::hooks::CollectionEvent;
 use crate::panics::{drop_payload, Panics, Payload};
@@ -27,21 +27,13 @@ use std::time::Instant;
 /// collected when this many possible cycle roots have been buffered since the last
 /// collection, generation 1 when generation 0 has been collected this many times since
 /// generation 1 last was, and generation 2 likewise after generation 1 (and see
-/// [`SURVIVOR_RATIO`]). CPython's before 3.13 (see `thresholds()` for why). Small under
+/// [`cycle::generation_due`]). CPython's before 3.13 (see `thresholds()` for why). Small under
 /// Miri so that short tests reach them.
 pub(crate) const DEFAULT_THRESHOLDS: [usize; 3] = if cfg!(miri) {
     [16, 2, 2]
 } else {
     [700, 10, 10]
 };
-
-/// An automatic full collection also waits until the roots buffered in generation 2 are at
-/// least `1 / SURVIVOR_RATIO` of the objects the last full collection found alive. A full
-/// collection re-traces what it reaches, so this keeps automatic collection amortised O(1)
-/// per buffered root even when every root leads into a large live structure — CPython's 25%
-/// rule for its oldest generation, counted in roots rather than in promotions: a structure
-/// that only grows (and so buffers nothing old) is never re-traced.
-const SURVIVOR_RATIO: usize = 4;
 
 /// The root buffer of an older generation (or the frozen one) is purged of entries whose
 /// object has no strong reference left (only the entry keeps its allocation) when it
@@ -97,7 +89,7 @@ pub(crate) struct Collector {
     /// CPython's `get_count()`: roots buffered since the last collection, collections of
     /// generation 0 since the last of generation 1, and of 1 since the last of 2.
     counts: [Cell<usize>; GENERATIONS],
-    /// How many objects the last full collection found alive (see [`SURVIVOR_RATIO`]).
+    /// How many objects the last full collection found alive (see [`cycle::generation_due`]).
     survivors_of_full: Cell<usize>,
     /// How many more possible roots may be buffered before an automatic collection is due:
     /// `thresholds[0] - counts[0]`, or `usize::MAX` while automatic collection is off
@@ -283,19 +275,13 @@ impl Collector {
         }
     }
 
-    /// The generation an automatic collection examines: the oldest whose count has reached
-    /// its threshold — for generation 2, only once enough old roots wait ([`SURVIVOR_RATIO`]).
+    /// The generation an automatic collection examines ([`cycle::generation_due`]).
     fn generation_due(&self) -> usize {
-        let reached =
-            |generation: usize| self.counts[generation].get() >= self.thresholds[generation].get();
-        let old_roots = self.roots.borrow()[2].len();
-        if reached(2) && old_roots >= self.survivors_of_full.get() / SURVIVOR_RATIO {
-            2
-        } else if reached(1) {
-            1
-        } else {
-            0
-        }
+        cycle::generation_due(
+            |generation| self.counts[generation].get() >= self.thresholds[generation].get(),
+            self.roots.borrow()[2].len(),
+            self.survivors_of_full.get(),
+        )
     }
 
     /// Collects generations 0..=`generation` (`FULL`: all but the frozen objects). Returns the
