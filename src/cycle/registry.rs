@@ -122,6 +122,13 @@ pub(crate) struct Table<H> {
     marks: [usize; 4],
 }
 
+/// The panic of [`Table::leave`] given a number the table does not hold.
+#[cold]
+#[inline(never)]
+fn outside_the_table() -> ! {
+    panic!("cyclegc: a registry number outside its table (a bug in cyclegc)")
+}
+
 impl<H: Numbered> Table<H> {
     pub(crate) const fn new() -> Table<H> {
         Table {
@@ -284,10 +291,14 @@ impl<H: Numbered> Table<H> {
     pub(crate) fn leave(&mut self, number: usize) {
         // A listed object's number is inside the table (`close` unlists every object before
         // it empties the table, and tidying tells every object whose number it changes).
-        let slot = number - self.offset;
-        debug_assert!(self.slots[slot].is_some(), "a registry slot left twice");
-        // Checked all the same: a wrong number is a bug that must not write elsewhere.
-        self.slots[slot] = None;
+        let slot = number.wrapping_sub(self.offset);
+        // Checked all the same: a wrong number is a bug that must not write elsewhere. (The
+        // panic out of line, so that this path keeps nothing for it.)
+        let Some(slot) = self.slots.get_mut(slot) else {
+            outside_the_table()
+        };
+        debug_assert!(slot.is_some(), "a registry slot left twice");
+        *slot = None;
         // The holes are tidied when the table is next full (`enter_slowly`).
         self.holes += 1;
     }

@@ -121,6 +121,7 @@ impl Header {
     /// The object's registry key (its number plus one; zero: not listed). Only a thread
     /// that holds the lock of the object's table can rely on it: tidying the table may
     /// change it.
+    #[inline]
     pub(crate) fn listed_key(&self) -> usize {
         (self.weak.load(Ordering::Relaxed) >> KEY_SHIFT) as usize
     }
@@ -156,6 +157,7 @@ impl Header {
 
 /// A registry number as the weak word stores it: plus one, in the high 32 bits (zero: not
 /// listed). Tables hand out numbers below `u32::MAX`.
+#[inline]
 fn stored_key(number: Option<usize>) -> u64 {
     number.map_or(0, |number| {
         debug_assert!(number < u32::MAX as usize);

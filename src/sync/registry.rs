@@ -90,6 +90,7 @@ struct Locked {
 impl Deref for Locked {
     type Target = Table<Header>;
 
+    #[inline]
     fn deref(&self) -> &Table<Header> {
         // SAFETY: the lock is held: no other thread reaches the table.
         unsafe { &*self.table }
@@ -97,6 +98,7 @@ impl Deref for Locked {
 }
 
 impl DerefMut for Locked {
+    #[inline]
     fn deref_mut(&mut self) -> &mut Table<Header> {
         // SAFETY: as above.
         unsafe { &mut *self.table }
@@ -104,6 +106,7 @@ impl DerefMut for Locked {
 }
 
 impl Drop for Locked {
+    #[inline]
     fn drop(&mut self) {
         self.shared.locked.store(false, Ordering::Release);
     }
@@ -198,18 +201,22 @@ fn lock_contended(shared: &Shared) {
     }
 }
 
-/// Locks table `index`.
-#[inline]
-fn lock(index: usize) -> Locked {
-    // The mask keeps the index in bounds without a check (`TABLES` is a power of two).
+/// Takes table `index`'s lock if no other thread holds it (and the compare-and-swap does
+/// not fail spuriously): the allocation path's first try, with no call.
+#[inline(always)]
+fn try_lock(index: usize) -> Option<Locked> {
+    // As in `lock`.
     let shared = &REGISTRY[index & (TABLES - 1)];
-    if shared
+    shared
         .locked
         .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-        .is_err()
-    {
-        lock_contended(shared);
-    }
+        .ok()?;
+    Some(locked(shared))
+}
+
+/// The guard of `shared`'s lock, which the caller has just taken.
+#[inline(always)]
+fn locked(shared: &'static Shared) -> Locked {
     #[cfg(not(loom))]
     let locked = Locked {
         shared,
@@ -229,6 +236,28 @@ fn lock(index: usize) -> Locked {
     locked
 }
 
+/// Locks table `index`.
+#[inline]
+fn lock(index: usize) -> Locked {
+    // The mask keeps the index in bounds without a check (`TABLES` is a power of two).
+    let shared = &REGISTRY[index & (TABLES - 1)];
+    if shared
+        .locked
+        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        lock_contended(shared);
+    }
+    locked(shared)
+}
+
+/// [`lock`], out of line, for a path whose first try ([`try_lock`]) failed.
+#[cold]
+#[inline(never)]
+fn lock_slowly(index: usize) -> Locked {
+    lock(index)
+}
+
 /// Lists a tracked object in the calling thread's table (in table 0 during the thread's
 /// thread-local teardown), and records the table and its number in the header.
 /// `weak_shared`: other threads may hold `Weak`s to it already (`new_cyclic`).
@@ -237,7 +266,31 @@ fn lock(index: usize) -> Locked {
 /// The object is complete (value written), or has no strong reference yet; no other
 /// thread can reach it but through `Weak`s, and only if `weak_shared`. It is freed only
 /// through `Header::release_hold`, which calls [`leave`].
+#[inline(always)]
 pub(crate) unsafe fn enter(header: NonNull<Header>, weak_shared: bool) {
+    let index = MINE.try_with(Cell::get).unwrap_or(NOT_JOINED);
+    if index != NOT_JOINED {
+        if let Some(mut table) = try_lock(index) {
+            if let Some(number) = table.enter(header) {
+                // SAFETY: not listed yet, reached by others only as `weak_shared` says (the
+                // caller's contract); this thread holds the table's lock.
+                unsafe { header.as_ref().set_listed(index, number, weak_shared) };
+                return;
+            }
+        }
+    }
+    // SAFETY: the caller's contract.
+    unsafe { enter_slowly(header, weak_shared) }
+}
+
+/// [`enter`] when its fast path fails: the thread has no table yet, another thread holds
+/// its table's lock, or the table is full.
+///
+/// # Safety
+/// As for [`enter`].
+#[cold]
+#[inline(never)]
+unsafe fn enter_slowly(header: NonNull<Header>, weak_shared: bool) {
     let index = mine();
     let mut table = lock(index);
     let number = match table.enter(header) {
@@ -256,12 +309,13 @@ pub(crate) unsafe fn enter(header: NonNull<Header>, weak_shared: bool) {
 /// # Safety
 /// The caller gave back the object's last unit (no other thread uses the header, except a
 /// registry walk under the table's lock).
+#[inline(always)]
 pub(crate) unsafe fn leave(header: &Header) {
     let Some(index) = header.table() else {
         // Never listed (untracked), or unlisted for good: nothing changes the key now.
         return;
     };
-    let mut table = lock(index);
+    let mut table = try_lock(index).unwrap_or_else(|| lock_slowly(index));
     // Read under the lock (rule 2): tidying may have renumbered it. (The key is left as it
     // is: the header is about to be freed.)
     let number = header.listed_key() - 1;

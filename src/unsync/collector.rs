@@ -665,22 +665,14 @@ impl Collector {
         &self.registry
     }
 
-    /// Lists a tracked object whose header is about to be written at `header` in the
-    /// registry, and returns its number for the header (`None`: not listed).
-    #[inline(always)]
-    pub(crate) fn register(&self, header: NonNull<Header>) -> Option<usize> {
-        match self.registry.enter(header) {
-            Some(number) => Some(number),
-            None => self.register_slowly(header),
-        }
-    }
-
-    /// [`Collector::register`] when the table is full. The table's memory is freed by the
-    /// thread's last exit hook, so one must be due before it grows; a thread that can
-    /// register no more (deep in its teardown), or whose registry is closed, lists nothing.
+    /// Lists a tracked object whose header is about to be written at `header` when the
+    /// registry's table is full ([`Registry::enter`] said so), and returns its number for the
+    /// header (`None`: not listed). The table's memory is freed by the thread's last exit
+    /// hook, so one must be due before it grows; a thread that can register no more (deep in
+    /// its teardown), or whose registry is closed, lists nothing.
     #[cold]
     #[inline(never)]
-    fn register_slowly(&self, header: NonNull<Header>) -> Option<usize> {
+    pub(crate) fn register_slowly(&self, header: NonNull<Header>) -> Option<usize> {
         if self.registry.is_closed() || !self.ensure_exit_hook() {
             return None;
         }

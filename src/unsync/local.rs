@@ -77,7 +77,17 @@ pub(crate) unsafe fn possible_root(header: NonNull<Header>) {
 /// `Gc::new` small enough to be inlined itself, which saves more than the call costs.
 #[inline(never)]
 pub(crate) fn register(header: NonNull<Header>) -> Option<usize> {
-    COLLECTOR.with(|collector| collector.register(header))
+    match COLLECTOR.with(|collector| collector.registry().enter(header)) {
+        Some(number) => Some(number),
+        None => register_slowly(header),
+    }
+}
+
+/// [`register`] when the table is full.
+#[cold]
+#[inline(never)]
+fn register_slowly(header: NonNull<Header>) -> Option<usize> {
+    COLLECTOR.with(|collector| collector.register_slowly(header))
 }
 
 /// Removes the object numbered `number` from the thread's registry as its allocation is
