@@ -185,6 +185,30 @@ fn frozen_objects_are_neither_listed_nor_collected_until_unfrozen() {
     assert_eq!(drops.load(Ordering::SeqCst), 2);
 }
 
+/// `get_mut` on a frozen object whose root-buffer entry is filed with the frozen ones takes
+/// the object out of the registry (to generation 2) while its entry stays in the frozen
+/// buffer: a full collection must still find a cycle through it.
+#[test]
+fn a_frozen_object_lent_by_get_mut_is_collected_by_a_full_collection() {
+    let _serial = serial();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let mut x = node(&drops);
+    sync::freeze();
+    buffer(&x);
+    // Files the entry, with the frozen objects' (a frozen object is not examined).
+    assert_eq!(sync::collect_generation(0), 0);
+    assert!(Gc::get_mut(&mut x).is_some());
+    assert_eq!(sync::freeze_count(), 0, "no longer frozen");
+    // A cycle whose one possible root is `x`: `y` is moved in, never dropped.
+    let y = node(&drops);
+    link(&y, &x);
+    x.edges.lock().unwrap().push(y);
+    // The withdrawn entry, still in the frozen buffer, becomes a root again.
+    drop(x);
+    assert_eq!(sync::collect(), 2);
+    assert_eq!(drops.load(Ordering::SeqCst), 2);
+}
+
 #[test]
 fn thresholds_counts_and_the_generation_checks() {
     let _serial = serial();

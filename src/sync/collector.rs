@@ -96,7 +96,10 @@ struct Held {
     /// The arrays of the last collection, kept for the next one (see `Scan::recycle`).
     spare: Option<Scan<Header>>,
     /// Root-buffer entries filed by generation (0 to 2, and [`FROZEN`] for frozen objects),
-    /// each holding a unit of its object's weak count.
+    /// each holding a unit of its object's weak count. An entry in buffer *g* is of an
+    /// object of generation *g* or older — except in the frozen buffer, which may hold
+    /// objects `Gc::get_mut` has taken out of the registry since (generation 2): see
+    /// `Heap::thawed`.
     roots: [Vec<NonNull<Header>>; GENERATIONS + 1],
     /// When to purge each buffer of entries whose object is gone.
     purge_at: [usize; GENERATIONS + 1],
@@ -175,6 +178,11 @@ struct Heap {
     /// A `freeze()` (1) or `unfreeze()` (2) asked for on a thread whose collection holds the
     /// collector lock (from a `Trace` impl): the collection applies it before it lets go.
     pending_freeze: AtomicUsize,
+    /// A frozen object left the registry (`Gc::get_mut`), so the frozen buffer may hold the
+    /// entry of an object of generation 2: the next full collection files the frozen
+    /// entries again. Set after the object's key changed (release), taken before the keys
+    /// are read again (acquire).
+    thawed: AtomicBool,
     stats: Mutex<Stats>,
     /// The callbacks around each collection (`sync::add_callback`), in the order added.
     callbacks: Mutex<Vec<(CallbackId, std::sync::Arc<SyncCallback>)>>,
@@ -209,6 +217,7 @@ global! {
         old_roots: AtomicUsize::new(0),
         survivors_of_full: AtomicUsize::new(0),
         pending_freeze: AtomicUsize::new(0),
+        thawed: AtomicBool::new(false),
         stats: Mutex::new(Stats::new()),
         callbacks: Mutex::new(Vec::new()),
         callback_count: AtomicUsize::new(0),
@@ -408,7 +417,16 @@ fn run(mut guard: MutexGuard<'_, Held>, generation: usize, panics: &mut Panics) 
     // SAFETY: every entry `drain_buffers` hands over is a live header with `IN_BUFFER` and
     // its unit.
     drain_buffers(|header| unsafe { held.file(header, &marks) });
-    if generation == FULL {
+    // After the buffers are drained: an entry filed by a key read before the object left the
+    // registry is in the frozen buffer by now, and this sees the flag set after it left.
+    // (A compare-and-swap rather than a swap: loom lets a store slip inside a swap,
+    // tokio-rs/loom#254.)
+    if generation == FULL
+        && HEAP
+            .thawed
+            .compare_exchange(true, false, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    {
         // Entries of objects no longer frozen (taken out of the registry since).
         let frozen = mem::take(&mut held.roots[FROZEN]);
         for header in frozen {
@@ -435,13 +453,16 @@ fn run(mut guard: MutexGuard<'_, Held>, generation: usize, panics: &mut Panics) 
     // are deferred.
     let verdict = unsafe { scan.judge(roots, examined, &SyncContext, panics) };
     count_collection(generation);
-    registry::promote(generation);
-    match HEAP.pending_freeze.swap(0, Ordering::Relaxed) {
-        1 => freeze_held(held),
-        2 => unfreeze_held(held),
-        _ => {}
+    let mut marks = registry::promote(generation);
+    let pending = HEAP.pending_freeze.swap(0, Ordering::Relaxed);
+    if pending != 0 {
+        if pending == 1 {
+            freeze_held(held);
+        } else {
+            unfreeze_held(held);
+        }
+        marks = registry::marks();
     }
-    let marks = registry::marks();
     for header in scan.take_survivors() {
         // SAFETY: a survivor is out of the scan and carries a hold, handed over.
         unsafe { refile(held, header, &marks) };
@@ -575,10 +596,15 @@ fn freeze_held(held: &mut Held) {
     refile_all(held);
 }
 
-/// `sync::unfreeze`, with the collector lock held.
+/// `sync::unfreeze`, with the collector lock held: the frozen objects, and so the entries
+/// of the frozen buffer, join generation 2 (those taken out of the registry since are of
+/// generation 2 already); no other entry changes generation.
 fn unfreeze_held(held: &mut Held) {
     registry::unfreeze();
-    refile_all(held);
+    let frozen = mem::take(&mut held.roots[FROZEN]);
+    held.roots[FULL].extend(frozen);
+    HEAP.old_roots
+        .store(held.roots[FULL].len(), Ordering::Relaxed);
 }
 
 /// Files every filed entry again, by the generations the registry says now.
@@ -592,6 +618,12 @@ fn refile_all(held: &mut Held) {
     }
     HEAP.old_roots
         .store(held.roots[FULL].len(), Ordering::Relaxed);
+}
+
+/// A frozen object has left the registry (see `Heap::thawed`). Called after its key
+/// changed.
+pub(crate) fn thawed() {
+    HEAP.thawed.store(true, Ordering::Release);
 }
 
 /// Runs `f` with the collector lock (waiting for a running collection). On a thread whose

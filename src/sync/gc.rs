@@ -502,7 +502,9 @@ impl<T: ?Sized> Gc<T> {
         if this.header().listed_key() == 0 {
             return true;
         }
-        registry::unlist(this.header());
+        if registry::unlist(this.header()) {
+            collector::thawed();
+        }
         // A registry walk may have taken a handle (or a `Weak`'s unit) before the object
         // left its table; none can after.
         Gc::check_unique(this)

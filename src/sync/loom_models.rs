@@ -562,3 +562,42 @@ fn a_walk_racing_a_promotion_lists_every_live_object() {
         assert_eq!(drops.load(Ordering::SeqCst), 1);
     });
 }
+
+/// Freezing: `get_mut` on a frozen object whose entry waits in the frozen buffer, while a
+/// full collection runs. The object leaves the registry (generation 2 from then on) and then
+/// flags it; the collection takes the flag after draining the buffers and before it reads
+/// the frozen entries' keys again. Either that collection or the next full one files the
+/// entry where a full collection examines it, so the cycle through the object is freed.
+/// Fails (a leak) with no flag, or with a relaxed one (the collection takes it but reads the
+/// old key, and keeps the entry with the frozen ones).
+#[test]
+fn a_frozen_object_lent_during_a_collection_is_examined_by_the_next_full_one() {
+    loom::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let mut x = node(&drops);
+        flavour::freeze();
+        drop(x.clone()); // a possible root...
+        flavour::collect_generation(0); // ...filed with the frozen ones
+        let mutator = {
+            let drops = drops.clone();
+            thread::spawn(move || {
+                // `None` only while the collection gives back the entry (see `get_mut`);
+                // then `x` stays frozen.
+                let lent = Gc::get_mut(&mut x).is_some();
+                // A cycle whose one possible root is `x`: `y` is moved in, never dropped.
+                let y = node(&drops);
+                link(&y, &x);
+                x.edges.0.lock().unwrap().push(y);
+                drop(x); // the withdrawn entry becomes a root again
+                lent
+            })
+        };
+        flavour::collect();
+        let lent = mutator.join().unwrap();
+        if !lent {
+            flavour::unfreeze();
+        }
+        collect_all();
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
+    });
+}

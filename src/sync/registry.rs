@@ -29,7 +29,7 @@ use std::cell::Cell;
 use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
 
-use crate::cycle::registry::{Marks, Numbered, Table, MAX_TABLES};
+use crate::cycle::registry::{Marks, Numbered, Table, FROZEN, MAX_TABLES};
 use crate::primitive::cell::UnsafeCell;
 use crate::primitive::hint::spin_loop;
 use crate::primitive::local;
@@ -323,17 +323,22 @@ pub(crate) unsafe fn leave(header: &Header) {
 }
 
 /// Takes an object out of its table for good, though it stays alive (`Gc::get_mut`: a
-/// handle from the heap's view would alias its `&mut`).
-pub(crate) fn unlist(header: &Header) {
+/// handle from the heap's view would alias its `&mut`). Returns whether it was frozen (its
+/// generation is 2 from now on, as for every unlisted object).
+pub(crate) fn unlist(header: &Header) -> bool {
     let Some(index) = header.table() else {
-        return;
+        return false;
     };
     let mut table = lock(index);
-    if let Some(number) = header.listed_key().checked_sub(1) {
-        table.leave(number);
-        // SAFETY: the lock is held; the caller's strong reference keeps the header alive.
-        unsafe { header.set_registry_number(None) };
-    }
+    let key = header.listed_key();
+    let Some(number) = key.checked_sub(1) else {
+        return false;
+    };
+    let frozen = table.generation(key) == FROZEN;
+    table.leave(number);
+    // SAFETY: the lock is held; the caller's strong reference keeps the header alive.
+    unsafe { header.set_registry_number(None) };
+    frozen
 }
 
 /// Calls `f` on every listed object of `generation` (0 to 2; the frozen ones are left out),
@@ -375,13 +380,14 @@ pub(crate) fn marks() -> [Marks; TABLES] {
 
 /// A collection of `generation` is over (the caller holds the collector lock): every table
 /// promotes what was listed when it began (`Table::promote`), and gives back memory if it
-/// shrank.
-pub(crate) fn promote(generation: usize) {
-    for index in 0..TABLES {
+/// shrank. Returns the marks of every table afterwards, as [`marks`] does.
+pub(crate) fn promote(generation: usize) -> [Marks; TABLES] {
+    std::array::from_fn(|index| {
         let mut table = lock(index);
         table.promote(generation);
         table.tidy_if_holey();
-    }
+        table.marks()
+    })
 }
 
 /// `sync::freeze`, in every table (the caller holds the collector lock).
