@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 
 use cyclegc::sync::{self, objects, objects_in, AnyGc, Gc};
-use cyclegc::Trace;
+use cyclegc::{Trace, Tracer};
 
 #[derive(Trace)]
 struct Node {
@@ -205,6 +205,46 @@ fn a_frozen_object_lent_by_get_mut_is_collected_by_a_full_collection() {
     x.edges.lock().unwrap().push(y);
     // The withdrawn entry, still in the frozen buffer, becomes a root again.
     drop(x);
+    assert_eq!(sync::collect(), 2);
+    assert_eq!(drops.load(Ordering::SeqCst), 2);
+}
+
+/// A value whose `trace` calls `sync::unfreeze()` the first time it runs: from inside a
+/// collection, which holds the collector lock, so the unfreeze is left to it.
+struct Unfreezer(AtomicBool);
+
+// SAFETY: owns no `Gc`.
+unsafe impl Trace for Unfreezer {
+    fn trace(&self, _: &mut Tracer) {
+        if self.0.swap(false, Ordering::SeqCst) {
+            sync::unfreeze();
+        }
+    }
+}
+
+/// An `unfreeze()` asked for during a collection is applied before it ends: the frozen
+/// entries go to generation 2, where a full collection (and no younger one) examines them.
+#[test]
+fn an_unfreeze_asked_for_during_a_collection_is_applied_by_it() {
+    let _serial = serial();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let a = node(&drops);
+    let b = node(&drops);
+    link(&a, &b);
+    link(&b, &a);
+    sync::freeze();
+    drop((a, b));
+    assert_eq!(sync::collect(), 0, "filed with the frozen entries");
+    let unfreezer = Gc::new(Unfreezer(AtomicBool::new(true)));
+    drop(unfreezer.clone());
+    assert_eq!(sync::collect_generation(0), 0);
+    assert!(!unfreezer.0.load(Ordering::SeqCst), "traced");
+    assert_eq!(sync::freeze_count(), 0);
+    assert_eq!(
+        sync::collect_generation(1),
+        0,
+        "generation 2's entries wait for a full one"
+    );
     assert_eq!(sync::collect(), 2);
     assert_eq!(drops.load(Ordering::SeqCst), 2);
 }

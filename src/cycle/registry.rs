@@ -32,8 +32,8 @@ pub(crate) const NUMBERS: usize = u32::MAX as usize - 1;
 /// the holes. (Two under loom, so that its models reach tidying.)
 const MIN_HOLES_TO_TIDY: usize = if cfg!(loom) { 2 } else { 32 };
 
-/// The generation of a tracked object that is not listed (lent by `Gc::get_mut`, pinned, or
-/// allocated after its table closed): the oldest, which only a full collection examines
+/// The generation of a tracked object that is not listed (lent by `Gc::get_mut` or
+/// `make_mut`, or allocated after its table closed): the oldest, which only a full collection examines
 /// (unless it is a root: every collection examines its roots).
 pub(crate) const UNLISTED_GENERATION: usize = 2;
 /// The index of the frozen objects among the generations (`freeze()`): no collection
@@ -120,6 +120,10 @@ pub(crate) struct Table<H> {
     room: usize,
     /// Where the generations begin, as numbers, indexed by [`Mark`].
     marks: [usize; 4],
+    /// Numbers went down since [`Table::take_lowered`] was last called (tidying renumbered
+    /// objects, or dropped holes at the back so that numbers are handed out again), so a
+    /// copy of the marks taken before may misjudge the generation of a key read after.
+    lowered: bool,
 }
 
 /// The panic of [`Table::leave`] given a number the table does not hold.
@@ -138,6 +142,7 @@ impl<H: Numbered> Table<H> {
             closed: false,
             room: 0,
             marks: [0; 4],
+            lowered: false,
         }
     }
 
@@ -263,6 +268,11 @@ impl<H: Numbered> Table<H> {
         Some(number)
     }
 
+    /// Whether numbers went down since the last call (see [`Table::lowered`]); clears it.
+    pub(crate) fn take_lowered(&mut self) -> bool {
+        std::mem::take(&mut self.lowered)
+    }
+
     /// Recomputes [`Table::room`] after the table's capacity or offset changed.
     fn update_room(&mut self) {
         self.room = if self.closed {
@@ -320,6 +330,7 @@ impl<H: Numbered> Table<H> {
         for mark in &mut self.marks {
             *mark = (*mark).min(end);
         }
+        self.lowered |= back > 0;
         self.holes -= front + back;
         if self.holes >= MIN_HOLES_TO_TIDY && self.holes * 2 >= self.slots.len() {
             self.renumber(self.offset);
@@ -331,6 +342,7 @@ impl<H: Numbered> Table<H> {
     /// whose number changes); each mark moves to the new number of the first object at or
     /// past it.
     fn renumber(&mut self, offset: usize) {
+        self.lowered = true;
         // Each mark as a slot index (those below the table at 0, those past it at its end).
         let old_offset = self.offset;
         let mark_slots = self.marks.map(|mark| mark.saturating_sub(old_offset));
@@ -548,6 +560,38 @@ mod tests {
         table.close();
         free(all);
         free(fresh);
+    }
+
+    /// Tidying reports when numbers went down (holes dropped at the back, or renumbering),
+    /// and not for holes dropped at the front (the numbers stay).
+    #[test]
+    fn tidying_reports_lowered_numbers() {
+        let all = headers(3 * MIN_HOLES_TO_TIDY + 3);
+        let mut table = Table::new();
+        let numbers: Vec<usize> = all.iter().map(|&h| enter(&mut table, h)).collect();
+        assert!(!table.take_lowered());
+        // Holes at the front only.
+        for &number in &numbers[..MIN_HOLES_TO_TIDY] {
+            table.leave(number);
+        }
+        table.tidy();
+        assert!(!table.take_lowered(), "numbers kept");
+        // Holes at the back: their numbers will be handed out again.
+        for &number in &numbers[numbers.len() - MIN_HOLES_TO_TIDY..] {
+            table.leave(number);
+        }
+        table.tidy();
+        assert!(table.take_lowered());
+        assert!(!table.take_lowered(), "taken");
+        // Holes in the middle: renumbered.
+        let middle = MIN_HOLES_TO_TIDY + 1..2 * MIN_HOLES_TO_TIDY + 1;
+        for &number in &numbers[middle] {
+            table.leave(number);
+        }
+        table.tidy();
+        assert!(table.take_lowered());
+        table.close();
+        free(all);
     }
 
     #[test]

@@ -97,9 +97,9 @@ struct Held {
     spare: Option<Scan<Header>>,
     /// Root-buffer entries filed by generation (0 to 2, and [`FROZEN`] for frozen objects),
     /// each holding a unit of its object's weak count. An entry in buffer *g* is of an
-    /// object of generation *g* or older — except in the frozen buffer, which may hold
-    /// objects `Gc::get_mut` has taken out of the registry since (generation 2): see
-    /// `Heap::thawed`.
+    /// object of generation *g* or older, but for a key judged with stale marks (see
+    /// `Heap::recheck_frozen`); the frozen buffer may also hold objects `Gc::get_mut` has
+    /// taken out of the registry since (generation 2).
     roots: [Vec<NonNull<Header>>; GENERATIONS + 1],
     /// When to purge each buffer of entries whose object is gone.
     purge_at: [usize; GENERATIONS + 1],
@@ -122,7 +122,8 @@ impl Held {
 
     /// Files `header`'s entry in the buffer of its object's generation by `marks` (which may
     /// be stale for an object another thread's table renumbered: it is then filed a
-    /// generation off, which only changes when it is examined).
+    /// generation off, which only changes when it is examined — or with the frozen ones,
+    /// until the next full collection files those again: see `Heap::recheck_frozen`).
     ///
     /// # Safety
     /// The caller hands over an entry of a live header (`IN_BUFFER`, with its unit).
@@ -178,11 +179,13 @@ struct Heap {
     /// A `freeze()` (1) or `unfreeze()` (2) asked for on a thread whose collection holds the
     /// collector lock (from a `Trace` impl): the collection applies it before it lets go.
     pending_freeze: AtomicUsize,
-    /// A frozen object left the registry (`Gc::get_mut`), so the frozen buffer may hold the
-    /// entry of an object of generation 2: the next full collection files the frozen
-    /// entries again. Set after the object's key changed (release), taken before the keys
-    /// are read again (acquire).
-    thawed: AtomicBool,
+    /// The frozen buffer may hold entries of objects that are not frozen: a frozen object
+    /// left the registry (`Gc::get_mut`), or a table's numbers went down (tidying, on an
+    /// allocating thread) while a collection judged keys with marks copied before. The next
+    /// full collection files the frozen entries again, with fresh marks. Set after the keys
+    /// changed (a release read-modify-write, so that every setter's keys are seen), taken
+    /// before they are read again (acquire).
+    recheck_frozen: AtomicBool,
     stats: Mutex<Stats>,
     /// The callbacks around each collection (`sync::add_callback`), in the order added.
     callbacks: Mutex<Vec<(CallbackId, std::sync::Arc<SyncCallback>)>>,
@@ -217,7 +220,7 @@ global! {
         old_roots: AtomicUsize::new(0),
         survivors_of_full: AtomicUsize::new(0),
         pending_freeze: AtomicUsize::new(0),
-        thawed: AtomicBool::new(false),
+        recheck_frozen: AtomicBool::new(false),
         stats: Mutex::new(Stats::new()),
         callbacks: Mutex::new(Vec::new()),
         callback_count: AtomicUsize::new(0),
@@ -418,21 +421,16 @@ fn run(mut guard: MutexGuard<'_, Held>, generation: usize, panics: &mut Panics) 
     // its unit.
     drain_buffers(|header| unsafe { held.file(header, &marks) });
     // After the buffers are drained: an entry filed by a key read before the object left the
-    // registry is in the frozen buffer by now, and this sees the flag set after it left.
-    // (A compare-and-swap rather than a swap: loom lets a store slip inside a swap,
-    // tokio-rs/loom#254.)
+    // registry (or with marks a tidying made stale) is in the frozen buffer by now, and this
+    // sees the flag set after. (A compare-and-swap rather than a swap: loom lets a store
+    // slip inside a swap, tokio-rs/loom#254.)
     if generation == FULL
         && HEAP
-            .thawed
+            .recheck_frozen
             .compare_exchange(true, false, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
     {
-        // Entries of objects no longer frozen (taken out of the registry since).
-        let frozen = mem::take(&mut held.roots[FROZEN]);
-        for header in frozen {
-            // SAFETY: an entry, handed from one buffer to another.
-            unsafe { held.file(header, &marks) };
-        }
+        file_again(held, FROZEN);
     }
     let mut roots = scan.take_spare_roots();
     // Oldest first, as in the single-threaded collector (`Collector::take_roots`).
@@ -593,24 +591,22 @@ fn update_countdown() {
 /// the filed entries follow their objects.
 fn freeze_held(held: &mut Held) {
     registry::freeze();
-    refile_all(held);
+    file_again(held, 0);
 }
 
-/// `sync::unfreeze`, with the collector lock held: the frozen objects, and so the entries
-/// of the frozen buffer, join generation 2 (those taken out of the registry since are of
-/// generation 2 already); no other entry changes generation.
+/// `sync::unfreeze`, with the collector lock held: the frozen objects join generation 2,
+/// and the entries of the frozen buffer their generations (no other entry changes
+/// generation).
 fn unfreeze_held(held: &mut Held) {
     registry::unfreeze();
-    let frozen = mem::take(&mut held.roots[FROZEN]);
-    held.roots[FULL].extend(frozen);
-    HEAP.old_roots
-        .store(held.roots[FULL].len(), Ordering::Relaxed);
+    file_again(held, FROZEN);
 }
 
-/// Files every filed entry again, by the generations the registry says now.
-fn refile_all(held: &mut Held) {
+/// Files the entries of buffers `first..=FROZEN` again, by the generations the registry
+/// says now.
+fn file_again(held: &mut Held, first: usize) {
     let marks = registry::marks();
-    for index in 0..=FROZEN {
+    for index in first..=FROZEN {
         for header in mem::take(&mut held.roots[index]) {
             // SAFETY: an entry, handed from one buffer to another.
             unsafe { held.file(header, &marks) };
@@ -620,10 +616,10 @@ fn refile_all(held: &mut Held) {
         .store(held.roots[FULL].len(), Ordering::Relaxed);
 }
 
-/// A frozen object has left the registry (see `Heap::thawed`). Called after its key
-/// changed.
-pub(crate) fn thawed() {
-    HEAP.thawed.store(true, Ordering::Release);
+/// The frozen buffer may hold entries of objects that are not frozen (see
+/// `Heap::recheck_frozen`). Called after the keys changed.
+pub(crate) fn recheck_frozen() {
+    HEAP.recheck_frozen.fetch_or(true, Ordering::Release);
 }
 
 /// Runs `f` with the collector lock (waiting for a running collection). On a thread whose

@@ -503,7 +503,7 @@ impl<T: ?Sized> Gc<T> {
             return true;
         }
         if registry::unlist(this.header()) {
-            collector::thawed();
+            collector::recheck_frozen();
         }
         // A registry walk may have taken a handle (or a `Weak`'s unit) before the object
         // left its table; none can after.

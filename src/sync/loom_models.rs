@@ -601,3 +601,37 @@ fn a_frozen_object_lent_during_a_collection_is_examined_by_the_next_full_one() {
         assert_eq!(drops.load(Ordering::SeqCst), 2);
     });
 }
+
+/// Freezing: a tidying that renumbers a table on an allocating thread while a full
+/// collection files entries with the marks it copied as it began. A young object numbered
+/// below the old end of the frozen range would be filed with the frozen entries and never
+/// examined; the tidying flags it, and that collection or the next full one files the
+/// frozen entries again with fresh marks, so the young cycle is freed without `unfreeze()`.
+/// Fails (a leak) if tidying does not set the flag.
+#[test]
+fn a_tidying_racing_a_collection_leaves_no_young_entry_frozen() {
+    loom::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let others = Arc::new(AtomicUsize::new(0));
+        // Four frozen objects fill this thread's table; two holes in the middle.
+        let mut frozen: Vec<_> = (0..4).map(|_| node(&others)).collect();
+        flavour::freeze();
+        frozen.drain(1..3);
+        let collector = thread::spawn(flavour::collect);
+        // The table is full: listing `y` tidies it, and `y` and `z` get numbers the frozen
+        // ones had.
+        let y = node(&drops);
+        let z = node(&drops);
+        link(&y, &z);
+        link(&z, &y);
+        drop((y, z)); // both buffered
+        collector.join().unwrap();
+        collect_all();
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            2,
+            "a young cycle was left frozen"
+        );
+        drop(frozen);
+    });
+}

@@ -35,6 +35,7 @@ use crate::primitive::hint::spin_loop;
 use crate::primitive::local;
 use crate::primitive::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::primitive::thread::yield_now;
+use crate::sync::collector;
 use crate::sync::header::Header;
 
 /// How many tables there are: threads beyond this many at once share them.
@@ -302,6 +303,13 @@ unsafe fn enter_slowly(header: NonNull<Header>, weak_shared: bool) {
     // SAFETY: not listed yet, reached by others only as `weak_shared` says (the caller's
     // contract); this thread holds the table's lock.
     unsafe { header.as_ref().set_listed(index, number, weak_shared) };
+    let lowered = table.take_lowered();
+    drop(table);
+    if lowered {
+        // A collection running meanwhile judges keys read from now on with marks copied
+        // before: it may file an entry with the frozen ones by mistake.
+        collector::recheck_frozen();
+    }
 }
 
 /// Takes an object out of its table as its allocation is about to be freed.
@@ -386,6 +394,10 @@ pub(crate) fn promote(generation: usize) -> [Marks; TABLES] {
         let mut table = lock(index);
         table.promote(generation);
         table.tidy_if_holey();
+        // Under the collector lock: the entries this collection files from here on are
+        // judged with the marks returned, those filed before keep their generation (tidying
+        // moves numbers and marks together).
+        let _ = table.take_lowered();
         table.marks()
     })
 }
