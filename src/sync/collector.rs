@@ -180,11 +180,11 @@ struct Heap {
     /// collector lock (from a `Trace` impl): the collection applies it before it lets go.
     pending_freeze: AtomicUsize,
     /// The frozen buffer may hold entries of objects that are not frozen: a frozen object
-    /// left the registry (`Gc::get_mut`), or a table's numbers went down (tidying, on an
-    /// allocating thread) while a collection judged keys with marks copied before. The next
-    /// full collection files the frozen entries again, with fresh marks. Set after the keys
-    /// changed (a release read-modify-write, so that every setter's keys are seen), taken
-    /// before they are read again (acquire).
+    /// left the registry (`Gc::get_mut`), or the end of a table's frozen range went down
+    /// (tidying, on an allocating thread) while a collection judged keys with marks copied
+    /// before. The next full collection files the frozen entries again, with fresh marks
+    /// (read under each table's lock, which orders the keys' changes before them). Set
+    /// after the keys changed, taken after the buffers are drained.
     recheck_frozen: AtomicBool,
     stats: Mutex<Stats>,
     /// The callbacks around each collection (`sync::add_callback`), in the order added.

@@ -303,9 +303,9 @@ unsafe fn enter_slowly(header: NonNull<Header>, weak_shared: bool) {
     // SAFETY: not listed yet, reached by others only as `weak_shared` says (the caller's
     // contract); this thread holds the table's lock.
     unsafe { header.as_ref().set_listed(index, number, weak_shared) };
-    let lowered = table.take_lowered();
+    let thawed_lowered = table.take_thawed_lowered();
     drop(table);
-    if lowered {
+    if thawed_lowered {
         // A collection running meanwhile judges keys read from now on with marks copied
         // before: it may file an entry with the frozen ones by mistake.
         collector::recheck_frozen();
@@ -397,7 +397,7 @@ pub(crate) fn promote(generation: usize) -> [Marks; TABLES] {
         // Under the collector lock: the entries this collection files from here on are
         // judged with the marks returned, those filed before keep their generation (tidying
         // moves numbers and marks together).
-        let _ = table.take_lowered();
+        let _ = table.take_thawed_lowered();
         table.marks()
     })
 }
