@@ -120,11 +120,6 @@ pub(crate) struct Table<H> {
     room: usize,
     /// Where the generations begin, as numbers, indexed by [`Mark`].
     marks: [usize; 4],
-    /// The `Thawed` mark went down (tidying renumbered the frozen range, or dropped holes at
-    /// its back) since [`Table::take_thawed_lowered`] was last called: a copy of the marks
-    /// taken before may judge an object that is not frozen to be, by a key read after (every
-    /// other object's key stays at or above the mark).
-    thawed_lowered: bool,
 }
 
 /// The panic of [`Table::leave`] given a number the table does not hold.
@@ -143,7 +138,6 @@ impl<H: Numbered> Table<H> {
             closed: false,
             room: 0,
             marks: [0; 4],
-            thawed_lowered: false,
         }
     }
 
@@ -269,12 +263,6 @@ impl<H: Numbered> Table<H> {
         Some(number)
     }
 
-    /// Whether the `Thawed` mark went down since the last call (see
-    /// [`Table::thawed_lowered`]); clears it.
-    pub(crate) fn take_thawed_lowered(&mut self) -> bool {
-        std::mem::take(&mut self.thawed_lowered)
-    }
-
     /// Recomputes [`Table::room`] after the table's capacity or offset changed.
     fn update_room(&mut self) {
         self.room = if self.closed {
@@ -320,7 +308,6 @@ impl<H: Numbered> Table<H> {
     #[cold]
     #[inline(never)]
     fn tidy(&mut self) {
-        let thawed = self.mark(Mark::Thawed);
         let front = self.slots.iter().take_while(|slot| slot.is_none()).count();
         self.slots.drain(..front);
         self.offset += front;
@@ -337,7 +324,6 @@ impl<H: Numbered> Table<H> {
         if self.holes >= MIN_HOLES_TO_TIDY && self.holes * 2 >= self.slots.len() {
             self.renumber(self.offset);
         }
-        self.thawed_lowered |= self.mark(Mark::Thawed) < thawed;
         self.update_room();
     }
 
@@ -345,7 +331,6 @@ impl<H: Numbered> Table<H> {
     /// whose number changes); each mark moves to the new number of the first object at or
     /// past it.
     fn renumber(&mut self, offset: usize) {
-        let thawed = self.mark(Mark::Thawed);
         // Each mark as a slot index (those below the table at 0, those past it at its end).
         let old_offset = self.offset;
         let mark_slots = self.marks.map(|mark| mark.saturating_sub(old_offset));
@@ -376,7 +361,6 @@ impl<H: Numbered> Table<H> {
         self.slots.truncate(kept);
         self.offset = offset;
         self.holes = 0;
-        self.thawed_lowered |= self.mark(Mark::Thawed) < thawed;
         self.update_room();
     }
 
@@ -564,46 +548,6 @@ mod tests {
         table.close();
         free(all);
         free(fresh);
-    }
-
-    /// Tidying reports when the end of the frozen range went down (holes dropped at its
-    /// back, or renumbering inside it), and not for holes dropped at the front (the numbers
-    /// stay) or in a table with nothing frozen.
-    #[test]
-    fn tidying_reports_a_lowered_frozen_range() {
-        let m = MIN_HOLES_TO_TIDY;
-        let all = headers(3 * m + 3);
-        let mut table = Table::new();
-        let numbers: Vec<usize> = all.iter().map(|&h| enter(&mut table, h)).collect();
-        // Nothing frozen: holes at the back lower no frozen range.
-        for &number in &numbers[numbers.len() - 1..] {
-            table.leave(number);
-        }
-        table.tidy();
-        assert!(!table.take_thawed_lowered());
-        let numbers = &numbers[..numbers.len() - 1];
-        table.freeze();
-        // Holes at the front only.
-        for &number in &numbers[..m] {
-            table.leave(number);
-        }
-        table.tidy();
-        assert!(!table.take_thawed_lowered(), "numbers kept");
-        // Holes at the back of the frozen range: their numbers will be handed out again.
-        for &number in &numbers[numbers.len() - m..] {
-            table.leave(number);
-        }
-        table.tidy();
-        assert!(table.take_thawed_lowered());
-        assert!(!table.take_thawed_lowered(), "taken");
-        // Holes in the middle: renumbered.
-        for &number in &numbers[m + 1..2 * m + 1] {
-            table.leave(number);
-        }
-        table.tidy();
-        assert!(table.take_thawed_lowered());
-        table.close();
-        free(all);
     }
 
     #[test]

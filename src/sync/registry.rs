@@ -30,6 +30,7 @@ use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
 
 use crate::cycle::registry::{Marks, Numbered, Table, FROZEN, MAX_TABLES};
+use crate::cycle::FULL;
 use crate::primitive::cell::UnsafeCell;
 use crate::primitive::hint::spin_loop;
 use crate::primitive::local;
@@ -182,11 +183,12 @@ fn join() -> usize {
     index
 }
 
-/// Takes `shared`'s lock, which another thread holds (or a spurious failure said so). A walk
-/// may hold it for a while: spins briefly, then lets it run.
+/// Locks table `index`, whose lock another thread holds (or a spurious failure said so). A
+/// walk may hold it for a while: spins briefly, then lets it run.
 #[cold]
 #[inline(never)]
-fn lock_contended(shared: &Shared) {
+fn lock_contended(index: usize) -> Locked {
+    let shared = &REGISTRY[index & (TABLES - 1)];
     let mut spins = 0_u32;
     while shared
         .locked
@@ -200,13 +202,14 @@ fn lock_contended(shared: &Shared) {
             yield_now();
         }
     }
+    locked(shared)
 }
 
 /// Takes table `index`'s lock if no other thread holds it (and the compare-and-swap does
-/// not fail spuriously): the allocation path's first try, with no call.
+/// not fail spuriously): the first try, with no call.
 #[inline(always)]
 fn try_lock(index: usize) -> Option<Locked> {
-    // As in `lock`.
+    // The mask keeps the index in bounds without a check (`TABLES` is a power of two).
     let shared = &REGISTRY[index & (TABLES - 1)];
     shared
         .locked
@@ -238,25 +241,9 @@ fn locked(shared: &'static Shared) -> Locked {
 }
 
 /// Locks table `index`.
-#[inline]
+#[inline(always)]
 fn lock(index: usize) -> Locked {
-    // The mask keeps the index in bounds without a check (`TABLES` is a power of two).
-    let shared = &REGISTRY[index & (TABLES - 1)];
-    if shared
-        .locked
-        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-        .is_err()
-    {
-        lock_contended(shared);
-    }
-    locked(shared)
-}
-
-/// [`lock`], out of line, for a path whose first try ([`try_lock`]) failed.
-#[cold]
-#[inline(never)]
-fn lock_slowly(index: usize) -> Locked {
-    lock(index)
+    try_lock(index).unwrap_or_else(|| lock_contended(index))
 }
 
 /// Lists a tracked object in the calling thread's table (in table 0 during the thread's
@@ -294,6 +281,7 @@ pub(crate) unsafe fn enter(header: NonNull<Header>, weak_shared: bool) {
 unsafe fn enter_slowly(header: NonNull<Header>, weak_shared: bool) {
     let index = mine();
     let mut table = lock(index);
+    let thawed = table.first_of(FULL);
     let number = match table.enter(header) {
         Some(number) => number,
         None => table
@@ -303,11 +291,13 @@ unsafe fn enter_slowly(header: NonNull<Header>, weak_shared: bool) {
     // SAFETY: not listed yet, reached by others only as `weak_shared` says (the caller's
     // contract); this thread holds the table's lock.
     unsafe { header.as_ref().set_listed(index, number, weak_shared) };
-    let thawed_lowered = table.take_thawed_lowered();
+    // Tidying lowered the end of the frozen range: a collection running meanwhile, judging
+    // keys read from now on with marks copied before, may take an object that is not frozen
+    // for one (every other key stays at or above the end), and file its entry with the
+    // frozen ones.
+    let thawed_lowered = table.first_of(FULL) < thawed;
     drop(table);
     if thawed_lowered {
-        // A collection running meanwhile judges keys read from now on with marks copied
-        // before: it may file an entry with the frozen ones by mistake.
         collector::recheck_frozen();
     }
 }
@@ -323,7 +313,7 @@ pub(crate) unsafe fn leave(header: &Header) {
         // Never listed (untracked), or unlisted for good: nothing changes the key now.
         return;
     };
-    let mut table = try_lock(index).unwrap_or_else(|| lock_slowly(index));
+    let mut table = lock(index);
     // Read under the lock (rule 2): tidying may have renumbered it. (The key is left as it
     // is: the header is about to be freed.)
     let number = header.listed_key() - 1;
@@ -393,11 +383,10 @@ pub(crate) fn promote(generation: usize) -> [Marks; TABLES] {
     std::array::from_fn(|index| {
         let mut table = lock(index);
         table.promote(generation);
+        // Under the collector lock, so no flag for a lowered frozen range: the entries this
+        // collection files from here on are judged with the marks returned, those filed
+        // before keep their generation (tidying moves numbers and marks together).
         table.tidy_if_holey();
-        // Under the collector lock: the entries this collection files from here on are
-        // judged with the marks returned, those filed before keep their generation (tidying
-        // moves numbers and marks together).
-        let _ = table.take_thawed_lowered();
         table.marks()
     })
 }
