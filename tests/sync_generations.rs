@@ -35,6 +35,15 @@ fn link(from: &Gc<Node>, to: &Gc<Node>) {
     from.edges.lock().unwrap().push(to.clone());
 }
 
+/// Two nodes linked both ways.
+fn two_cycle(drops: &Arc<AtomicUsize>) -> (Gc<Node>, Gc<Node>) {
+    let a = node(drops);
+    let b = node(drops);
+    link(&a, &b);
+    link(&b, &a);
+    (a, b)
+}
+
 /// Runs the tests one at a time, from a clean heap: automatic collection off, the default
 /// thresholds, nothing frozen, everything alive in generation 2.
 fn serial() -> MutexGuard<'static, ()> {
@@ -165,10 +174,7 @@ fn young_collections_do_not_trace_older_roots() {
 fn frozen_objects_are_neither_listed_nor_collected_until_unfrozen() {
     let _serial = serial();
     let drops = Arc::new(AtomicUsize::new(0));
-    let a = node(&drops);
-    let b = node(&drops);
-    link(&a, &b);
-    link(&b, &a);
+    let (a, b) = two_cycle(&drops);
     let before = sync::freeze_count();
     sync::freeze();
     assert_eq!(sync::freeze_count(), before + 2);
@@ -228,10 +234,7 @@ unsafe impl Trace for Unfreezer {
 fn an_unfreeze_asked_for_during_a_collection_is_applied_by_it() {
     let _serial = serial();
     let drops = Arc::new(AtomicUsize::new(0));
-    let a = node(&drops);
-    let b = node(&drops);
-    link(&a, &b);
-    link(&b, &a);
+    let (a, b) = two_cycle(&drops);
     sync::freeze();
     drop((a, b));
     assert_eq!(sync::collect(), 0, "filed with the frozen entries");
@@ -324,10 +327,7 @@ fn threads_building_and_dropping_cycles_while_collections_of_every_generation_ru
             thread::spawn(move || {
                 let mut kept = Vec::new();
                 for round in 0..rounds {
-                    let a = node(&drops);
-                    let b = node(&drops);
-                    link(&a, &b);
-                    link(&b, &a);
+                    let (a, _b) = two_cycle(&drops);
                     made.fetch_add(2, Ordering::SeqCst);
                     if round % 3 == 0 {
                         kept.push(a);
