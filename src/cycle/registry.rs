@@ -308,7 +308,13 @@ impl<H: Numbered> Table<H> {
     #[cold]
     #[inline(never)]
     fn tidy(&mut self) {
-        let front = self.slots.iter().take_while(|slot| slot.is_none()).count();
+        // A table whose every object has left (a heap emptied, as after a collection that
+        // freed everything) goes as one front, with no look at each slot.
+        let front = if self.holes == self.slots.len() {
+            self.holes
+        } else {
+            self.slots.iter().take_while(|slot| slot.is_none()).count()
+        };
         self.slots.drain(..front);
         self.offset += front;
         let mut back = 0;
@@ -547,6 +553,35 @@ mod tests {
         assert!(generations(&table, middle).iter().all(|&g| g == 2));
         table.close();
         free(all);
+        free(fresh);
+    }
+
+    #[test]
+    fn an_emptied_table_goes_as_its_front() {
+        let old = headers(3 * MIN_HOLES_TO_TIDY);
+        let mut table = Table::new();
+        let mut numbers: Vec<usize> = old.iter().map(|&h| enter(&mut table, h)).collect();
+        // The old objects become generation 1, the last one stays young.
+        table.begin_collection();
+        table.promote(0);
+        let young = headers(1);
+        numbers.push(enter(&mut table, young[0]));
+        for &number in &numbers {
+            table.leave(number);
+        }
+        assert_eq!(table.holes, numbers.len());
+        table.tidy_if_holey();
+        // Every slot went as the front: nothing was renumbered, so the next number follows
+        // the last one handed out, and no mark is past the end, so a new object is young.
+        assert_eq!((table.holes, table.slots.len()), (0, 0));
+        assert_eq!(table.offset, numbers.len());
+        assert!(table.marks.iter().all(|&mark| mark <= table.offset));
+        let fresh = headers(1);
+        assert_eq!(enter(&mut table, fresh[0]), numbers.len());
+        assert_eq!(generations(&table, &fresh), [0]);
+        table.close();
+        free(old);
+        free(young);
         free(fresh);
     }
 
