@@ -67,14 +67,16 @@ leaf!(
     std::sync::atomic::AtomicI8,
     std::sync::atomic::AtomicI16,
     std::sync::atomic::AtomicI32,
-    std::sync::atomic::AtomicI64,
     std::sync::atomic::AtomicIsize,
     std::sync::atomic::AtomicU8,
     std::sync::atomic::AtomicU16,
     std::sync::atomic::AtomicU32,
-    std::sync::atomic::AtomicU64,
     std::sync::atomic::AtomicUsize,
 );
+
+// Only where the target has 64-bit atomics (not 32-bit PowerPC or MIPS, for example).
+#[cfg(target_has_atomic = "64")]
+leaf!(std::sync::atomic::AtomicI64, std::sync::atomic::AtomicU64);
 
 /// Unsized leaves (only reachable behind a pointer, so `may_contain_gc` does not apply).
 macro_rules! unsized_leaf {

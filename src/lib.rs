@@ -281,6 +281,9 @@
     clippy::undocumented_unsafe_blocks,
     clippy::missing_safety_doc
 )]
+// Without 64-bit atomics there is no thread-safe flavour, and some of the machinery the
+// flavours share is then used by the single-threaded one alone.
+#![cfg_attr(not(target_has_atomic = "64"), allow(dead_code, unused_macros))]
 
 // Lets the derive's `::cyclegc::` paths resolve inside this crate's own tests.
 extern crate self as cyclegc;
@@ -296,6 +299,7 @@ mod primitive;
 mod release;
 #[cfg(feature = "serde")]
 mod serde_impls;
+#[cfg(target_has_atomic = "64")]
 pub mod sync;
 mod trace;
 mod unsize;

@@ -14,8 +14,10 @@ pub(crate) mod sync {
     pub(crate) use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
     pub(crate) mod atomic {
+        #[cfg(target_has_atomic = "64")]
+        pub(crate) use std::sync::atomic::AtomicU64;
         pub(crate) use std::sync::atomic::{
-            fence, AtomicBool, AtomicIsize, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
+            fence, AtomicBool, AtomicIsize, AtomicPtr, AtomicUsize, Ordering,
         };
     }
 }

@@ -53,4 +53,5 @@ macro_rules! serde_handles {
 }
 
 serde_handles!(unsync, "cyclegc", Trace + 'static);
+#[cfg(target_has_atomic = "64")]
 serde_handles!(sync, "cyclegc::sync", Trace + Send + Sync + 'static);

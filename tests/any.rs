@@ -4,10 +4,8 @@
 
 use std::cell::{Cell, RefCell};
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
-use cyclegc::{sync, AnyGc, Gc, Trace, Tracer};
+use cyclegc::{AnyGc, Gc, Trace, Tracer};
 
 thread_local! {
     static DROPS: Cell<usize> = const { Cell::new(0) };
@@ -173,45 +171,54 @@ fn inspecting_from_a_trace_impl_during_a_scan_panics_clearly_and_the_collector_r
     assert!(weak.upgrade().is_none());
 }
 
-static SYNC_DROPS: AtomicUsize = AtomicUsize::new(0);
+/// The thread-safe flavour's `AnyGc` (which needs 64-bit atomics).
+#[cfg(target_has_atomic = "64")]
+mod sync_handles {
+    use super::*;
+    use cyclegc::sync;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
 
-#[derive(Trace)]
-struct SyncNode {
-    next: Mutex<Option<sync::AnyGc>>,
-}
+    static SYNC_DROPS: AtomicUsize = AtomicUsize::new(0);
 
-impl Drop for SyncNode {
-    fn drop(&mut self) {
-        SYNC_DROPS.fetch_add(1, Ordering::SeqCst);
+    #[derive(Trace)]
+    struct SyncNode {
+        next: Mutex<Option<sync::AnyGc>>,
     }
-}
 
-#[test]
-fn sync_erased_handles_cross_threads_count_and_collect() {
-    let before = SYNC_DROPS.load(Ordering::SeqCst);
-    let a = sync::Gc::new(SyncNode {
-        next: Mutex::new(None),
-    });
-    let b = sync::Gc::new(SyncNode {
-        next: Mutex::new(None),
-    });
-    *a.next.lock().unwrap() = Some(sync::AnyGc::from(b.clone()));
-    *b.next.lock().unwrap() = Some(sync::AnyGc::from(a.clone()));
-    let erased = sync::AnyGc::from(a);
-    assert_eq!(erased.strong_count(), 2);
-    assert!(erased.type_name().ends_with("SyncNode"));
-    let moved = erased.clone();
-    std::thread::spawn(move || drop(moved)).join().unwrap();
-    assert_eq!(erased.strong_count(), 2);
-    let a: sync::Gc<SyncNode> = erased.downcast().unwrap();
-    drop((a, b));
-    // Other tests in this file do not use the sync heap, but collections may find the pair
-    // in either order; collect until it is gone.
-    for _ in 0..10 {
-        sync::collect();
-        if SYNC_DROPS.load(Ordering::SeqCst) - before == 2 {
-            break;
+    impl Drop for SyncNode {
+        fn drop(&mut self) {
+            SYNC_DROPS.fetch_add(1, Ordering::SeqCst);
         }
     }
-    assert_eq!(SYNC_DROPS.load(Ordering::SeqCst) - before, 2);
+
+    #[test]
+    fn sync_erased_handles_cross_threads_count_and_collect() {
+        let before = SYNC_DROPS.load(Ordering::SeqCst);
+        let a = sync::Gc::new(SyncNode {
+            next: Mutex::new(None),
+        });
+        let b = sync::Gc::new(SyncNode {
+            next: Mutex::new(None),
+        });
+        *a.next.lock().unwrap() = Some(sync::AnyGc::from(b.clone()));
+        *b.next.lock().unwrap() = Some(sync::AnyGc::from(a.clone()));
+        let erased = sync::AnyGc::from(a);
+        assert_eq!(erased.strong_count(), 2);
+        assert!(erased.type_name().ends_with("SyncNode"));
+        let moved = erased.clone();
+        std::thread::spawn(move || drop(moved)).join().unwrap();
+        assert_eq!(erased.strong_count(), 2);
+        let a: sync::Gc<SyncNode> = erased.downcast().unwrap();
+        drop((a, b));
+        // Other tests in this file do not use the sync heap, but collections may find the pair
+        // in either order; collect until it is gone.
+        for _ in 0..10 {
+            sync::collect();
+            if SYNC_DROPS.load(Ordering::SeqCst) - before == 2 {
+                break;
+            }
+        }
+        assert_eq!(SYNC_DROPS.load(Ordering::SeqCst) - before, 2);
+    }
 }

@@ -39,6 +39,7 @@ fn sizes_match_rc() {
 }
 
 /// The thread-safe flavour: `Arc`'s rule, `Send + Sync` exactly when the value is both.
+#[cfg(target_has_atomic = "64")]
 mod static_check_sync_handles {
     use super::*;
     use cyclegc::sync;

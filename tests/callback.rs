@@ -2,10 +2,8 @@
 #![cfg(feature = "derive")]
 
 use std::cell::{Cell, RefCell};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
-use cyclegc::{sync, Callback, Gc, Trace, TracedFn, Weak};
+use cyclegc::{Callback, Gc, Trace, TracedFn, Weak};
 
 #[derive(Trace)]
 struct Widget {
@@ -43,7 +41,12 @@ fn captures_decide_whether_a_callback_is_tracked() {
 }
 
 #[test]
+#[cfg(target_has_atomic = "64")]
 fn a_sync_handler_capturing_its_subject_is_collected() {
+    use cyclegc::sync;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
     static DROPS: AtomicUsize = AtomicUsize::new(0);
     #[derive(Trace)]
     struct Subject {

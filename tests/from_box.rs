@@ -4,10 +4,8 @@
 #![cfg(feature = "derive")]
 
 use std::cell::{Cell, RefCell};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
-use cyclegc::{sync, Gc, Trace};
+use cyclegc::{Gc, Trace};
 
 thread_local! {
     static DROPS: Cell<usize> = const { Cell::new(0) };
@@ -186,81 +184,90 @@ fn a_slice_of_gcs_from_a_box_is_traced_element_by_element() {
     assert_eq!(drops() - before, 2);
 }
 
-static SYNC_DROPS: AtomicUsize = AtomicUsize::new(0);
+/// The thread-safe flavour's boxes (it needs 64-bit atomics).
+#[cfg(target_has_atomic = "64")]
+mod sync_handles {
+    use super::*;
+    use cyclegc::sync;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
 
-trait Peer: Trace + Send + Sync {
-    fn link(&self, other: sync::Gc<dyn Peer>);
-}
+    static SYNC_DROPS: AtomicUsize = AtomicUsize::new(0);
 
-#[derive(Trace)]
-struct SyncNode {
-    next: Mutex<Option<sync::Gc<dyn Peer>>>,
-}
-
-impl Peer for SyncNode {
-    fn link(&self, other: sync::Gc<dyn Peer>) {
-        *self.next.lock().unwrap() = Some(other);
+    trait Peer: Trace + Send + Sync {
+        fn link(&self, other: sync::Gc<dyn Peer>);
     }
-}
 
-impl Drop for SyncNode {
-    fn drop(&mut self) {
-        SYNC_DROPS.fetch_add(1, Ordering::SeqCst);
+    #[derive(Trace)]
+    struct SyncNode {
+        next: Mutex<Option<sync::Gc<dyn Peer>>>,
     }
-}
 
-#[test]
-fn sync_boxed_trait_objects_cross_threads_and_collect() {
-    let make = || -> sync::Gc<dyn Peer> {
-        let boxed: Box<dyn Peer> = Box::new(SyncNode {
-            next: Mutex::new(None),
-        });
-        sync::Gc::from(boxed)
-    };
-    let before = SYNC_DROPS.load(Ordering::SeqCst);
-    let a = make();
-    let b = make();
-    a.link(b.clone());
-    let a2 = a.clone();
-    std::thread::spawn(move || b.link(a2)).join().unwrap();
-    drop(a);
-    // Other tests collect too; collecting until the pair is gone is what this test checks.
-    for _ in 0..10 {
-        sync::collect();
-        if SYNC_DROPS.load(Ordering::SeqCst) - before == 2 {
-            break;
+    impl Peer for SyncNode {
+        fn link(&self, other: sync::Gc<dyn Peer>) {
+            *self.next.lock().unwrap() = Some(other);
         }
     }
-    assert_eq!(SYNC_DROPS.load(Ordering::SeqCst) - before, 2);
-    let text: sync::Gc<str> = sync::Gc::from(Box::<str>::from("shared"));
-    assert_eq!(&*text, "shared");
-}
 
-#[test]
-fn a_boxed_any_becomes_a_gc_of_dyn_any_and_downcasts() {
-    let boxed: Box<dyn std::any::Any> = Box::new(41_u32);
-    let any: Gc<dyn std::any::Any> = Gc::from(boxed);
-    assert_eq!(*any.downcast_ref::<u32>().unwrap(), 41);
-    let shared: Box<dyn std::any::Any + Send + Sync> = Box::new(String::from("s"));
-    let shared: sync::Gc<dyn std::any::Any + Send + Sync> = sync::Gc::from(shared);
-    assert_eq!(shared.downcast_ref::<String>().unwrap(), "s");
-}
+    impl Drop for SyncNode {
+        fn drop(&mut self) {
+            SYNC_DROPS.fetch_add(1, Ordering::SeqCst);
+        }
+    }
 
-/// A peer without a drop counter, for tests that run beside the one that counts.
-#[derive(Trace)]
-struct Quiet;
+    #[test]
+    fn sync_boxed_trait_objects_cross_threads_and_collect() {
+        let make = || -> sync::Gc<dyn Peer> {
+            let boxed: Box<dyn Peer> = Box::new(SyncNode {
+                next: Mutex::new(None),
+            });
+            sync::Gc::from(boxed)
+        };
+        let before = SYNC_DROPS.load(Ordering::SeqCst);
+        let a = make();
+        let b = make();
+        a.link(b.clone());
+        let a2 = a.clone();
+        std::thread::spawn(move || b.link(a2)).join().unwrap();
+        drop(a);
+        // Other tests collect too; collecting until the pair is gone is what this test checks.
+        for _ in 0..10 {
+            sync::collect();
+            if SYNC_DROPS.load(Ordering::SeqCst) - before == 2 {
+                break;
+            }
+        }
+        assert_eq!(SYNC_DROPS.load(Ordering::SeqCst) - before, 2);
+        let text: sync::Gc<str> = sync::Gc::from(Box::<str>::from("shared"));
+        assert_eq!(&*text, "shared");
+    }
 
-impl Peer for Quiet {
-    fn link(&self, _: sync::Gc<dyn Peer>) {}
-}
+    #[test]
+    fn a_boxed_any_becomes_a_gc_of_dyn_any_and_downcasts() {
+        let boxed: Box<dyn std::any::Any> = Box::new(41_u32);
+        let any: Gc<dyn std::any::Any> = Gc::from(boxed);
+        assert_eq!(*any.downcast_ref::<u32>().unwrap(), 41);
+        let shared: Box<dyn std::any::Any + Send + Sync> = Box::new(String::from("s"));
+        let shared: sync::Gc<dyn std::any::Any + Send + Sync> = sync::Gc::from(shared);
+        assert_eq!(shared.downcast_ref::<String>().unwrap(), "s");
+    }
 
-#[test]
-fn sync_weak_handles_unsize_too() {
-    let peer = sync::Gc::new(Quiet);
-    let weak = sync::Gc::downgrade(&peer);
-    let weak: sync::Weak<dyn Peer> = cyclegc::unsize!(weak => dyn Peer);
-    let strong = weak.upgrade().unwrap();
-    assert_eq!(sync::Gc::strong_count(&strong), 2);
-    drop((strong, peer));
-    assert!(weak.upgrade().is_none());
+    /// A peer without a drop counter, for tests that run beside the one that counts.
+    #[derive(Trace)]
+    struct Quiet;
+
+    impl Peer for Quiet {
+        fn link(&self, _: sync::Gc<dyn Peer>) {}
+    }
+
+    #[test]
+    fn sync_weak_handles_unsize_too() {
+        let peer = sync::Gc::new(Quiet);
+        let weak = sync::Gc::downgrade(&peer);
+        let weak: sync::Weak<dyn Peer> = cyclegc::unsize!(weak => dyn Peer);
+        let strong = weak.upgrade().unwrap();
+        assert_eq!(sync::Gc::strong_count(&strong), 2);
+        drop((strong, peer));
+        assert!(weak.upgrade().is_none());
+    }
 }

@@ -5,9 +5,8 @@
 
 use std::cell::{Cell, RefCell};
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::Mutex;
 
-use cyclegc::{sync, Gc, Trace, Weak};
+use cyclegc::{Gc, Trace, Weak};
 
 thread_local! {
     static DROPS: Cell<usize> = const { Cell::new(0) };
@@ -141,7 +140,11 @@ fn a_panicking_clone_drops_the_clones_made_and_frees_the_allocation() {
 }
 
 #[test]
+#[cfg(target_has_atomic = "64")]
 fn sync_slices_and_strings_cross_threads_and_collect() {
+    use cyclegc::sync;
+    use std::sync::Mutex;
+
     #[derive(Trace)]
     struct Shared {
         items: Mutex<Option<sync::Gc<[sync::Gc<Shared>]>>>,

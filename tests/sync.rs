@@ -2,7 +2,8 @@
 //!
 //! The heap is one per process, so the tests of this file take `SERIAL` while they count
 //! collections or buffered roots; sizes shrink under Miri.
-#![cfg(feature = "derive")]
+// The thread-safe flavour needs 64-bit atomics.
+#![cfg(all(feature = "derive", target_has_atomic = "64"))]
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

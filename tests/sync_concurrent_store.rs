@@ -2,7 +2,8 @@
 //! objects involved is no lying `Trace`: the collection keeps what it cannot judge, and
 //! neither panics (in debug builds) nor counts an abort. In a file of its own: it turns
 //! automatic collection off, which is process-wide.
-#![cfg(feature = "derive")]
+// The thread-safe flavour needs 64-bit atomics.
+#![cfg(all(feature = "derive", target_has_atomic = "64"))]
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -1,7 +1,8 @@
 //! Generations and freezing of the shared heap (`sync::collect_generation`, thresholds,
 //! counts, `objects_in`, `freeze`). The settings are process-wide: the tests of this file
 //! run one at a time, and each starts from a full collection with automatic collection off.
-#![cfg(feature = "derive")]
+// The thread-safe flavour needs 64-bit atomics.
+#![cfg(all(feature = "derive", target_has_atomic = "64"))]
 
 use std::panic;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -4,7 +4,8 @@
 //! The heap is the whole process's: each test looks only at its own objects (by tag), and
 //! the tests of this file run one at a time (a walk holds a handle to every object for a
 //! moment, which would keep another test's objects listed a little longer).
-#![cfg(feature = "derive")]
+// The thread-safe flavour needs 64-bit atomics.
+#![cfg(all(feature = "derive", target_has_atomic = "64"))]
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};

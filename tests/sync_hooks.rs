@@ -1,6 +1,7 @@
 //! Callbacks around collections of the shared heap. One test, in a file of its own: the
 //! callbacks are process-wide, and other tests' collections would call them.
-#![cfg(feature = "derive")]
+// The thread-safe flavour needs 64-bit atomics.
+#![cfg(all(feature = "derive", target_has_atomic = "64"))]
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -2,7 +2,8 @@
 //! collection holds the objects it examines: `get_mut` and `try_unwrap` on one of them must
 //! not wait for a collection that is this thread's own (found by review: it waited for
 //! ever). Its own test binary: it installs a panic hook.
-#![cfg(feature = "derive")]
+// The thread-safe flavour needs 64-bit atomics.
+#![cfg(all(feature = "derive", target_has_atomic = "64"))]
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Mutex;

@@ -1,6 +1,7 @@
 //! Saved garbage of the shared heap (`sync::set_save_all`, `sync::take_garbage`). One test, in
 //! a file of its own: saving is process-wide, and would keep other tests' garbage.
-#![cfg(feature = "derive")]
+// The thread-safe flavour needs 64-bit atomics.
+#![cfg(all(feature = "derive", target_has_atomic = "64"))]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -10,6 +10,10 @@
 //! [`objects`], [`referents`] and [`referrers`] show the heap as CPython's `gc` module does,
 //! every thread's objects, while the threads keep running.
 //!
+//! This module needs 64-bit atomics (`cfg(target_has_atomic = "64")`): every 64-bit target
+//! has them, and so do 32-bit x86 and ARM; on a target without them (32-bit PowerPC or
+//! MIPS, for example) it is left out, and the rest of the crate works as everywhere.
+//!
 //! ```
 //! use std::sync::Mutex;
 //! use std::thread;

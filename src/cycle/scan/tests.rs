@@ -4,11 +4,9 @@
 //! what it traced, what it freed, kept or left for later.
 
 use super::{TEST_LIMIT, WIDENED};
-use crate::{sync, Gc, Trace, Tracer};
+use crate::{Gc, Trace, Tracer};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
 struct Node {
     edges: RefCell<Vec<Gc<Node>>>,
@@ -211,121 +209,130 @@ fn a_void_snapshot_then_an_overflowing_one_widens_with_what_panicked() {
     crate::enable();
 }
 
-struct SyncNode {
-    next: Mutex<Vec<sync::Gc<SyncNode>>>,
-    drops: Arc<AtomicUsize>,
-}
+/// The thread-safe heap through the wider scan (it needs 64-bit atomics).
+#[cfg(target_has_atomic = "64")]
+mod sync_heap {
+    use super::*;
+    use crate::sync;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
 
-// SAFETY: reports every `sync::Gc` it owns.
-unsafe impl Trace for SyncNode {
-    fn trace(&self, tracer: &mut Tracer) {
-        self.next.trace(tracer);
+    struct SyncNode {
+        next: Mutex<Vec<sync::Gc<SyncNode>>>,
+        drops: Arc<AtomicUsize>,
     }
-}
 
-impl Drop for SyncNode {
-    fn drop(&mut self) {
-        self.drops.fetch_add(1, Ordering::Relaxed);
+    // SAFETY: reports every `sync::Gc` it owns.
+    unsafe impl Trace for SyncNode {
+        fn trace(&self, tracer: &mut Tracer) {
+            self.next.trace(tracer);
+        }
     }
-}
 
-fn sync_node(drops: &Arc<AtomicUsize>) -> sync::Gc<SyncNode> {
-    sync::Gc::new(SyncNode {
-        next: Mutex::new(Vec::new()),
-        drops: drops.clone(),
-    })
-}
-
-fn sync_link(from: &sync::Gc<SyncNode>, to: &sync::Gc<SyncNode>) {
-    from.next.lock().unwrap().push(to.clone());
-}
-
-/// The shared heap is the process's: its tests here take turns (`cargo test` runs them on
-/// parallel threads), each with automatic collection off meanwhile.
-fn sync_heap_alone<R>(f: impl FnOnce() -> R) -> R {
-    static TURN: Mutex<()> = Mutex::new(());
-    let _turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    sync::disable();
-    let result = f();
-    sync::enable();
-    result
-}
-
-/// A sync collection: what it freed and how many objects it traced.
-fn sync_traced_by(collect: impl FnOnce() -> usize) -> (usize, u64) {
-    let before = sync::stats().traced;
-    let freed = collect();
-    (freed, sync::stats().traced - before)
-}
-
-/// The same for the shared heap, whose claim the wider scan makes (and validates).
-#[test]
-fn sync_roots_past_the_limit_are_judged_in_the_same_collection() {
-    let drops = Arc::new(AtomicUsize::new(0));
-    let collected = sync_heap_alone(|| {
-        for _ in 0..25 {
-            let lonely = sync_node(&drops);
-            sync_link(&lonely, &lonely);
+    impl Drop for SyncNode {
+        fn drop(&mut self) {
+            self.drops.fetch_add(1, Ordering::Relaxed);
         }
-        limited(10, || sync_traced_by(sync::collect))
-    });
-    assert_eq!(collected, ((25, 25), 1));
-    assert_eq!(drops.load(Ordering::Relaxed), 25);
-}
+    }
 
-/// Locked edges past the limit, in the shared heap: a garbage set holding live-looking
-/// roots is judged whole and its claim holds.
-#[test]
-fn sync_garbage_past_the_limit_is_claimed_whole() {
-    let drops = Arc::new(AtomicUsize::new(0));
-    let (collected, aborted) = sync_heap_alone(|| {
-        // Four self-loops, held by `x`, which `b` holds, on a cycle with `a`.
-        let loops: Vec<_> = (0..4).map(|_| sync_node(&drops)).collect();
-        let x = sync_node(&drops);
-        for l in &loops {
-            sync_link(l, l);
-            sync_link(&x, l);
-        }
-        let (a, b) = (sync_node(&drops), sync_node(&drops));
-        sync_link(&a, &b);
-        sync_link(&b, &a);
-        sync_link(&b, &x);
-        drop((x, b));
-        // Everything is alive: the buffer empties.
-        assert_eq!(sync::collect(), 0);
-        // Roots: the four loops, then `a`; `x`'s four edges do not fit beside the other
-        // seven nodes and edges.
-        drop(loops);
-        drop(a);
-        let aborted = sync::stats().aborted;
-        let collected = limited(8, || sync_traced_by(sync::collect));
-        (collected, sync::stats().aborted - aborted)
-    });
-    assert_eq!((collected, aborted), (((7, 7), 1), 0));
-    assert_eq!(drops.load(Ordering::Relaxed), 7);
-}
+    fn sync_node(drops: &Arc<AtomicUsize>) -> sync::Gc<SyncNode> {
+        sync::Gc::new(SyncNode {
+            next: Mutex::new(Vec::new()),
+            drops: drops.clone(),
+        })
+    }
 
-/// Kept garbage (`sync::set_save_all`) through the wider scan.
-#[test]
-fn sync_garbage_past_the_limit_is_saved_whole() {
-    let drops = Arc::new(AtomicUsize::new(0));
-    // All in one turn: dropping the saved garbage makes roots another test would collect.
-    let (saved, widened, dropped_while_saved, collected) = sync_heap_alone(|| {
-        for _ in 0..25 {
-            let lonely = sync_node(&drops);
-            sync_link(&lonely, &lonely);
-        }
-        sync::set_save_all(true);
-        let (collected, widened) = limited(10, sync::collect);
-        sync::set_save_all(false);
-        assert_eq!(collected, 0);
-        let garbage = sync::take_garbage();
-        let dropped = drops.load(Ordering::Relaxed);
-        let saved = garbage.len();
-        drop(garbage);
-        (saved, widened, dropped, sync::collect())
-    });
-    assert_eq!((saved, widened, dropped_while_saved), (25, 1, 0));
-    assert_eq!(collected, 25);
-    assert_eq!(drops.load(Ordering::Relaxed), 25);
+    fn sync_link(from: &sync::Gc<SyncNode>, to: &sync::Gc<SyncNode>) {
+        from.next.lock().unwrap().push(to.clone());
+    }
+
+    /// The shared heap is the process's: its tests here take turns (`cargo test` runs them on
+    /// parallel threads), each with automatic collection off meanwhile.
+    fn sync_heap_alone<R>(f: impl FnOnce() -> R) -> R {
+        static TURN: Mutex<()> = Mutex::new(());
+        let _turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        sync::disable();
+        let result = f();
+        sync::enable();
+        result
+    }
+
+    /// A sync collection: what it freed and how many objects it traced.
+    fn sync_traced_by(collect: impl FnOnce() -> usize) -> (usize, u64) {
+        let before = sync::stats().traced;
+        let freed = collect();
+        (freed, sync::stats().traced - before)
+    }
+
+    /// The same for the shared heap, whose claim the wider scan makes (and validates).
+    #[test]
+    fn sync_roots_past_the_limit_are_judged_in_the_same_collection() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let collected = sync_heap_alone(|| {
+            for _ in 0..25 {
+                let lonely = sync_node(&drops);
+                sync_link(&lonely, &lonely);
+            }
+            limited(10, || sync_traced_by(sync::collect))
+        });
+        assert_eq!(collected, ((25, 25), 1));
+        assert_eq!(drops.load(Ordering::Relaxed), 25);
+    }
+
+    /// Locked edges past the limit, in the shared heap: a garbage set holding live-looking
+    /// roots is judged whole and its claim holds.
+    #[test]
+    fn sync_garbage_past_the_limit_is_claimed_whole() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (collected, aborted) = sync_heap_alone(|| {
+            // Four self-loops, held by `x`, which `b` holds, on a cycle with `a`.
+            let loops: Vec<_> = (0..4).map(|_| sync_node(&drops)).collect();
+            let x = sync_node(&drops);
+            for l in &loops {
+                sync_link(l, l);
+                sync_link(&x, l);
+            }
+            let (a, b) = (sync_node(&drops), sync_node(&drops));
+            sync_link(&a, &b);
+            sync_link(&b, &a);
+            sync_link(&b, &x);
+            drop((x, b));
+            // Everything is alive: the buffer empties.
+            assert_eq!(sync::collect(), 0);
+            // Roots: the four loops, then `a`; `x`'s four edges do not fit beside the other
+            // seven nodes and edges.
+            drop(loops);
+            drop(a);
+            let aborted = sync::stats().aborted;
+            let collected = limited(8, || sync_traced_by(sync::collect));
+            (collected, sync::stats().aborted - aborted)
+        });
+        assert_eq!((collected, aborted), (((7, 7), 1), 0));
+        assert_eq!(drops.load(Ordering::Relaxed), 7);
+    }
+
+    /// Kept garbage (`sync::set_save_all`) through the wider scan.
+    #[test]
+    fn sync_garbage_past_the_limit_is_saved_whole() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        // All in one turn: dropping the saved garbage makes roots another test would collect.
+        let (saved, widened, dropped_while_saved, collected) = sync_heap_alone(|| {
+            for _ in 0..25 {
+                let lonely = sync_node(&drops);
+                sync_link(&lonely, &lonely);
+            }
+            sync::set_save_all(true);
+            let (collected, widened) = limited(10, sync::collect);
+            sync::set_save_all(false);
+            assert_eq!(collected, 0);
+            let garbage = sync::take_garbage();
+            let dropped = drops.load(Ordering::Relaxed);
+            let saved = garbage.len();
+            drop(garbage);
+            (saved, widened, dropped, sync::collect())
+        });
+        assert_eq!((saved, widened, dropped_while_saved), (25, 1, 0));
+        assert_eq!(collected, 25);
+        assert_eq!(drops.load(Ordering::Relaxed), 25);
+    }
 }
