@@ -889,37 +889,43 @@ crate::handle::slice_conversions!("cyclegc", Header, local::before_alloc, Trace 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::cell::RefCell;
 
-    struct Node(RefCell<Option<Gc<Node>>>);
+    /// Counts past 32 bits (only where a count can be that large).
+    #[cfg(target_pointer_width = "64")]
+    mod wide_counts {
+        use super::*;
+        use std::cell::RefCell;
 
-    // SAFETY: reports its one owned `Gc`.
-    unsafe impl Trace for Node {
-        fn trace(&self, tracer: &mut Tracer) {
-            self.0.trace(tracer);
+        struct Node(RefCell<Option<Gc<Node>>>);
+
+        // SAFETY: reports its one owned `Gc`.
+        unsafe impl Trace for Node {
+            fn trace(&self, tracer: &mut Tracer) {
+                self.0.trace(tracer);
+            }
         }
-    }
 
-    /// The collector keeps its per-object reference counts in 32 bits; a count that does not
-    /// fit must keep the object alive, never let it look unreferenced.
-    #[test]
-    fn a_strong_count_beyond_32_bits_keeps_its_object_alive() {
-        let a = Gc::new(Node(RefCell::new(None)));
-        *a.0.borrow_mut() = Some(a.clone());
-        let weak = Gc::downgrade(&a);
-        // Pretend 2^32 more references exist; dropping `a` leaves the self-reference and them.
-        // SAFETY: a lie the collector must survive; corrected below before anything else
-        // reads the count.
-        unsafe { a.header().set_strong(u32::MAX as usize + 3) };
-        drop(a);
-        assert_eq!(crate::collect(), 0, "kept alive");
-        let a = weak.upgrade().expect("alive");
-        // Back to the truth: `a` and the self-reference.
-        // SAFETY: the true count again.
-        unsafe { a.header().set_strong(2) };
-        drop(a);
-        assert_eq!(crate::collect(), 1);
-        assert!(weak.upgrade().is_none());
+        /// The collector keeps its per-object reference counts in 32 bits; a count that does not
+        /// fit must keep the object alive, never let it look unreferenced.
+        #[test]
+        fn a_strong_count_beyond_32_bits_keeps_its_object_alive() {
+            let a = Gc::new(Node(RefCell::new(None)));
+            *a.0.borrow_mut() = Some(a.clone());
+            let weak = Gc::downgrade(&a);
+            // Pretend 2^32 more references exist; dropping `a` leaves the self-reference and them.
+            // SAFETY: a lie the collector must survive; corrected below before anything else
+            // reads the count.
+            unsafe { a.header().set_strong(u32::MAX as usize + 3) };
+            drop(a);
+            assert_eq!(crate::collect(), 0, "kept alive");
+            let a = weak.upgrade().expect("alive");
+            // Back to the truth: `a` and the self-reference.
+            // SAFETY: the true count again.
+            unsafe { a.header().set_strong(2) };
+            drop(a);
+            assert_eq!(crate::collect(), 1);
+            assert!(weak.upgrade().is_none());
+        }
     }
 
     /// The strong count saturates into an abort, as `Rc`'s does. Checked in a child process

@@ -2,10 +2,13 @@
 //!
 //! ```text
 //! GcBox<T>  (#[repr(C)]: the header is at offset 0, so a `*GcBox<T>` is also a `*Header`)
-//! ┌──────────┬──────────────────────────────────────────────────────┬──────────────────────────────┬───────┐
-//! │ strong   │ weak_flags = registry slot << 32 | weak << 5 | flags │ slot: &VTable, or scan index │ value │
-//! └──────────┴──────────────────────────────────────────────────────┴──────────────────────────────┴───────┘
+//! ┌──────────────────────────────────────────────────────┬──────────┬──────────────────────────────┬───────┐
+//! │ weak_flags = registry slot << 32 | weak << 5 | flags │ strong   │ slot: &VTable, or scan index │ value │
+//! └──────────────────────────────────────────────────────┴──────────┴──────────────────────────────┴───────┘
 //! ```
+//!
+//! Three words on a 64-bit target; on a 32-bit one, 16 bytes (`weak_flags` is 64 bits on
+//! every target, and comes first so that it needs no padding where it is 8-aligned).
 //!
 //! * `strong` is a plain count, so clone is `Rc`'s clone to the instruction (increment, abort
 //!   on overflow) and drop is `Rc`'s decrement plus one test of the flags when the count stays
@@ -47,10 +50,13 @@ const REGISTRY: u64 = !((1 << REGISTRY_SHIFT) - 1);
 pub(crate) type GcBox<T> = cycle::GcBox<Header, T>;
 
 /// The header of a `Gc` allocation. See the module docs for the layout.
+///
+/// The 64-bit word comes first so that a 32-bit target that aligns it to 8 bytes needs no
+/// padding: 16 bytes there, 24 on a 64-bit target.
 #[repr(C)]
 pub(crate) struct Header {
-    strong: Cell<usize>,
     weak_flags: Cell<u64>,
+    strong: Cell<usize>,
     slot: Cell<*const VTable<Header>>,
 }
 
@@ -66,10 +72,10 @@ impl Header {
         number: Option<usize>,
     ) -> Header {
         Header {
-            strong: Cell::new(strong),
             weak_flags: Cell::new(
                 ONE_WEAK | if tracked { 0 } else { UNTRACKED as u64 } | stored_number(number),
             ),
+            strong: Cell::new(strong),
             slot: Cell::new(vtable),
         }
     }
@@ -345,12 +351,17 @@ fn count_overflow() -> ! {
 mod tests {
     use super::*;
 
+    /// Three words on a 64-bit target; on a 32-bit one the weak word stays 64 bits (it
+    /// holds the registry number beside the count), so 16 bytes, with no padding also where
+    /// a `u64` is 8-aligned (32-bit ARM, PowerPC, MIPS).
     #[test]
     fn header_is_three_words() {
-        assert_eq!(
-            std::mem::size_of::<Header>(),
-            3 * std::mem::size_of::<usize>()
-        );
-        assert_eq!(std::mem::offset_of!(GcBox<u64>, value), 24);
+        let size = if cfg!(target_pointer_width = "64") {
+            24
+        } else {
+            16
+        };
+        assert_eq!(std::mem::size_of::<Header>(), size);
+        assert_eq!(std::mem::offset_of!(GcBox<u64>, value), size);
     }
 }
