@@ -438,7 +438,16 @@ impl<T: ?Sized> Gc<T> {
     ///
     /// # Examples
     ///
-    /// See [`Gc::increment_strong_count`].
+    /// ```
+    /// use cyclegc::Gc;
+    ///
+    /// let five = Gc::new(5);
+    /// let ptr = Gc::into_raw(Gc::clone(&five));
+    /// assert_eq!(Gc::strong_count(&five), 2);
+    /// // SAFETY: `ptr` came from `into_raw`, and its reference is still out.
+    /// unsafe { Gc::decrement_strong_count(ptr) };
+    /// assert_eq!(Gc::strong_count(&five), 1);
+    /// ```
     pub unsafe fn decrement_strong_count(ptr: *const T) {
         // SAFETY: by the caller's contract.
         drop(unsafe { Gc::from_raw(ptr) });
