@@ -355,7 +355,7 @@ mod tests {
     /// holds the registry number beside the count), so 16 bytes, with no padding also where
     /// a `u64` is 8-aligned (32-bit ARM, PowerPC, MIPS).
     #[test]
-    fn header_is_three_words() {
+    fn header_is_three_words_on_64_bit_targets_and_16_bytes_on_32_bit_ones() {
         let size = if cfg!(target_pointer_width = "64") {
             24
         } else {
