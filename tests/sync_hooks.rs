@@ -78,8 +78,67 @@ fn callbacks_of_the_shared_heap() {
     assert!(!sync::remove_callback(bad));
     assert_eq!(log.lock().unwrap().len(), before + 2, "the others ran");
 
+    // A callback that panics in the automatic collection a `Gc::new` starts: `Gc::new`
+    // returns the new object, intact and listed, and the next explicit collection raises the
+    // panic.
+    let bad = sync::add_callback(|event| {
+        if event.phase == CallbackPhase::Start {
+            panic!("callback failed in an automatic collection");
+        }
+    });
+    let thresholds = sync::thresholds();
+    sync::set_thresholds([1, thresholds[1], thresholds[2]]);
+    let root = Gc::new(Node {
+        next: Mutex::new(None),
+    });
+    drop(root.clone());
+    let collections = sync::stats().collections;
+    let counted = Gc::new(Counted {
+        next: Mutex::new(Some(root.clone())),
+    });
+    assert_eq!(
+        sync::stats().collections,
+        collections + 1,
+        "Gc::new collected"
+    );
+    assert!(
+        !sync::remove_callback(bad),
+        "the panicking callback is gone"
+    );
+    sync::set_thresholds(thresholds);
+    assert_eq!(COUNTED_DROPS.load(Ordering::SeqCst), 0);
+    assert!(Gc::ptr_eq(
+        counted.next.lock().unwrap().as_ref().unwrap(),
+        &root
+    ));
+    let counted_any = cyclegc::sync::AnyGc::from(counted.clone());
+    assert!(sync::objects()
+        .iter()
+        .any(|object| cyclegc::sync::AnyGc::ptr_eq(object, &counted_any)));
+    let payload = panic::catch_unwind(sync::collect).unwrap_err();
+    assert_eq!(
+        *payload.downcast_ref::<&str>().unwrap(),
+        "callback failed in an automatic collection"
+    );
+    drop((counted, counted_any, root));
+    assert_eq!(COUNTED_DROPS.load(Ordering::SeqCst), 1);
+
     assert!(sync::remove_callback(id));
     let seen = log.lock().unwrap().len();
     sync::collect();
     assert_eq!(log.lock().unwrap().len(), seen);
+}
+
+static COUNTED_DROPS: AtomicUsize = AtomicUsize::new(0);
+
+/// A tracked value that counts its drops.
+#[derive(Trace)]
+struct Counted {
+    next: Mutex<Option<Gc<Node>>>,
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        COUNTED_DROPS.fetch_add(1, Ordering::SeqCst);
+    }
 }

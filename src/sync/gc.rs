@@ -117,7 +117,7 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
     #[inline(always)]
     fn new_with(value: T, vtable: &'static VTable<Header>, listed: bool) -> Gc<T> {
         let tracked = T::may_contain_gc();
-        if tracked {
+        if tracked && !listed {
             collector::before_alloc();
         }
         let ptr = Gc::<T>::allocate(tracked, 1, vtable);
@@ -125,9 +125,8 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
         // then it is complete, and nothing else has it yet.
         unsafe {
             ptr::addr_of_mut!((*ptr.as_ptr()).value).write(value);
-            // What `Header::placed` does, with `tracked` known here.
             if listed && tracked {
-                registry::enter(ptr.cast(), false);
+                enter_new(ptr.cast());
             }
         }
         Gc::from_box(ptr)
@@ -537,6 +536,24 @@ impl<T: ?Sized> Gc<T> {
         // SAFETY: this `Gc` dropped the last strong reference, with the word `old`.
         unsafe { drop_last(self.ptr, old) }
     }
+}
+
+/// Runs the automatic collection a `Gc::new` may have made due, then lists its object (what
+/// `Header::placed` does): both in one call out of line. With the listing inline and the
+/// collection's cold path a call of its own, `Gc::new` grew past what the compiler inlines
+/// into its callers (BENCHMARKS.md, "One call out of line"). The object is not listed while
+/// the collection runs, so neither the collection nor a heap view sees it before its `Gc`
+/// exists; and an automatic collection does not unwind (it keeps a callback's panic for the
+/// next explicit collection), so the value cannot be stranded in its allocation.
+///
+/// # Safety
+/// `header`'s object is complete, with one strong reference, which the caller makes its
+/// `Gc` once this returns; no other thread can reach it.
+#[inline(never)]
+unsafe fn enter_new(header: NonNull<Header>) {
+    collector::before_alloc();
+    // SAFETY: the caller's contract.
+    unsafe { registry::enter(header, false) };
 }
 
 /// Drops the last strong reference to `ptr`'s object, whose drop returned the word `old`
