@@ -261,6 +261,12 @@ pub const SYNC_WORKLOADS: &[Workload] = &[
         deep: false,
     },
     Workload {
+        name: "sync_alloc2t",
+        what: "two threads each allocate 1M acyclic nodes into a `Vec` and drop them, at once; timed: until both are done, then collect",
+        unit: "node per thread",
+        deep: false,
+    },
+    Workload {
         name: "sync_cycles",
         what: "`cycles` on the thread-safe columns: 100k two-node cycles; timed: drop + collect",
         unit: "node",
@@ -333,6 +339,7 @@ pub fn run_sync<F: SyncPeer>(name: &str) -> Option<Sample> {
         "sync_clone2t" => clone_drop_2t::<F>(CLONE_OPS),
         "sync_deref" => deref::<F>(DEREF_ROUNDS),
         "sync_alloc" => alloc_drop::<F>(ALLOC_NODES),
+        "sync_alloc2t" => alloc_drop_2t::<F>(ALLOC_NODES),
         "sync_cycles" => cycles::<F>(CYCLES),
         "sync_ring" => ring::<F>(DEEP_NODES),
         "sync_tree" => tree::<F>(TREE_DEPTH),
@@ -386,6 +393,36 @@ pub fn clone_drop_2t<F: SyncPeer>(n: u64) -> Sample {
     });
     rec.untimed("drop", move || drop(p));
     rec.untimed("collect", F::collect);
+    rec.finish()
+}
+
+/// Two threads (this one and one spawned) each allocate `n` acyclic nodes into a `Vec` and
+/// drop them, at once (each thread lists its objects in a registry table of its own, so this
+/// shows what they share). Timed: from a barrier until both are done; then the collection.
+pub fn alloc_drop_2t<F: SyncPeer>(n: u64) -> Sample {
+    let mut rec = Rec::new(n);
+    let start = Barrier::new(2);
+    let work = || {
+        let mut nodes = Vec::with_capacity(n as usize);
+        start.wait();
+        for i in 0..n {
+            nodes.push(F::new(i));
+        }
+        drop(black_box(nodes));
+    };
+    rec.timed("alloc_drop_2t", || {
+        thread::scope(|s| {
+            let other = thread_builder("alloc2t")
+                .spawn_scoped(s, || {
+                    work();
+                    flush_live();
+                })
+                .expect("cannot spawn the second thread");
+            work();
+            other.join().expect("the other thread panicked");
+        });
+    });
+    rec.timed("collect", F::collect);
     rec.finish()
 }
 

@@ -48,6 +48,12 @@ pub(crate) const TABLES: usize = if cfg!(loom) { 2 } else { 32 };
 /// thread has it: it is held only for a few instructions, except by a walk of the heap's
 /// view (O(table)), and the allocation path pays for a `Mutex`'s poison checks and wake-up
 /// protocol on every object.
+///
+/// Each table is on cache lines of its own (two of them, as the CPU fetches lines in
+/// pairs): the threads that allocate at once each take their own table's lock and write
+/// its length, and with neighbouring tables on one line they slowed each other down
+/// (BENCHMARKS.md, "Tables that keep their room").
+#[repr(align(128))]
 struct Shared {
     locked: AtomicBool,
     table: UnsafeCell<Table<Header>>,
