@@ -274,17 +274,11 @@ impl<H: Numbered> Table<H> {
 
     /// Tidies the table if half of it is holes: when it is full, and after a collection
     /// (so that a heap that shrank gives back the table's memory).
-    ///
-    /// The memory goes back only when the slots used since the last tidying (`len`, holes
-    /// included) are a quarter of the capacity or fewer: a heap that fills and empties
-    /// again between collections keeps its table's room, instead of growing it again
-    /// every time (with two threads doing so at once, the page faults of the growth cost
-    /// more than the objects: BENCHMARKS.md, "Tables that keep their room").
     pub(crate) fn tidy_if_holey(&mut self) {
         let len = self.slots.len();
         if self.holes >= MIN_HOLES_TO_TIDY && self.holes * 2 >= len {
             self.tidy();
-            if self.slots.capacity() > 4 * len.max(16) {
+            if self.slots.capacity() > 4 * self.slots.len().max(16) {
                 self.slots.shrink_to(2 * self.slots.len());
             }
             self.update_room();
@@ -589,36 +583,6 @@ mod tests {
         free(old);
         free(young);
         free(fresh);
-    }
-
-    #[test]
-    fn a_table_keeps_its_room_for_as_many_objects_as_it_had_since_its_last_tidying() {
-        let many = 8 * MIN_HOLES_TO_TIDY;
-        let mut table = Table::new();
-        let fill_and_empty = |table: &mut Table<Header>, n: usize| {
-            let all = headers(n);
-            let numbers: Vec<usize> = all.iter().map(|&h| enter(table, h)).collect();
-            for number in numbers {
-                table.leave(number);
-            }
-            table.tidy_if_holey();
-            assert_eq!(table.slots.len(), 0);
-            free(all);
-        };
-        // Filled and emptied again between tidyings: the room stays.
-        fill_and_empty(&mut table, many);
-        let room = table.slots.capacity();
-        assert!(room >= many);
-        fill_and_empty(&mut table, many);
-        assert_eq!(table.slots.capacity(), room);
-        // Far fewer objects since the last tidying: the memory goes back.
-        fill_and_empty(&mut table, MIN_HOLES_TO_TIDY);
-        assert!(
-            table.slots.capacity() < room / 4,
-            "{}",
-            table.slots.capacity()
-        );
-        table.close();
     }
 
     #[test]

@@ -52,7 +52,7 @@ pub(crate) const TABLES: usize = if cfg!(loom) { 2 } else { 32 };
 /// Each table is on cache lines of its own (two of them, as the CPU fetches lines in
 /// pairs): the threads that allocate at once each take their own table's lock and write
 /// its length, and with neighbouring tables on one line they slowed each other down
-/// (BENCHMARKS.md, "Tables that keep their room").
+/// (BENCHMARKS.md, "Tables on cache lines of their own").
 #[repr(align(128))]
 struct Shared {
     locked: AtomicBool,
