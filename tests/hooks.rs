@@ -138,6 +138,51 @@ fn a_panicking_callback_is_removed_and_its_panic_resumed_after_the_collection() 
     remove_callback(other);
 }
 
+/// A callback's capture that panics when it is dropped.
+struct PanicsWhenDropped(Rc<Cell<usize>>);
+
+impl Drop for PanicsWhenDropped {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() + 1);
+        panic!("a capture failed to drop");
+    }
+}
+
+#[test]
+fn a_panicking_callback_whose_capture_panics_as_it_goes_does_not_unwind_an_automatic_collection() {
+    let dropped = Rc::new(Cell::new(0));
+    let capture = PanicsWhenDropped(dropped.clone());
+    let id = add_callback(move |_| {
+        let _ = capture.0.get();
+        panic!("callback failed");
+    });
+    let thresholds = cyclegc::thresholds();
+    cyclegc::set_thresholds([1, thresholds[1], thresholds[2]]);
+    let collections = stats().collections;
+    let root = Gc::new(Node {
+        next: RefCell::new(None),
+    });
+    drop(root.clone());
+    assert_eq!(stats().collections, collections, "nothing collected yet");
+    let before = drops();
+    // The callback panics and is removed; dropping it drops its capture, which panics too.
+    // Neither unwinds out of the automatic collection this allocation starts.
+    let node = Gc::new(Node {
+        next: RefCell::new(Some(root.clone())),
+    });
+    assert_eq!(stats().collections, collections + 1);
+    assert_eq!(dropped.get(), 1);
+    assert!(!remove_callback(id), "removed for its panic");
+    assert_eq!(drops(), before, "the new value is intact");
+    assert!(Gc::ptr_eq(node.next.borrow().as_ref().unwrap(), &root));
+    // The next explicit collection raises the callback's panic, the first of the two.
+    let payload = panic::catch_unwind(AssertUnwindSafe(collect)).unwrap_err();
+    assert_eq!(*payload.downcast_ref::<&str>().unwrap(), "callback failed");
+    cyclegc::set_thresholds(thresholds);
+    drop((node, root));
+    assert_eq!(drops(), before + 2);
+}
+
 #[test]
 fn saved_garbage_is_kept_intact_counted_and_handed_over() {
     let before = drops();

@@ -78,21 +78,37 @@ fn callbacks_of_the_shared_heap() {
     assert!(!sync::remove_callback(bad));
     assert_eq!(log.lock().unwrap().len(), before + 2, "the others ran");
 
-    // A callback that panics in the automatic collection a `Gc::new` starts: `Gc::new`
-    // returns the new object, intact and listed, and the next explicit collection raises the
-    // panic.
-    let bad = sync::add_callback(|event| {
+    // A callback that panics in the automatic collection a `Gc::new` starts, and whose
+    // capture panics as it is dropped with it: neither unwinds out of `Gc::new`, which returns
+    // the new object intact and listed (not listed while the collection ran), and the next
+    // explicit collection raises the callback's panic.
+    let capture = PanicsWhenDropped;
+    let seen_unlisted = Arc::new(AtomicUsize::new(0));
+    let seen = seen_unlisted.clone();
+    let bad = sync::add_callback(move |event| {
+        let _ = &capture;
         if event.phase == CallbackPhase::Start {
+            let listed = sync::objects()
+                .iter()
+                .any(|object| object.type_name().ends_with("Counted"));
+            if !listed {
+                seen.fetch_add(1, Ordering::SeqCst);
+            }
             panic!("callback failed in an automatic collection");
         }
     });
     let thresholds = sync::thresholds();
     sync::set_thresholds([1, thresholds[1], thresholds[2]]);
+    let collections = sync::stats().collections;
     let root = Gc::new(Node {
         next: Mutex::new(None),
     });
     drop(root.clone());
-    let collections = sync::stats().collections;
+    assert_eq!(
+        sync::stats().collections,
+        collections,
+        "nothing collected yet"
+    );
     let counted = Gc::new(Counted {
         next: Mutex::new(Some(root.clone())),
     });
@@ -101,6 +117,8 @@ fn callbacks_of_the_shared_heap() {
         collections + 1,
         "Gc::new collected"
     );
+    assert_eq!(seen_unlisted.load(Ordering::SeqCst), 1);
+    assert_eq!(CAPTURE_DROPS.load(Ordering::SeqCst), 1);
     assert!(
         !sync::remove_callback(bad),
         "the panicking callback is gone"
@@ -130,6 +148,17 @@ fn callbacks_of_the_shared_heap() {
 }
 
 static COUNTED_DROPS: AtomicUsize = AtomicUsize::new(0);
+static CAPTURE_DROPS: AtomicUsize = AtomicUsize::new(0);
+
+/// A callback's capture that panics when it is dropped.
+struct PanicsWhenDropped;
+
+impl Drop for PanicsWhenDropped {
+    fn drop(&mut self) {
+        CAPTURE_DROPS.fetch_add(1, Ordering::SeqCst);
+        panic!("a capture failed to drop");
+    }
+}
 
 /// A tracked value that counts its drops.
 #[derive(Trace)]

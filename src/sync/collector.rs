@@ -368,6 +368,10 @@ fn call_callbacks(event: &CollectionEvent, panics: &mut Panics) {
         if !panics.catch(|| callback(event)) {
             remove_callback(id);
         }
+        // Perhaps the last reference, if the callback was removed meanwhile (for its panic,
+        // by itself, by another thread): what it captured is dropped here, and a panic of
+        // that `Drop` is kept like a callback's, rather than unwinding out of the collection.
+        panics.catch(move || drop(callback));
     }
 }
 

@@ -89,10 +89,11 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
     /// Allocates `value` and returns the first strong reference to it.
     ///
     /// If automatic collection is enabled and enough possible cycle roots have accumulated
-    /// (on all threads), this first runs a collection, unless another thread is running
-    /// one (see [`set_threshold`](crate::sync::set_threshold)). Types that can never own a
-    /// `Gc` skip that check. A panic of a `Drop` impl in that collection is kept for the
-    /// next [`collect`](crate::sync::collect), which re-raises it.
+    /// (on all threads), this also runs a collection, before it returns the new object and
+    /// without examining it, unless another thread is running one (see
+    /// [`set_threshold`](crate::sync::set_threshold)). Types that can never own a `Gc`
+    /// skip that check. A panic of a `Drop` impl or a callback in that collection is kept
+    /// for the next [`collect`](crate::sync::collect), which re-raises it.
     ///
     /// So the `Drop` impls of garbage cycles may run inside any `Gc::new` of a tracked type,
     /// on the allocating thread (as Python's finalizers run inside allocations). A `Drop`
@@ -543,8 +544,10 @@ impl<T: ?Sized> Gc<T> {
 /// collection's cold path a call of its own, `Gc::new` grew past what the compiler inlines
 /// into its callers (BENCHMARKS.md, "One call out of line"). The object is not listed while
 /// the collection runs, so neither the collection nor a heap view sees it before its `Gc`
-/// exists; and an automatic collection does not unwind (it keeps a callback's panic for the
-/// next explicit collection), so the value cannot be stranded in its allocation.
+/// exists; and an automatic collection does not unwind (it catches every panic, of a
+/// `Trace`, a `Drop`, a callback or what a removed callback captured, and keeps the first
+/// for the next explicit collection), so the value cannot be stranded in its allocation
+/// (`tests/sync_hooks.rs`).
 ///
 /// # Safety
 /// `header`'s object is complete, with one strong reference, which the caller makes its

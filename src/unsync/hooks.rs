@@ -68,13 +68,17 @@ impl Hooks {
         let callbacks: Vec<(CallbackId, Callback)> = self.callbacks.borrow().to_vec();
         for (id, callback) in callbacks {
             // A callback is never called while it runs: a collection inside one does nothing.
-            let Ok(mut callback) = callback.try_borrow_mut() else {
-                continue;
+            let completed = match callback.try_borrow_mut() {
+                Ok(mut running) => panics.catch(|| running(event)),
+                Err(_) => true,
             };
-            if !panics.catch(|| callback(event)) {
-                drop(callback);
+            if !completed {
                 self.remove(id);
             }
+            // Perhaps the last reference, if the callback was removed meanwhile (for its
+            // panic, by itself): what it captured is dropped here, and a panic of that `Drop`
+            // is kept like a callback's, rather than unwinding out of the collection.
+            panics.catch(move || drop(callback));
         }
     }
 
