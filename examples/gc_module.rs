@@ -118,10 +118,13 @@ fn main() {
     }
     println!("{}", stats());
 
+    // The thread-safe flavour needs 64-bit atomics.
+    #[cfg(target_has_atomic = "64")]
     shared_heap();
 }
 
 /// A job queue that worker threads fill: the shared heap lists what every thread made.
+#[cfg(target_has_atomic = "64")]
 fn shared_heap() {
     use cyclegc::sync::{self, Gc as SyncGc};
     use std::sync::Mutex;
