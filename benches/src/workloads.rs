@@ -379,18 +379,7 @@ pub fn clone_drop_2t<F: SyncPeer>(n: u64) -> Sample {
             drop(q);
         }
     };
-    rec.timed("clone_drop_2t", || {
-        thread::scope(|s| {
-            let other = thread_builder("clone2t")
-                .spawn_scoped(s, || {
-                    work();
-                    flush_live();
-                })
-                .expect("cannot spawn the second thread");
-            work();
-            other.join().expect("the other thread panicked");
-        });
-    });
+    rec.timed("clone_drop_2t", || on_two_threads("clone2t", work));
     rec.untimed("drop", move || drop(p));
     rec.untimed("collect", F::collect);
     rec.finish()
@@ -410,20 +399,24 @@ pub fn alloc_drop_2t<F: SyncPeer>(n: u64) -> Sample {
         }
         drop(black_box(nodes));
     };
-    rec.timed("alloc_drop_2t", || {
-        thread::scope(|s| {
-            let other = thread_builder("alloc2t")
-                .spawn_scoped(s, || {
-                    work();
-                    flush_live();
-                })
-                .expect("cannot spawn the second thread");
-            work();
-            other.join().expect("the other thread panicked");
-        });
-    });
+    rec.timed("alloc_drop_2t", || on_two_threads("alloc2t", work));
     rec.timed("collect", F::collect);
     rec.finish()
+}
+
+/// Runs `work` on this thread and on one spawned (named `name`) at once, and returns when
+/// both are done; the spawned thread hands its live-node balance over before it exits.
+fn on_two_threads(name: &str, work: impl Fn() + Sync) {
+    thread::scope(|s| {
+        let other = thread_builder(name)
+            .spawn_scoped(s, || {
+                work();
+                flush_live();
+            })
+            .expect("cannot spawn the second thread");
+        work();
+        other.join().expect("the other thread panicked");
+    });
 }
 
 /// Read the payload through each of [`DEREF_PTRS`] pointers, `rounds` times. Timed: the reads.
