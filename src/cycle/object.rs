@@ -97,7 +97,7 @@ pub(crate) unsafe trait Object: Sized + 'static {
     fn take_hold(&self);
 
     /// What decides the object's generation (ARCHITECTURE.md, "Generations"): its number in
-    /// the flavour's registry plus one, or 0 if it is not listed (then it counts as the
+    /// the flavour's registry, or 0 if it is not listed (then it counts as the
     /// oldest generation).
     fn registry_key(&self) -> usize;
 

@@ -6,7 +6,8 @@
 //!
 //! It costs one word per tracked object: the table's slot. An object's number is its
 //! position in the table plus the table's `offset`, so leaving is O(1): the slot becomes a
-//! hole. When the table is full and holes make up half of it, it is tidied instead of grown,
+//! hole. Numbers begin at [`FIRST_NUMBER`], so that a header stores its number as it is,
+//! with 0 for "not listed" (its *key*), and nothing adds or subtracts one on the way. When the table is full and holes make up half of it, it is tidied instead of grown,
 //! keeping the order: holes at the front are dropped by moving the table down and raising
 //! `offset` (the numbers stay valid, no header is written), holes at the back by truncating,
 //! and only holes in the middle make it renumber the objects after them (paid for by the
@@ -24,9 +25,12 @@ use std::ptr::NonNull;
 
 use crate::cycle::Object;
 
-/// One past the largest object number: numbers are stored in 32 bits, plus one (see each
-/// flavour's header).
-pub(crate) const NUMBERS: usize = u32::MAX as usize - 1;
+/// One past the largest object number: numbers are stored in 32 bits (see each flavour's
+/// header).
+pub(crate) const NUMBERS: usize = u32::MAX as usize;
+
+/// The first object number: 0 is the key of an object that is not listed.
+pub(crate) const FIRST_NUMBER: usize = 1;
 
 /// Below this many holes the table is never tidied: tidying a small table costs more than
 /// the holes. (Two under loom, so that its models reach tidying.)
@@ -50,13 +54,14 @@ pub(crate) const MAX_TABLES: usize = 32;
 pub(crate) struct Marks([usize; 4]);
 
 impl Marks {
-    /// The generation of the object whose header stores `key` (its number plus one, 0 if
-    /// not listed): 0 to 2, or [`FROZEN`].
+    /// The generation of the object whose header stores `key` (its number, 0 if not
+    /// listed): 0 to 2, or [`FROZEN`].
     #[inline]
     pub(crate) fn generation(&self, key: usize) -> usize {
-        let Some(number) = key.checked_sub(1) else {
+        let number = key;
+        if number == 0 {
             return UNLISTED_GENERATION;
-        };
+        }
         if number >= self.0[Mark::Young as usize] {
             0
         } else if number >= self.0[Mark::Middle as usize] {
@@ -133,7 +138,7 @@ impl<H: Numbered> Table<H> {
     pub(crate) const fn new() -> Table<H> {
         Table {
             slots: Vec::new(),
-            offset: 0,
+            offset: FIRST_NUMBER,
             holes: 0,
             closed: false,
             room: 0,
@@ -248,11 +253,14 @@ impl<H: Numbered> Table<H> {
         // no more than growing it, and amortises over the frees that made the holes).
         self.tidy_if_holey();
         if self.offset + self.slots.len() >= NUMBERS {
-            // Number everything again from zero.
-            self.renumber(0);
+            // Number everything again from the first number.
+            self.renumber(FIRST_NUMBER);
         }
-        if self.slots.len() >= NUMBERS {
-            panic!("cyclegc: more than {NUMBERS} tracked objects in one registry table");
+        if self.slots.len() >= NUMBERS - FIRST_NUMBER {
+            panic!(
+                "cyclegc: more than {} tracked objects in one registry table",
+                NUMBERS - FIRST_NUMBER
+            );
         }
         if self.slots.len() == self.room {
             self.slots.reserve(1);
@@ -353,7 +361,7 @@ impl<H: Numbered> Table<H> {
                     self.slots[kept] = Some(header);
                     // SAFETY: a listed header's allocation is live (it leaves the table
                     // before it is freed), and the table is the caller's; `offset + kept` is
-                    // below the old number, or counts from zero, so below `NUMBERS`.
+                    // below the old number, or counts from the first, so below `NUMBERS`.
                     unsafe { header.as_ref().set_registry_number(Some(offset + kept)) };
                 }
                 kept += 1;
@@ -400,8 +408,7 @@ impl<H: Numbered> Table<H> {
         let marks = self.marks();
         for (slot, header) in self.slots.iter().enumerate() {
             if let Some(header) = header {
-                // The key: the number plus one.
-                f(marks.generation(self.offset + slot + 1), *header);
+                f(marks.generation(self.offset + slot), *header);
             }
         }
     }
@@ -524,7 +531,7 @@ mod tests {
             let end = k < 10 || k >= kept.len() - 10;
             if end || k % 2 == 0 {
                 // SAFETY: alive, listed.
-                table.leave(unsafe { h.as_ref() }.registry_key() - 1);
+                table.leave(unsafe { h.as_ref() }.registry_key());
             } else {
                 middle.push(h);
                 middle_expected.push(kept_expected[k]);
@@ -540,7 +547,7 @@ mod tests {
         let (middle, newest) = middle.split_at(middle.len() - 5);
         for &h in newest {
             // SAFETY: alive, listed.
-            table.leave(unsafe { h.as_ref() }.registry_key() - 1);
+            table.leave(unsafe { h.as_ref() }.registry_key());
         }
         table.tidy();
         let fresh = headers(1);
@@ -574,10 +581,10 @@ mod tests {
         // Every slot went as the front: nothing was renumbered, so the next number follows
         // the last one handed out, and no mark is past the end, so a new object is young.
         assert_eq!((table.holes, table.slots.len()), (0, 0));
-        assert_eq!(table.offset, numbers.len());
+        assert_eq!(table.offset, FIRST_NUMBER + numbers.len());
         assert!(table.marks.iter().all(|&mark| mark <= table.offset));
         let fresh = headers(1);
-        assert_eq!(enter(&mut table, fresh[0]), numbers.len());
+        assert_eq!(enter(&mut table, fresh[0]), FIRST_NUMBER + numbers.len());
         assert_eq!(generations(&table, &fresh), [0]);
         table.close();
         free(old);
@@ -586,22 +593,22 @@ mod tests {
     }
 
     #[test]
-    fn numbers_that_run_out_start_again_from_zero() {
+    fn numbers_that_run_out_start_again_from_the_first() {
         let all = headers(3);
         let mut table = Table::new();
         // As after some four billion objects freed oldest first.
         table.offset = NUMBERS - 2;
         let numbers: Vec<usize> = all.iter().map(|&h| enter(&mut table, h)).collect();
-        // The third found no number left: all were renumbered from zero, the first two
-        // becoming 0 and 1.
-        assert_eq!(numbers, [NUMBERS - 2, NUMBERS - 1, 2]);
+        // The third found no number left: all were renumbered from the first number, the
+        // first two becoming 1 and 2.
+        assert_eq!(numbers, [NUMBERS - 2, NUMBERS - 1, 3]);
         let mut listed = Vec::new();
         table.for_each(|h| listed.push(h));
         assert_eq!(listed, all);
         // The first two leave at their new numbers.
-        table.leave(0);
         table.leave(1);
         table.leave(2);
+        table.leave(3);
         table.close();
         free(all);
     }

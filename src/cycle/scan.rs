@@ -119,9 +119,9 @@ impl<C: Context> Drop for Tracing<'_, C> {
 /// found when its generation is collected.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Examined {
-    /// Listed objects of table `t` are examined if their key is above `keys_above[t]`: their
-    /// number is at least that.
-    pub(crate) keys_above: [usize; MAX_TABLES],
+    /// Listed objects of table `t` are examined if their number (their key) is at least
+    /// `firsts[t]`.
+    pub(crate) firsts: [usize; MAX_TABLES],
     /// Whether objects that are not listed (key 0) are examined.
     pub(crate) unlisted: bool,
 }
@@ -129,19 +129,19 @@ pub(crate) struct Examined {
 impl Examined {
     /// Every object, frozen ones too (the value before a collection sets its own, and tests).
     pub(crate) const ALL: Examined = Examined {
-        keys_above: [0; MAX_TABLES],
+        firsts: [0; MAX_TABLES],
         unlisted: true,
     };
 
     /// Examines, in each table, the numbers from `firsts` on (and unlisted objects if
     /// `unlisted`).
     pub(crate) fn from(firsts: impl IntoIterator<Item = usize>, unlisted: bool) -> Examined {
-        let mut keys_above = [0; MAX_TABLES];
-        for (above, first) in keys_above.iter_mut().zip(firsts) {
-            *above = first;
+        let mut table_firsts = [0; MAX_TABLES];
+        for (table_first, first) in table_firsts.iter_mut().zip(firsts) {
+            *table_first = first;
         }
         Examined {
-            keys_above,
+            firsts: table_firsts,
             unlisted,
         }
     }
@@ -153,7 +153,7 @@ impl Examined {
         } else {
             // A table index is below `MAX_TABLES` (`Object::registry_place`); masked so that
             // the check costs nothing.
-            key > self.keys_above[table % MAX_TABLES]
+            key >= self.firsts[table % MAX_TABLES]
         }
     }
 }

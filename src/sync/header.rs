@@ -21,7 +21,7 @@ const WEAK_COUNT: u64 = (1 << TABLE_SHIFT) - 1;
 const TABLE_SHIFT: u32 = 27;
 /// The table's bits in [`Header::weak`].
 const TABLE: u64 = 0b11111 << TABLE_SHIFT;
-/// Where the registry key (the object's number plus one; zero: not listed) starts in
+/// Where the registry key (the object's number; zero: not listed) starts in
 /// [`Header::weak`]: the high 32 bits.
 const KEY_SHIFT: u32 = 32;
 
@@ -118,7 +118,7 @@ impl Header {
         weak.saturating_sub(holds)
     }
 
-    /// The object's registry key (its number plus one; zero: not listed). Only a thread
+    /// The object's registry key (its number; zero: not listed). Only a thread
     /// that holds the lock of the object's table can rely on it: tidying the table may
     /// change it.
     #[inline]
@@ -155,13 +155,13 @@ impl Header {
     }
 }
 
-/// A registry number as the weak word stores it: plus one, in the high 32 bits (zero: not
-/// listed). Tables hand out numbers below `u32::MAX`.
+/// A registry number as the weak word stores it: in the high 32 bits (zero: not listed).
+/// Tables hand out numbers from 1 to below `u32::MAX`.
 #[inline]
 fn stored_key(number: Option<usize>) -> u64 {
     number.map_or(0, |number| {
-        debug_assert!(number < u32::MAX as usize);
-        (number as u64 + 1) << KEY_SHIFT
+        debug_assert!(number != 0 && number < u32::MAX as usize);
+        (number as u64) << KEY_SHIFT
     })
 }
 

@@ -322,8 +322,7 @@ pub(crate) unsafe fn leave(header: &Header) {
     let mut table = lock(index);
     // Read under the lock (rule 2): tidying may have renumbered it. (The key is left as it
     // is: the header is about to be freed.)
-    let number = header.listed_key() - 1;
-    table.leave(number);
+    table.leave(header.listed_key());
 }
 
 /// Takes an object out of its table for good, though it stays alive (`Gc::get_mut`: a
@@ -334,11 +333,11 @@ pub(crate) fn unlist(header: &Header) -> bool {
         return false;
     };
     let mut table = lock(index);
-    let key = header.listed_key();
-    let Some(number) = key.checked_sub(1) else {
+    let number = header.listed_key();
+    if number == 0 {
         return false;
-    };
-    let frozen = table.generation(key) == FROZEN;
+    }
+    let frozen = table.generation(number) == FROZEN;
     table.leave(number);
     // SAFETY: the lock is held; the caller's strong reference keeps the header alive.
     unsafe { header.set_registry_number(None) };

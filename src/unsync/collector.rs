@@ -447,7 +447,7 @@ impl Collector {
     /// `make_mut`); `in_buffer`: it has a root-buffer entry, which stays where it is (see
     /// `roots`).
     pub(crate) fn unlist(&self, number: usize, in_buffer: bool) {
-        if in_buffer && self.registry.generation(number + 1) == FROZEN {
+        if in_buffer && self.registry.generation(number) == FROZEN {
             self.thawed_roots.set(true);
         }
         self.registry.leave(number);

@@ -19,8 +19,9 @@
 //!   release loop (std's "strong references collectively own one weak"), one while the header
 //!   has an entry in the root buffer, one while the collector destroys it. The header is freed
 //!   exactly when the weak count reaches zero: one rule, in [`Header::release_hold`]. The
-//!   high 32 bits hold the object's position in the thread's registry (`registry.rs`),
-//!   plus one, so that zero means "not listed"; `weak_flags` is a `u64` on every target.
+//!   high 32 bits hold the object's number in the thread's registry (`registry.rs`), or
+//!   zero, which no object's number is, for "not listed"; `weak_flags` is a `u64` on every
+//!   target.
 //! * `slot` normally points to the type's [`VTable`]. During a collection's snapshot it holds
 //!   the object's index in the scan instead (tagged with the low bit; a vtable is
 //!   word-aligned), which maps a header to its scan node in O(1) without a hash map. Nothing
@@ -138,7 +139,7 @@ impl Header {
     pub(crate) fn unlist(&self) {
         let weak_flags = self.weak_flags.get();
         if weak_flags & REGISTRY != 0 {
-            let number = (weak_flags >> REGISTRY_SHIFT) as usize - 1;
+            let number = (weak_flags >> REGISTRY_SHIFT) as usize;
             local::unlist(number, self.has(IN_BUFFER));
             self.weak_flags.set(weak_flags & !REGISTRY);
         }
@@ -200,7 +201,7 @@ unsafe impl Object for Header {
         self.weak_flags.set(self.weak_flags.get() & !(flag as u64));
     }
 
-    /// The number in the thread's registry plus one, or 0 if not listed.
+    /// The number in the thread's registry, or 0 if not listed.
     #[inline(always)]
     fn registry_key(&self) -> usize {
         (self.weak_flags.get() >> REGISTRY_SHIFT) as usize
@@ -255,7 +256,7 @@ unsafe impl Object for Header {
         if weak_flags & WEAK == 0 {
             debug_assert_eq!(header.strong(), 0);
             if weak_flags & REGISTRY != 0 {
-                local::unregister((weak_flags >> REGISTRY_SHIFT) as usize - 1);
+                local::unregister((weak_flags >> REGISTRY_SHIFT) as usize);
             }
             // SAFETY: not in a scan: the last unit of a header in a scan is never given back
             // (the caller's contract).
@@ -331,13 +332,13 @@ unsafe impl Object for Header {
     }
 }
 
-/// A registry number as `weak_flags` stores it: plus one, in the high 32 bits (zero: not
-/// listed). The registry hands out numbers below `u32::MAX`.
+/// A registry number as `weak_flags` stores it: in the high 32 bits (zero: not listed). The
+/// registry hands out numbers from 1 to below `u32::MAX`.
 #[inline(always)]
 fn stored_number(number: Option<usize>) -> u64 {
     number.map_or(0, |number| {
-        debug_assert!(number < u32::MAX as usize);
-        (number as u64 + 1) << REGISTRY_SHIFT
+        debug_assert!(number != 0 && number < u32::MAX as usize);
+        (number as u64) << REGISTRY_SHIFT
     })
 }
 
