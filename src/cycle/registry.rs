@@ -130,7 +130,7 @@ pub(crate) struct Table<H> {
 /// The panic of [`Table::leave`] given a number the table does not hold.
 #[cold]
 #[inline(never)]
-fn outside_the_table() -> ! {
+pub(crate) fn outside_the_table() -> ! {
     panic!("cyclegc: a registry number outside its table (a bug in cyclegc)")
 }
 
@@ -297,18 +297,29 @@ impl<H: Numbered> Table<H> {
     /// the list for good).
     #[inline]
     pub(crate) fn leave(&mut self, number: usize) {
+        if !self.try_leave(number) {
+            outside_the_table()
+        }
+    }
+
+    /// [`Table::leave`], returning `false` instead of panicking if the table has no such
+    /// number (a bug in cyclegc): for a caller that must release a lock before the panic,
+    /// so that its path keeps nothing for the unwinding.
+    #[inline]
+    #[must_use]
+    pub(crate) fn try_leave(&mut self, number: usize) -> bool {
         // A listed object's number is inside the table (`close` unlists every object before
         // it empties the table, and tidying tells every object whose number it changes).
         let slot = number.wrapping_sub(self.offset);
-        // Checked all the same: a wrong number is a bug that must not write elsewhere. (The
-        // panic out of line, so that this path keeps nothing for it.)
+        // Checked all the same: a wrong number is a bug that must not write elsewhere.
         let Some(slot) = self.slots.get_mut(slot) else {
-            outside_the_table()
+            return false;
         };
         debug_assert!(slot.is_some(), "a registry slot left twice");
         *slot = None;
         // The holes are tidied when the table is next full (`enter_slowly`).
         self.holes += 1;
+        true
     }
 
     /// Removes the holes, keeping the order: those at either end without renumbering

@@ -263,9 +263,15 @@ pub(crate) unsafe fn buffer(header: NonNull<Header>) {
 /// Called before allocating a tracked object: collects if the countdown ran out.
 #[inline]
 pub(crate) fn before_alloc() {
-    if HEAP.countdown.load(Ordering::Relaxed) <= 0 {
+    if collection_due() {
         collect_if_due();
     }
+}
+
+/// Whether the countdown ran out: [`before_alloc`] would collect, if collection is enabled.
+#[inline]
+pub(crate) fn collection_due() -> bool {
+    HEAP.countdown.load(Ordering::Relaxed) <= 0
 }
 
 /// Runs an automatic collection, unless another thread is running one. Threads that make

@@ -549,11 +549,29 @@ impl<T: ?Sized> Gc<T> {
 /// for the next explicit collection), so the value cannot be stranded in its allocation
 /// (`tests/sync_hooks.rs`).
 ///
+/// Its fast path makes no call, and everything else is one tail call
+/// ([`enter_new_slowly`]), so that it keeps nothing across a call.
+///
 /// # Safety
-/// `header`'s object is complete, with one strong reference, which the caller makes its
-/// `Gc` once this returns; no other thread can reach it.
+/// `header`'s object is complete and fresh (as `Header::new` wrote it), with one strong
+/// reference, which the caller makes its `Gc` once this returns; no other thread can reach
+/// it.
 #[inline(never)]
 unsafe fn enter_new(header: NonNull<Header>) {
+    // SAFETY: the caller's contract.
+    if collector::collection_due() || !unsafe { registry::try_enter(header, false) } {
+        // SAFETY: the caller's contract.
+        unsafe { enter_new_slowly(header) };
+    }
+}
+
+/// [`enter_new`] when a collection is due or the listing's fast path failed.
+///
+/// # Safety
+/// As for [`enter_new`].
+#[cold]
+#[inline(never)]
+unsafe fn enter_new_slowly(header: NonNull<Header>) {
     collector::before_alloc();
     // SAFETY: the caller's contract.
     unsafe { registry::enter(header, false) };

@@ -21,6 +21,9 @@ const WEAK_COUNT: u64 = (1 << TABLE_SHIFT) - 1;
 const TABLE_SHIFT: u32 = 27;
 /// The table's bits in [`Header::weak`].
 const TABLE: u64 = 0b11111 << TABLE_SHIFT;
+/// The weak word of a fresh allocation: one unit, the implicit hold of its strong
+/// references (or, in `new_cyclic`, of the `Weak` that builds it).
+const FRESH: u64 = 1;
 /// Where the registry key (the object's number; zero: not listed) starts in
 /// [`Header::weak`]: the high 32 bits.
 const KEY_SHIFT: u32 = 32;
@@ -56,7 +59,7 @@ impl Header {
     pub(crate) fn new(vtable: &'static VTable<Header>, tracked: bool, strong: usize) -> Header {
         Header {
             state: State::new(strong, if tracked { 0 } else { UNTRACKED }),
-            weak: AtomicU64::new(1),
+            weak: AtomicU64::new(FRESH),
             vtable,
             scan: UnsafeCell::new(0),
         }
@@ -135,24 +138,34 @@ impl Header {
         (weak >> KEY_SHIFT != 0).then_some(((weak & TABLE) >> TABLE_SHIFT) as usize)
     }
 
-    /// Records that registry table `table` lists the object as `number`. `weak_shared`:
-    /// other threads may change the weak count meanwhile (`Weak`s of a `new_cyclic` value),
-    /// so the bits are set by an atomic read-modify-write; otherwise by a plain store.
+    /// Records that the registry table `fresh_listed` names (see [`fresh_listed`]) lists
+    /// the object as `number`. `weak_shared`: other threads may change the weak count
+    /// meanwhile (`Weak`s of a `new_cyclic` value), so the bits are set by an atomic
+    /// read-modify-write; otherwise the whole word is stored, as a fresh allocation has it
+    /// plus the table and the key.
     ///
     /// # Safety
     /// The caller holds the table's lock, and the object is not listed yet; unless
-    /// `weak_shared`, no other thread can reach the header.
+    /// `weak_shared`, no other thread can reach the header, and its weak word is as
+    /// [`Header::new`] wrote it.
     #[inline]
-    pub(crate) unsafe fn set_listed(&self, table: usize, number: usize, weak_shared: bool) {
-        debug_assert!(table << TABLE_SHIFT <= TABLE as usize);
-        let listed = (table as u64) << TABLE_SHIFT | stored_key(Some(number));
+    pub(crate) unsafe fn set_listed(&self, fresh_listed: u64, number: usize, weak_shared: bool) {
+        let key = stored_key(Some(number));
         if weak_shared {
-            self.weak.fetch_or(listed, Ordering::Relaxed);
+            self.weak
+                .fetch_or(fresh_listed & TABLE | key, Ordering::Relaxed);
         } else {
-            let weak = self.weak.load(Ordering::Relaxed);
-            self.weak.store(weak | listed, Ordering::Relaxed);
+            debug_assert_eq!(self.weak.load(Ordering::Relaxed), FRESH);
+            self.weak.store(fresh_listed | key, Ordering::Relaxed);
         }
     }
+}
+
+/// The weak word of a fresh allocation listed in registry table `table`, but for its key:
+/// computed once per thread, for the allocation path ([`Header::set_listed`]).
+pub(crate) const fn fresh_listed(table: usize) -> u64 {
+    debug_assert!(table < 1 << (KEY_SHIFT - TABLE_SHIFT));
+    FRESH | (table as u64) << TABLE_SHIFT
 }
 
 /// A registry number as the weak word stores it: in the high 32 bits (zero: not listed).
@@ -352,13 +365,43 @@ unsafe impl Object for Header {
 /// # Safety
 /// The caller gave back the last unit of the weak count: no handle, buffer entry or
 /// collector refers to the allocation any more.
-#[inline(never)]
+///
+/// Its fast path makes no call but the deallocation, a tail call, and the rest is another
+/// ([`free_contended`]), so that it keeps nothing across a call.
+#[inline]
 unsafe fn free(this: NonNull<Header>) {
     // SAFETY: no other thread uses the header, except a registry walk, which the table's lock
     // keeps out until the object has left it.
+    if !unsafe { registry::try_leave(this.as_ref()) } {
+        // SAFETY: the caller's contract.
+        return unsafe { free_contended(this) };
+    }
+    // SAFETY: out of its table: the caller's contract, and nothing else reaches it.
+    unsafe { deallocate(this) }
+}
+
+/// [`free`] when another thread holds the lock of the object's registry table.
+///
+/// # Safety
+/// As for [`free`].
+#[cold]
+#[inline(never)]
+unsafe fn free_contended(this: NonNull<Header>) {
+    // SAFETY: as in `free`.
+    unsafe {
+        registry::leave(this.as_ref());
+        deallocate(this);
+    }
+}
+
+/// Gives `this`'s allocation back to the allocator.
+///
+/// # Safety
+/// As for [`free`], and the object has left its registry table: nothing reaches it.
+#[inline(always)]
+unsafe fn deallocate(this: NonNull<Header>) {
+    // SAFETY: the caller's contract.
     let header = unsafe { this.as_ref() };
-    // SAFETY: as above.
-    unsafe { registry::leave(header) };
     let vtable = header.vtable;
     // Under loom, the header is overwritten before it goes, so that a read of a freed header
     // (which loom itself cannot see) fails loudly: its atomics no longer name loom objects.

@@ -29,7 +29,7 @@ use std::cell::Cell;
 use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
 
-use crate::cycle::registry::{Marks, Numbered, Table, FROZEN, MAX_TABLES};
+use crate::cycle::registry::{outside_the_table, Marks, Numbered, Table, FROZEN, MAX_TABLES};
 use crate::cycle::FULL;
 use crate::primitive::cell::UnsafeCell;
 use crate::primitive::hint::spin_loop;
@@ -37,7 +37,7 @@ use crate::primitive::local;
 use crate::primitive::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::primitive::thread::yield_now;
 use crate::sync::collector;
-use crate::sync::header::Header;
+use crate::sync::header::{self, Header};
 
 /// How many tables there are: threads beyond this many at once share them.
 pub(crate) const TABLES: usize = if cfg!(loom) { 2 } else { 32 };
@@ -133,7 +133,7 @@ struct Membership(usize);
 
 impl Drop for Membership {
     fn drop(&mut self) {
-        let _ = MINE.try_with(|mine| mine.set(NOT_JOINED));
+        let _ = MINE.try_with(|mine| mine.set(None));
         // Under loom, a model's threads-locals go after its statics: its tables are not
         // given back (a model has too few threads to run out of them).
         #[cfg(not(loom))]
@@ -141,13 +141,20 @@ impl Drop for Membership {
     }
 }
 
-/// [`MINE`] before the thread has taken a table.
-const NOT_JOINED: usize = usize::MAX;
+/// The table a thread lists its objects in, as the allocation path uses it.
+#[derive(Clone, Copy)]
+struct Mine {
+    shared: &'static Shared,
+    /// The weak word of a fresh object listed in it, but for its key
+    /// ([`header::fresh_listed`]).
+    fresh_listed: u64,
+}
 
 local! {
-    /// The table this thread lists its objects in ([`NOT_JOINED`] before its first): read
-    /// on every allocation, so a plain cell.
-    static MINE: Cell<usize> = const { Cell::new(NOT_JOINED) };
+    /// The table this thread lists its objects in (`None` before its first, and once its
+    /// membership is given back): read on every allocation, so a plain cell, with no
+    /// destructor.
+    static MINE: Cell<Option<Mine>> = const { Cell::new(None) };
 }
 
 local! {
@@ -157,12 +164,7 @@ local! {
 
 /// The calling thread's table: the one it took, or a table no thread uses if there is one,
 /// else the least used. Table 0 in the thread's thread-local teardown.
-#[inline]
 fn mine() -> usize {
-    let index = MINE.try_with(Cell::get).unwrap_or(0);
-    if index != NOT_JOINED {
-        return index;
-    }
     MEMBERSHIP.try_with(|membership| membership.0).unwrap_or(0)
 }
 
@@ -185,16 +187,26 @@ fn join() -> usize {
             index
         });
     // Only once the membership that gives it back exists (the caller is its initialiser).
-    let _ = MINE.try_with(|mine| mine.set(index));
+    let mine = Mine {
+        shared: table(index),
+        fresh_listed: header::fresh_listed(index),
+    };
+    let _ = MINE.try_with(|cell| cell.set(Some(mine)));
     index
 }
 
-/// Locks table `index`, whose lock another thread holds (or a spurious failure said so). A
-/// walk may hold it for a while: spins briefly, then lets it run.
+/// Table `index`.
+#[inline(always)]
+fn table(index: usize) -> &'static Shared {
+    // The mask keeps the index in bounds without a check (`TABLES` is a power of two).
+    &REGISTRY[index & (TABLES - 1)]
+}
+
+/// Locks `shared`, whose lock another thread holds (or a spurious failure said so). A walk
+/// may hold it for a while: spins briefly, then lets it run.
 #[cold]
 #[inline(never)]
-fn lock_contended(index: usize) -> Locked {
-    let shared = &REGISTRY[index & (TABLES - 1)];
+fn lock_contended(shared: &'static Shared) -> Locked {
     let mut spins = 0_u32;
     while shared
         .locked
@@ -211,12 +223,10 @@ fn lock_contended(index: usize) -> Locked {
     locked(shared)
 }
 
-/// Takes table `index`'s lock if no other thread holds it (and the compare-and-swap does
-/// not fail spuriously): the first try, with no call.
+/// Takes `shared`'s lock if no other thread holds it (and the compare-and-swap does not
+/// fail spuriously): the first try, with no call.
 #[inline(always)]
-fn try_lock(index: usize) -> Option<Locked> {
-    // The mask keeps the index in bounds without a check (`TABLES` is a power of two).
-    let shared = &REGISTRY[index & (TABLES - 1)];
+fn try_lock(shared: &'static Shared) -> Option<Locked> {
     shared
         .locked
         .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
@@ -249,7 +259,8 @@ fn locked(shared: &'static Shared) -> Locked {
 /// Locks table `index`.
 #[inline(always)]
 fn lock(index: usize) -> Locked {
-    try_lock(index).unwrap_or_else(|| lock_contended(index))
+    let shared = table(index);
+    try_lock(shared).unwrap_or_else(|| lock_contended(shared))
 }
 
 /// Lists a tracked object in the calling thread's table (in table 0 during the thread's
@@ -258,23 +269,43 @@ fn lock(index: usize) -> Locked {
 ///
 /// # Safety
 /// The object is complete (value written), or has no strong reference yet; no other
-/// thread can reach it but through `Weak`s, and only if `weak_shared`. It is freed only
-/// through `Header::release_hold`, which calls [`leave`].
+/// thread can reach it but through `Weak`s, and only if `weak_shared` (else its weak word is
+/// as `Header::new` wrote it). It is freed only through `Header::release_hold`, which calls
+/// [`leave`].
 #[inline(always)]
 pub(crate) unsafe fn enter(header: NonNull<Header>, weak_shared: bool) {
-    let index = MINE.try_with(Cell::get).unwrap_or(NOT_JOINED);
-    if index != NOT_JOINED {
-        if let Some(mut table) = try_lock(index) {
-            if let Some(number) = table.enter(header) {
-                // SAFETY: not listed yet, reached by others only as `weak_shared` says (the
-                // caller's contract); this thread holds the table's lock.
-                unsafe { header.as_ref().set_listed(index, number, weak_shared) };
-                return;
-            }
-        }
-    }
     // SAFETY: the caller's contract.
-    unsafe { enter_slowly(header, weak_shared) }
+    if !unsafe { try_enter(header, weak_shared) } {
+        // SAFETY: the caller's contract.
+        unsafe { enter_slowly(header, weak_shared) }
+    }
+}
+
+/// [`enter`]'s fast path, with no call: lists the object and returns `true` if the thread
+/// has a table, its lock is free and it has room; else `false`, having done nothing (then
+/// the caller calls [`enter`]).
+///
+/// # Safety
+/// As for [`enter`].
+#[inline(always)]
+pub(crate) unsafe fn try_enter(header: NonNull<Header>, weak_shared: bool) -> bool {
+    let Ok(Some(mine)) = MINE.try_with(Cell::get) else {
+        return false;
+    };
+    let Some(mut table) = try_lock(mine.shared) else {
+        return false;
+    };
+    let Some(number) = table.enter(header) else {
+        return false;
+    };
+    // SAFETY: not listed yet, reached by others only as `weak_shared` says, and fresh
+    // otherwise (the caller's contract); this thread holds the table's lock.
+    unsafe {
+        header
+            .as_ref()
+            .set_listed(mine.fresh_listed, number, weak_shared)
+    };
+    true
 }
 
 /// [`enter`] when its fast path fails: the thread has no table yet, another thread holds
@@ -294,9 +325,14 @@ unsafe fn enter_slowly(header: NonNull<Header>, weak_shared: bool) {
             .enter_slowly(header)
             .expect("a thread-safe table is never closed"),
     };
-    // SAFETY: not listed yet, reached by others only as `weak_shared` says (the caller's
-    // contract); this thread holds the table's lock.
-    unsafe { header.as_ref().set_listed(index, number, weak_shared) };
+    let fresh_listed = header::fresh_listed(index);
+    // SAFETY: not listed yet, reached by others only as `weak_shared` says, and fresh
+    // otherwise (the caller's contract); this thread holds the table's lock.
+    unsafe {
+        header
+            .as_ref()
+            .set_listed(fresh_listed, number, weak_shared)
+    };
     // Tidying lowered the end of the frozen range: a collection running meanwhile, judging
     // keys read from now on with marks copied before, may take an object that is not frozen
     // for one (every other key stays at or above the end), and file its entry with the
@@ -308,21 +344,49 @@ unsafe fn enter_slowly(header: NonNull<Header>, weak_shared: bool) {
     }
 }
 
-/// Takes an object out of its table as its allocation is about to be freed.
+/// Takes an object out of its table as its allocation is about to be freed, waiting for the
+/// table's lock ([`try_leave`] first, which does not).
 ///
 /// # Safety
 /// The caller gave back the object's last unit (no other thread uses the header, except a
 /// registry walk under the table's lock).
-#[inline(always)]
+#[cold]
+#[inline(never)]
 pub(crate) unsafe fn leave(header: &Header) {
     let Some(index) = header.table() else {
-        // Never listed (untracked), or unlisted for good: nothing changes the key now.
+        // As in `try_leave`.
         return;
     };
     let mut table = lock(index);
+    // Read under the lock (rule 2), as in `try_leave`.
+    table.leave(header.listed_key());
+}
+
+/// [`leave`]'s fast path, with no call: returns `true` once the object is out of its table
+/// (or was never in one), `false`, having done nothing, if another thread holds the
+/// table's lock (then the caller calls [`leave`]).
+///
+/// # Safety
+/// As for [`leave`].
+#[inline(always)]
+pub(crate) unsafe fn try_leave(header: &Header) -> bool {
+    let Some(index) = header.table() else {
+        // Never listed (untracked), or unlisted for good: nothing changes the key now.
+        return true;
+    };
+    let Some(mut table) = try_lock(table(index)) else {
+        return false;
+    };
     // Read under the lock (rule 2): tidying may have renumbered it. (The key is left as it
     // is: the header is about to be freed.)
-    table.leave(header.listed_key());
+    let inside = table.try_leave(header.listed_key());
+    // Unlocked before the panic of a number outside the table, so that this path keeps
+    // nothing for the unwinding.
+    drop(table);
+    if !inside {
+        outside_the_table();
+    }
+    true
 }
 
 /// Takes an object out of its table for good, though it stays alive (`Gc::get_mut`: a
