@@ -585,6 +585,12 @@ unsafe fn enter_new_slowly(header: NonNull<Header>) {
 /// acts on nothing of the object afterwards.
 #[inline(always)]
 pub(super) unsafe fn drop_last(ptr: impl Droppable<Header>, old: usize) {
+    // One test for the usual case, a tracked object no collection holds.
+    if old & (DEAD | SCANNED | UNTRACKED) == 0 {
+        // SAFETY: the count reached zero, no collection holds the object, and the value
+        // is alive; `release` drops it once.
+        return unsafe { release::release(ptr) };
+    }
     if old & DEAD != 0 {
         // The collector drops the value. If it already has, the last strong reference
         // gives back the implicit hold; if not, the collector will, after the drop.
@@ -596,14 +602,11 @@ pub(super) unsafe fn drop_last(ptr: impl Droppable<Header>, old: usize) {
     } else if old & SCANNED != 0 {
         // A collection is reading the value: it is the collector's to drop once the
         // collection lets go of the object (race 6 in ARCHITECTURE.md).
-    } else if old & UNTRACKED != 0 {
+    } else {
+        // UNTRACKED.
         // SAFETY: the count reached zero: nobody else can reach the value. An untracked
         // value owns no `Gc`, so dropping it cannot cascade into other releases.
         unsafe { ptr.drop_now() };
-    } else {
-        // SAFETY: the count reached zero, no collection holds the object, and the value
-        // is alive; `release` drops it once.
-        unsafe { release::release(ptr) };
     }
 }
 

@@ -147,7 +147,9 @@ impl State {
                     Release::Kept
                 };
             }
-            if strong(word) > 1 && word & BUFFERED == 0 {
+            // The flag first: the compiler then branches on it rather than computing both
+            // tests for every drop (BENCHMARKS.md, "The listing's last instructions").
+            if word & BUFFERED == 0 && strong(word) > 1 {
                 return match self.decrement_tracked(take_hold, give_back) {
                     Decrement::Buffered => Release::Buffered,
                     Decrement::Rearmed => Release::Kept,
