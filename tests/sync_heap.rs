@@ -335,3 +335,117 @@ fn a_pinned_value_is_listed_but_never_downcast() {
         .into_iter()
         .all(|o| o.downcast::<Node>().map_or(true, |n| n.tag != tag)));
 }
+
+/// What a thread-local destructor does after its thread gave its registry table back:
+/// allocates, frees, makes cycles and collects them, each object listed and unlisted in
+/// table 0. Its tag is its thread's.
+struct LateWork(u32);
+
+impl Drop for LateWork {
+    fn drop(&mut self) {
+        // One thread at a time: another thread's walk would hold this one's garbage alive
+        // through its collection.
+        static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+        let _one = ONE_AT_A_TIME.lock().unwrap();
+        let tag = self.0;
+        for id in 0..LATE {
+            let (a, b) = (node(tag, id), node(tag, id));
+            link(&a, &b);
+            link(&b, &a);
+            drop(Gc::downgrade(&a));
+            drop((a, b));
+            drop(Gc::<[u8]>::from(vec![1, 2, 3]));
+        }
+        let kept = node(tag, LATE);
+        // With the cycles an automatic collection has not freed yet.
+        assert!(ids(tag, objects()).contains(&LATE));
+        sync::collect();
+        assert_eq!(ids(tag, objects()), [LATE]);
+        drop(kept);
+        assert!(ids(tag, objects()).is_empty());
+    }
+}
+
+/// Cycles each thread-local destructor makes in [`LateWork`]: smaller under Miri.
+const LATE: u32 = if cfg!(miri) { 3 } else { 200 };
+
+#[test]
+fn a_thread_local_destructor_lists_and_unlists_after_its_thread_gave_its_table_back() {
+    std::thread_local! {
+        static LATE_WORK: std::cell::RefCell<Option<LateWork>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let (_serial, _tag) = serial();
+    let tags: Vec<u32> = (0..if cfg!(miri) { 2 } else { 4 })
+        .map(|_| fresh_tag())
+        .collect();
+    let threads: Vec<_> = tags
+        .iter()
+        .map(|&tag| {
+            thread::spawn(move || {
+                // Set before the thread's first allocation: its destructor is registered
+                // first, so it runs after the registry's, with no table of the thread's.
+                LATE_WORK.with(|late| *late.borrow_mut() = Some(LateWork(tag)));
+                let early: Vec<_> = (0..10).map(|id| node(tag, id)).collect();
+                assert_eq!(ids(tag, objects()).len(), 10);
+                drop(early);
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    // Nothing of theirs is listed (a freed object still listed would be read by the walk).
+    for tag in tags {
+        assert!(ids(tag, objects()).is_empty());
+    }
+}
+
+/// A node that refers to itself, built by `new_cyclic` (tracked: it may own a `Gc`).
+#[derive(Trace)]
+struct Cyclic {
+    me: Weak<Cyclic>,
+    edges: Mutex<Vec<Gc<Cyclic>>>,
+}
+
+#[test]
+fn new_cyclic_lists_its_object_while_other_threads_use_its_weak_handles() {
+    let (_serial, _tag) = serial();
+    for _ in 0..if cfg!(miri) { 2 } else { 100 } {
+        let start = Arc::new(std::sync::Barrier::new(3));
+        let mut others = Vec::new();
+        let cyclic = Gc::new_cyclic(|me: &Weak<Cyclic>| {
+            for _ in 0..2 {
+                let (me, start) = (me.clone(), start.clone());
+                others.push(thread::spawn(move || {
+                    start.wait();
+                    for _ in 0..if cfg!(miri) { 5 } else { 500 } {
+                        drop(me.clone());
+                        drop(me.upgrade());
+                    }
+                }));
+            }
+            start.wait();
+            Cyclic {
+                me: me.clone(),
+                edges: Mutex::new(Vec::new()),
+            }
+        });
+        for other in others {
+            other.join().unwrap();
+        }
+        // Listing set the table and key bits beside the weak count, which the other threads
+        // changed meanwhile: the count is exact, and the object is listed.
+        assert_eq!(Gc::weak_count(&cyclic), 1);
+        assert!(Weak::ptr_eq(&cyclic.me, &Gc::downgrade(&cyclic)));
+        assert!(Gc::is_tracked(&cyclic) && cyclic.edges.lock().unwrap().is_empty());
+        let handle = AnyGc::from(cyclic.clone());
+        assert_eq!(
+            objects()
+                .iter()
+                .filter(|o| AnyGc::ptr_eq(o, &handle))
+                .count(),
+            1
+        );
+    }
+}

@@ -133,7 +133,9 @@ pub(crate) unsafe trait Object: Sized + 'static {
     ///
     /// # Safety
     /// `this` is the header of a fresh allocation, header and value written, not yet shared,
-    /// which is freed only through [`Object::release_hold`] from now on.
+    /// its counts untouched since [`Object::new_header`] (no hold taken, no `Weak` made: the
+    /// thread-safe flavour stores the weak word whole), which is freed only through
+    /// [`Object::release_hold`] from now on.
     unsafe fn placed(this: NonNull<Self>);
 
     /// Gives back one unit of the weak count (a `Weak` handle or a hold), and frees the

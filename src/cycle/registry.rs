@@ -7,8 +7,9 @@
 //! It costs one word per tracked object: the table's slot. An object's number is its
 //! position in the table plus the table's `offset`, so leaving is O(1): the slot becomes a
 //! hole. Numbers begin at [`FIRST_NUMBER`], so that a header stores its number as it is,
-//! with 0 for "not listed" (its *key*), and nothing adds or subtracts one on the way. When the table is full and holes make up half of it, it is tidied instead of grown,
-//! keeping the order: holes at the front are dropped by moving the table down and raising
+//! with 0 for "not listed" (its *key*), and nothing adds or subtracts one on the way. When
+//! the table is full and holes make up half of it, it is tidied instead of grown, keeping
+//! the order: holes at the front are dropped by moving the table down and raising
 //! `offset` (the numbers stay valid, no header is written), holes at the back by truncating,
 //! and only holes in the middle make it renumber the objects after them (paid for by the
 //! objects that left). Freeing in allocation order, or in reverse, therefore never writes a

@@ -237,7 +237,8 @@ unsafe impl Object for Header {
     unsafe fn placed(this: NonNull<Header>) {
         // SAFETY: a fresh allocation (the caller's contract).
         if !unsafe { this.as_ref() }.has(UNTRACKED) {
-            // SAFETY: complete and not shared yet (the caller's contract).
+            // SAFETY: complete, not shared yet, and its weak word as `Header::new` wrote it
+            // (the caller's contract).
             unsafe { registry::enter(this, false) };
         }
     }

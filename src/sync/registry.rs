@@ -270,8 +270,8 @@ fn lock(index: usize) -> Locked {
 /// # Safety
 /// The object is complete (value written), or has no strong reference yet; no other
 /// thread can reach it but through `Weak`s, and only if `weak_shared` (else its weak word is
-/// as `Header::new` wrote it). It is freed only through `Header::release_hold`, which calls
-/// [`leave`].
+/// as `Header::new` wrote it). It is freed only through `Header::release_hold`, which takes
+/// it out of its table ([`try_leave`], then [`leave`] if the table's lock is taken).
 #[inline(always)]
 pub(crate) unsafe fn enter(header: NonNull<Header>, weak_shared: bool) {
     // SAFETY: the caller's contract.

@@ -239,7 +239,6 @@ unsafe impl Object for Header {
     #[inline]
     unsafe fn placed(this: NonNull<Header>) {
         // SAFETY: a fresh header (the caller's contract).
-        // SAFETY: as above.
         let header = unsafe { this.as_ref() };
         if !header.has(UNTRACKED) {
             // SAFETY: the number the registry gave, below `u32::MAX`.
