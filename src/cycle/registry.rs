@@ -126,6 +126,8 @@ pub(crate) struct Table<H> {
     room: usize,
     /// Where the generations begin, as numbers, indexed by [`Mark`].
     marks: [usize; 4],
+    /// [`Table::end`] when [`Table::tidy_keeping_recent_room`] last ran.
+    end_at_last_collection: usize,
 }
 
 /// The panic of [`Table::leave`] given a number the table does not hold.
@@ -144,6 +146,7 @@ impl<H: Numbered> Table<H> {
             closed: false,
             room: 0,
             marks: [0; 4],
+            end_at_last_collection: FIRST_NUMBER,
         }
     }
 
@@ -281,8 +284,31 @@ impl<H: Numbered> Table<H> {
         };
     }
 
-    /// Tidies the table if half of it is holes: when it is full, and after a collection
-    /// (so that a heap that shrank gives back the table's memory).
+    /// After a collection of the thread-safe heap: tidies the table if half of it is holes,
+    /// and gives back memory beyond the room for as many objects as were listed since the
+    /// previous collection (and those listed now). A thread that fills and empties its
+    /// table between collections keeps the room, instead of growing the table again every
+    /// time: threads that grow their tables at once wait for each other's page faults
+    /// (BENCHMARKS.md, "Tables that keep their room"). A one-off peak goes back at the
+    /// second collection after it.
+    pub(crate) fn tidy_keeping_recent_room(&mut self) {
+        // Numbers handed out since then (fewer if tidying renumbered meanwhile, which only
+        // gives memory back sooner).
+        let recent = self.end().saturating_sub(self.end_at_last_collection);
+        let len = self.slots.len();
+        if self.holes >= MIN_HOLES_TO_TIDY && self.holes * 2 >= len {
+            self.tidy();
+        }
+        let kept = self.slots.len().max(recent).max(16);
+        if self.slots.capacity() > 4 * kept {
+            self.slots.shrink_to(2 * kept);
+            self.update_room();
+        }
+        self.end_at_last_collection = self.end();
+    }
+
+    /// Tidies the table if half of it is holes: when it is full, and after a collection of
+    /// the single-threaded heap (so that a heap that shrank gives back the table's memory).
     pub(crate) fn tidy_if_holey(&mut self) {
         let len = self.slots.len();
         if self.holes >= MIN_HOLES_TO_TIDY && self.holes * 2 >= len {
@@ -602,6 +628,50 @@ mod tests {
         free(old);
         free(young);
         free(fresh);
+    }
+
+    #[test]
+    fn a_thread_safe_table_keeps_the_room_it_used_since_the_last_collection() {
+        let many = 64 * MIN_HOLES_TO_TIDY;
+        let mut table = Table::new();
+        // Fills the table with `n` objects and empties it, then a collection ends.
+        let fill_and_empty = |table: &mut Table<Header>, n: usize| {
+            let all = headers(n);
+            let numbers: Vec<usize> = all.iter().map(|&h| enter(table, h)).collect();
+            for number in numbers {
+                table.leave(number);
+            }
+            table.tidy_keeping_recent_room();
+            free(all);
+        };
+        fill_and_empty(&mut table, many);
+        assert_eq!((table.slots.len(), table.holes), (0, 0));
+        let room = table.slots.capacity();
+        assert!(room >= many);
+        // Filled and emptied again between collections: the room stays, and the table did
+        // not grow (the objects had their slots at once).
+        fill_and_empty(&mut table, many);
+        assert_eq!(table.slots.capacity(), room);
+        // A quiet interval after the peak: its room goes back at the collection that ends
+        // it, though there was too little to tidy.
+        fill_and_empty(&mut table, 1);
+        assert_eq!(table.holes, 1);
+        assert!(
+            table.slots.capacity() <= 2 * 16,
+            "{}",
+            table.slots.capacity()
+        );
+        // The room the table keeps is counted in numbers handed out, whatever is left.
+        let kept = headers(many);
+        for &h in &kept {
+            enter(&mut table, h);
+        }
+        table.tidy_keeping_recent_room();
+        table.tidy_keeping_recent_room();
+        assert_eq!(table.slots.len() - table.holes, many);
+        assert!(table.slots.capacity() >= many);
+        table.close();
+        free(kept);
     }
 
     #[test]

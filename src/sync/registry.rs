@@ -447,7 +447,7 @@ pub(crate) fn marks() -> [Marks; TABLES] {
 
 /// A collection of `generation` is over (the caller holds the collector lock): every table
 /// promotes what was listed when it began (`Table::promote`), and gives back memory if it
-/// shrank. Returns the marks of every table afterwards, as [`marks`] does.
+/// shrank (`Table::tidy_keeping_recent_room`). Returns the marks of every table afterwards, as [`marks`] does.
 pub(crate) fn promote(generation: usize) -> [Marks; TABLES] {
     std::array::from_fn(|index| {
         let mut table = lock(index);
@@ -455,7 +455,7 @@ pub(crate) fn promote(generation: usize) -> [Marks; TABLES] {
         // Under the collector lock, so no flag for a lowered frozen range: the entries this
         // collection files from here on are judged with the marks returned, those filed
         // before keep their generation (tidying moves numbers and marks together).
-        table.tidy_if_holey();
+        table.tidy_keeping_recent_room();
         table.marks()
     })
 }
