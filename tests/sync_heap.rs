@@ -343,10 +343,6 @@ struct LateWork(u32);
 
 impl Drop for LateWork {
     fn drop(&mut self) {
-        // One thread at a time: another thread's walk would hold this one's garbage alive
-        // through its collection.
-        static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-        let _one = ONE_AT_A_TIME.lock().unwrap();
         let tag = self.0;
         for id in 0..LATE {
             let (a, b) = (node(tag, id), node(tag, id));
@@ -379,21 +375,20 @@ fn a_thread_local_destructor_lists_and_unlists_after_its_thread_gave_its_table_b
     let tags: Vec<u32> = (0..if cfg!(miri) { 2 } else { 4 })
         .map(|_| fresh_tag())
         .collect();
-    let threads: Vec<_> = tags
-        .iter()
-        .map(|&tag| {
-            thread::spawn(move || {
-                // Set before the thread's first allocation: its destructor is registered
-                // first, so it runs after the registry's, with no table of the thread's.
-                LATE_WORK.with(|late| *late.borrow_mut() = Some(LateWork(tag)));
-                let early: Vec<_> = (0..10).map(|id| node(tag, id)).collect();
-                assert_eq!(ids(tag, objects()).len(), 10);
-                drop(early);
-            })
+    // One thread after another: a walk on another thread holds every object it lists for a
+    // moment, which can make a collection give up on garbage it was claiming (it stays for
+    // the next one), and the destructor checks that its collection frees its cycles.
+    for &tag in &tags {
+        thread::spawn(move || {
+            // Set before the thread's first allocation: its destructor is registered first,
+            // so it runs after the registry's, with no table of the thread's.
+            LATE_WORK.with(|late| *late.borrow_mut() = Some(LateWork(tag)));
+            let early: Vec<_> = (0..10).map(|id| node(tag, id)).collect();
+            assert_eq!(ids(tag, objects()).len(), 10);
+            drop(early);
         })
-        .collect();
-    for thread in threads {
-        thread.join().unwrap();
+        .join()
+        .unwrap();
     }
     // Nothing of theirs is listed (a freed object still listed would be read by the walk).
     for tag in tags {
