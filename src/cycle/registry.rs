@@ -295,8 +295,7 @@ impl<H: Numbered> Table<H> {
         // Numbers handed out since then (fewer if tidying renumbered meanwhile, which only
         // gives memory back sooner).
         let recent = self.end().saturating_sub(self.end_at_last_collection);
-        let len = self.slots.len();
-        if self.holes >= MIN_HOLES_TO_TIDY && self.holes * 2 >= len {
+        if self.holey() {
             self.tidy();
         }
         let kept = self.slots.len().max(recent).max(16);
@@ -307,11 +306,15 @@ impl<H: Numbered> Table<H> {
         self.end_at_last_collection = self.end();
     }
 
+    /// Whether half of the table is holes, and enough of them to be worth tidying.
+    fn holey(&self) -> bool {
+        self.holes >= MIN_HOLES_TO_TIDY && self.holes * 2 >= self.slots.len()
+    }
+
     /// Tidies the table if half of it is holes: when it is full, and after a collection of
     /// the single-threaded heap (so that a heap that shrank gives back the table's memory).
     pub(crate) fn tidy_if_holey(&mut self) {
-        let len = self.slots.len();
-        if self.holes >= MIN_HOLES_TO_TIDY && self.holes * 2 >= len {
+        if self.holey() {
             self.tidy();
             if self.slots.capacity() > 4 * self.slots.len().max(16) {
                 self.slots.shrink_to(2 * self.slots.len());
@@ -373,7 +376,7 @@ impl<H: Numbered> Table<H> {
             *mark = (*mark).min(end);
         }
         self.holes -= front + back;
-        if self.holes >= MIN_HOLES_TO_TIDY && self.holes * 2 >= self.slots.len() {
+        if self.holey() {
             self.renumber(self.offset);
         }
         self.update_room();
