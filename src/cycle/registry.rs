@@ -298,12 +298,19 @@ impl<H: Numbered> Table<H> {
         if self.holey() {
             self.tidy();
         }
-        let kept = self.slots.len().max(recent).max(16);
+        self.shrink_keeping(self.slots.len().max(recent));
+        self.end_at_last_collection = self.end();
+    }
+
+    /// Gives back the memory beyond the room for `kept` objects (at least 16): a capacity
+    /// over four times that shrinks to twice that, so a table that hovers around a size
+    /// neither shrinks nor grows every time. Both ways of tidying shrink by this one rule.
+    fn shrink_keeping(&mut self, kept: usize) {
+        let kept = kept.max(16);
         if self.slots.capacity() > 4 * kept {
             self.slots.shrink_to(2 * kept);
             self.update_room();
         }
-        self.end_at_last_collection = self.end();
     }
 
     /// Whether half of the table is holes, and enough of them to be worth tidying.
@@ -316,10 +323,7 @@ impl<H: Numbered> Table<H> {
     pub(crate) fn tidy_if_holey(&mut self) {
         if self.holey() {
             self.tidy();
-            if self.slots.capacity() > 4 * self.slots.len().max(16) {
-                self.slots.shrink_to(2 * self.slots.len());
-            }
-            self.update_room();
+            self.shrink_keeping(self.slots.len());
         }
     }
 
