@@ -1,6 +1,7 @@
 //! What a collection tells the callbacks registered with `add_callback` (Python's
 //! `gc.callbacks`): the types both flavours share.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// When a callback is called: as a collection starts, or once it has finished.
@@ -87,5 +88,35 @@ impl CollectionEvent {
 /// assert!(cyclegc::remove_callback(id));
 /// assert!(!cyclegc::remove_callback(id), "already removed");
 /// ```
+///
+/// Ids are unique in the process: an id names one callback of one heap, so removing it
+/// from another heap (the other flavour's, or another thread's single-threaded one) finds
+/// nothing and returns `false`.
+///
+/// ```
+/// let here = cyclegc::add_callback(|_| {});
+/// let shared = cyclegc::sync::add_callback(|_| {});
+/// assert_ne!(here, shared);
+/// assert!(!cyclegc::remove_callback(shared), "not this thread's heap's");
+/// assert!(!cyclegc::sync::remove_callback(here), "not the shared heap's");
+/// assert!(cyclegc::remove_callback(here));
+/// assert!(cyclegc::sync::remove_callback(shared));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct CallbackId(pub(crate) u64);
+pub struct CallbackId(u64);
+
+impl CallbackId {
+    /// An id never handed out before in this process, by either flavour.
+    ///
+    /// # Panics
+    /// After `usize::MAX` ids (only reachable on a 32-bit target), rather than name two
+    /// callbacks alike.
+    pub(crate) fn unique() -> CallbackId {
+        // A plain std atomic also under loom: ids take part in no modelled protocol.
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let id = NEXT
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |id| id.checked_add(1))
+            .unwrap_or_else(|_| panic!("cyclegc: more than {} callbacks added", usize::MAX));
+        CallbackId(id as u64)
+    }
+}

@@ -212,14 +212,20 @@
 //! | `gc.get_threshold()`, `gc.set_threshold()` | [`thresholds`], [`set_thresholds`] ([`threshold`], [`set_threshold`]: generation 0's) |
 //! | `gc.get_count()` | [`counts`] ([`count`]: generation 0's) |
 //! | `gc.freeze()`, `gc.unfreeze()`, `gc.get_freeze_count()` | [`freeze`], [`unfreeze`], [`freeze_count`] |
-//! | `gc.get_stats()` | [`stats`] (`generations[n]` per generation; `Display` prints a table) |
-//! | `gc.callbacks.append(f)`, `.remove(f)` | [`add_callback`], [`remove_callback`] ([`CollectionEvent`]); [`sync::add_callback`] for the shared heap |
-//! | `gc.set_debug(gc.DEBUG_SAVEALL)`, `gc.garbage` | [`set_save_all`], [`save_all`], [`take_garbage`]; [`sync::set_save_all`], [`sync::take_garbage`] for the shared heap |
+//! | `gc.get_stats()` | [`stats`] → [`Stats`] (`generations[n]`: a [`GenerationStats`] per generation; `Display` prints a table) |
+//! | `gc.callbacks.append(f)`, `.remove(f)` | [`add_callback`] → [`CallbackId`], [`remove_callback`]; `f` gets a [`CollectionEvent`] (its [`CallbackPhase`], generation, counts and duration) |
+//! | `gc.set_debug(gc.DEBUG_SAVEALL)`, `gc.garbage` | [`set_save_all`], [`save_all`], [`take_garbage`] |
 //! | `sys.getrefcount(x)`, `id(x)`, `x is y` | [`Gc::strong_count`], [`Gc::as_ptr`], [`Gc::ptr_eq`] |
 //! | `gc.is_tracked(x)` | [`Gc::is_tracked`] |
 //! | `gc.get_objects()`, `gc.get_objects(n)`, `gc.get_referents(x)`, `gc.get_referrers(x)` | [`objects`], [`objects_in`], [`referents`], [`referrers`] (this thread's heap) |
-//! | an object of any type, as `gc` hands it out | [`AnyGc`] ([`AnyGc::type_name`], [`AnyGc::as_ptr`], [`AnyGc::downcast`]) |
+//! | an object of any type, as `gc` hands it out | [`AnyGc`] ([`AnyGc::type_name`], [`AnyGc::as_ptr`], [`AnyGc::strong_count`], [`AnyGc::ptr_eq`], [`AnyGc::downcast`]) |
 //! | `weakref.ref` | [`Weak`] |
+//!
+//! Every function of this table works on the calling thread's heap; the thread-safe flavour
+//! has each under the same name for the shared heap ([`sync::collect`],
+//! [`sync::collect_generation`], [`sync::freeze`], [`sync::stats`], [`sync::add_callback`],
+//! [`sync::set_save_all`], [`sync::objects`], [`sync::AnyGc`], …), whose `objects` lists
+//! every thread's objects.
 //!
 //! # Threads
 //!

@@ -141,6 +141,50 @@ fn referents_and_referrers_are_exact() {
     assert!(objects().is_empty());
 }
 
+#[derive(Trace)]
+struct TwoCells {
+    left: RefCell<Option<Gc<Node>>>,
+    right: RefCell<Option<Gc<Node>>>,
+}
+
+#[test]
+fn a_value_with_one_cell_borrowed_shows_the_edges_of_the_others() {
+    let (left, right) = (node(0), node(1));
+    let both = Gc::new(TwoCells {
+        left: RefCell::new(Some(left.clone())),
+        right: RefCell::new(Some(right.clone())),
+    });
+    let erased = AnyGc::from(both.clone());
+    assert_eq!(ids(referents(&erased)), [0, 1]);
+    let guard = both.left.borrow_mut();
+    // No panic, and the free cell's edge is shown.
+    assert_eq!(ids(referents(&erased)), [1]);
+    // It refers, as far as anyone can see, to what it shows only.
+    assert!(referrers(&AnyGc::from(left.clone())).is_empty());
+    let of_right = referrers(&AnyGc::from(right.clone()));
+    assert_eq!(of_right.len(), 1);
+    assert!(AnyGc::ptr_eq(&of_right[0], &erased));
+    drop(guard);
+    let of_left = referrers(&AnyGc::from(left.clone()));
+    assert_eq!(of_left.len(), 1);
+    assert!(AnyGc::ptr_eq(&of_left[0], &erased));
+}
+
+#[test]
+fn is_tracked_tells_which_objects_the_heap_lists() {
+    let tracked = node(0);
+    // Tracking goes by type: a value that could own a `Gc` is tracked though it owns none.
+    let empty = Gc::new(RefCell::new(Vec::<Gc<Node>>::new()));
+    let untracked = Gc::new(String::from("no Gc in here"));
+    assert!(Gc::is_tracked(&tracked));
+    assert!(Gc::is_tracked(&empty));
+    assert!(!Gc::is_tracked(&untracked));
+    let listed = objects();
+    assert_eq!(listed.len(), 2);
+    assert!(AnyGc::ptr_eq(&listed[0], &AnyGc::from(tracked.clone())));
+    assert!(AnyGc::ptr_eq(&listed[1], &AnyGc::from(empty.clone())));
+}
+
 thread_local! {
     static SEEN_FROM_DROP: Cell<Option<usize>> = const { Cell::new(None) };
 }

@@ -85,6 +85,52 @@ fn callbacks_see_every_collection_start_and_stop() {
 }
 
 #[test]
+fn a_callback_learns_which_generation_is_collected() {
+    let (log, id) = recorder();
+    for generation in 0..3 {
+        cyclegc::collect_generation(generation);
+    }
+    assert!(remove_callback(id));
+    let seen: Vec<(CallbackPhase, usize)> = log
+        .borrow()
+        .iter()
+        .map(|event| (event.phase, event.generation))
+        .collect();
+    use CallbackPhase::{Start, Stop};
+    assert_eq!(
+        seen,
+        [
+            (Start, 0),
+            (Stop, 0),
+            (Start, 1),
+            (Stop, 1),
+            (Start, 2),
+            (Stop, 2)
+        ]
+    );
+}
+
+// The thread-safe flavour needs 64-bit atomics.
+#[cfg(target_has_atomic = "64")]
+#[test]
+fn a_callback_id_names_one_callback_of_one_heap() {
+    let calls = Rc::new(Cell::new(0));
+    let sink = calls.clone();
+    let here = add_callback(move |_| sink.set(sink.get() + 1));
+    let shared = cyclegc::sync::add_callback(|_| {});
+    let elsewhere = std::thread::spawn(|| add_callback(|_| {})).join().unwrap();
+    assert!(here != shared && here != elsewhere && shared != elsewhere);
+    // Another heap's ids remove nothing here, and this heap's nothing there.
+    assert!(!remove_callback(shared));
+    assert!(!remove_callback(elsewhere));
+    assert!(!cyclegc::sync::remove_callback(here));
+    collect();
+    assert_eq!(calls.get(), 2, "this heap's callback is still registered");
+    assert!(remove_callback(here));
+    assert!(cyclegc::sync::remove_callback(shared));
+}
+
+#[test]
 fn a_callback_that_collects_gets_zero_and_one_that_edits_the_list_waits_for_the_next_event() {
     let inner = Rc::new(Cell::new(None));
     let added = Rc::new(Cell::new(0));
@@ -269,6 +315,27 @@ fn a_threads_exit_reclaims_what_it_saved_and_never_saves() {
     .join()
     .unwrap();
     assert_eq!(dropped.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn a_thread_that_only_adds_a_callback_drops_it_when_it_exits() {
+    struct Capture(Arc<AtomicUsize>);
+    impl Drop for Capture {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let capture = Capture(dropped.clone());
+    // No object, no root: the callback alone must make the thread's exit clean up.
+    std::thread::spawn(move || {
+        add_callback(move |_| {
+            let _ = &capture;
+        });
+    })
+    .join()
+    .unwrap();
+    assert_eq!(dropped.load(Ordering::SeqCst), 1);
 }
 
 #[test]

@@ -285,6 +285,80 @@ fn thresholds_counts_and_the_generation_checks() {
         .downcast_ref::<String>()
         .expect("a formatted message");
     assert_eq!(message, "invalid generation 3: expected 0, 1 or 2");
+    // A first threshold of 0 turns automatic collection off: possible roots pile up,
+    // however many, and no allocation collects.
+    let collections = sync::stats().collections;
+    let piled: Vec<Gc<Node>> = (0..2 * DEFAULTS[0])
+        .map(|_| {
+            let n = node(&drops);
+            buffer(&n);
+            n
+        })
+        .collect();
+    assert_eq!(sync::count(), piled.len());
+    assert_eq!(sync::stats().collections, collections);
+    drop(piled);
+    sync::collect();
+}
+
+#[test]
+fn callbacks_learn_the_generation_collected_and_stats_print_as_a_table() {
+    let _serial = serial();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let id = sync::add_callback(move |event: &sync::CollectionEvent| {
+        sink.lock().unwrap().push((event.phase, event.generation));
+    });
+    for generation in 0..3 {
+        sync::collect_generation(generation);
+    }
+    assert!(sync::remove_callback(id));
+    use sync::CallbackPhase::{Start, Stop};
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            (Start, 0),
+            (Stop, 0),
+            (Start, 1),
+            (Stop, 1),
+            (Start, 2),
+            (Stop, 2)
+        ]
+    );
+    let stats = sync::stats();
+    let table = stats.to_string();
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 5, "{table}");
+    for generation in 0..3 {
+        let row: Vec<u64> = lines[1 + generation]
+            .split_whitespace()
+            .map(|figure| figure.parse().unwrap())
+            .collect();
+        let figures = stats.generations[generation];
+        assert_eq!(
+            row,
+            [
+                generation as u64,
+                figures.collections,
+                figures.collected,
+                figures.uncollectable
+            ],
+            "{table}"
+        );
+    }
+    assert_eq!(
+        lines[4],
+        format!(
+            "total {} collections, {} collected, {} traced, {} aborted",
+            stats.collections, stats.collected, stats.traced, stats.aborted
+        )
+    );
+    // Untracked objects (types that can never own a `Gc`) are not listed.
+    let untracked = Gc::new(7_u32);
+    assert!(!Gc::is_tracked(&untracked));
+    assert!(!sync::objects()
+        .iter()
+        .any(|o| o.as_ptr() == Gc::as_ptr(&untracked).cast()));
 }
 
 #[test]

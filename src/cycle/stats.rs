@@ -40,8 +40,7 @@ impl GenerationStats {
 
 /// Collector statistics, as returned by [`stats`](crate::stats) (this thread's heap) and
 /// [`sync::stats`](crate::sync::stats) (the shared heap): the running totals, and per
-/// generation Python's `gc.get_stats()`. (The thread-safe heap has no generations yet: its
-/// collections are full ones, generation 2.)
+/// generation Python's `gc.get_stats()`.
 ///
 /// `Display` prints it as a table.
 ///

@@ -191,8 +191,6 @@ struct Heap {
     callbacks: Mutex<Vec<(CallbackId, std::sync::Arc<SyncCallback>)>>,
     /// How many callbacks are registered: a collection with none takes no lock for them.
     callback_count: AtomicUsize,
-    /// The next callback's id.
-    next_callback: AtomicUsize,
     /// The first panic of a `Drop` or `Trace` impl during an automatic collection, resumed
     /// by the next explicit one.
     kept_panic: Mutex<Option<Payload>>,
@@ -224,7 +222,6 @@ global! {
         stats: Mutex::new(Stats::new()),
         callbacks: Mutex::new(Vec::new()),
         callback_count: AtomicUsize::new(0),
-        next_callback: AtomicUsize::new(0),
         kept_panic: Mutex::new(None),
         save_all: AtomicBool::new(false),
         garbage: Mutex::new(Vec::new()),
@@ -398,7 +395,7 @@ pub(crate) fn take_garbage() -> Vec<AnyGc> {
 
 /// `sync::add_callback`.
 pub(crate) fn add_callback(callback: std::sync::Arc<SyncCallback>) -> CallbackId {
-    let id = CallbackId(HEAP.next_callback.fetch_add(1, Ordering::Relaxed) as u64);
+    let id = CallbackId::unique();
     let mut callbacks = lock(&HEAP.callbacks);
     callbacks.push((id, callback));
     HEAP.callback_count

@@ -10,6 +10,14 @@
 //! [`objects`], [`referents`] and [`referrers`] show the heap as CPython's `gc` module does,
 //! every thread's objects, while the threads keep running.
 //!
+//! The rest of CPython's `gc` module is here too, under the names the crate root uses for a
+//! thread's heap (its documentation maps them to Python's): generations
+//! ([`collect_generation`], [`thresholds`], [`set_thresholds`], [`counts`]), [`freeze`],
+//! [`unfreeze`] and [`freeze_count`], [`stats`] per generation, callbacks around every
+//! collection ([`add_callback`], [`remove_callback`]: closures `Send + Sync`, called on the
+//! collecting thread with no lock held), saved garbage ([`set_save_all`], [`save_all`],
+//! [`take_garbage`]), and the heap's view ([`objects_in`], [`Gc::is_tracked`], [`AnyGc`]).
+//!
 //! This module needs 64-bit atomics (`cfg(target_has_atomic = "64")`): every 64-bit target
 //! has them, and so do 32-bit x86 and ARM; on a target without them (32-bit PowerPC or
 //! MIPS, for example) it is left out, and the rest of the crate works as everywhere.
@@ -106,6 +114,7 @@ use crate::cycle::FULL;
 use collector::Trigger;
 
 pub use crate::cycle::{GenerationStats, Stats};
+pub use crate::hooks::{CallbackId, CallbackPhase, CollectionEvent};
 pub use any::AnyGc;
 pub use gc::Gc;
 pub use heap::{objects, objects_in, referents, referrers};
@@ -421,8 +430,7 @@ pub fn stats() -> Stats {
 /// ```
 /// use std::sync::atomic::{AtomicUsize, Ordering};
 /// use std::sync::Arc;
-/// use cyclegc::sync;
-/// use cyclegc::CallbackPhase;
+/// use cyclegc::sync::{self, CallbackPhase};
 ///
 /// let stops = Arc::new(AtomicUsize::new(0));
 /// let counter = stops.clone();
@@ -435,13 +443,12 @@ pub fn stats() -> Stats {
 /// assert!(stops.load(Ordering::SeqCst) >= 1);
 /// assert!(sync::remove_callback(id));
 /// ```
-pub fn add_callback(
-    callback: impl Fn(&crate::CollectionEvent) + Send + Sync + 'static,
-) -> crate::CallbackId {
+pub fn add_callback(callback: impl Fn(&CollectionEvent) + Send + Sync + 'static) -> CallbackId {
     collector::add_callback(std::sync::Arc::new(callback))
 }
 
-/// Removes a callback [`add_callback`] registered; `false` if it is not registered.
+/// Removes a callback [`add_callback`] registered; `false` if it is not registered (removed
+/// already, or the id of a single-threaded heap's callback).
 ///
 /// # Examples
 ///
@@ -450,7 +457,7 @@ pub fn add_callback(
 /// assert!(cyclegc::sync::remove_callback(id));
 /// assert!(!cyclegc::sync::remove_callback(id));
 /// ```
-pub fn remove_callback(id: crate::CallbackId) -> bool {
+pub fn remove_callback(id: CallbackId) -> bool {
     collector::remove_callback(id)
 }
 

@@ -14,7 +14,7 @@ use std::ptr::NonNull;
 use crate::cycle::{
     self, Context, Examined, Object, Phase, Scan, Stats, BUFFERED, FULL, IN_BUFFER, WITHDRAWN,
 };
-use crate::hooks::CollectionEvent;
+use crate::hooks::{CallbackId, CollectionEvent};
 use crate::panics::{drop_payload, Panics, Payload};
 use crate::release;
 use crate::unsync::any::AnyGc;
@@ -657,6 +657,19 @@ impl Collector {
     /// The callbacks and saved garbage.
     pub(crate) fn hooks(&self) -> &Hooks {
         &self.hooks
+    }
+
+    /// `add_callback`: registers `callback`, and makes sure an exit hook will give it back
+    /// (with what it captured) when the thread exits, also if the thread never buffers a
+    /// root. When no exit hook is left to register (late in a teardown that needed them
+    /// all), the callback leaks, as a late cycle does: nothing dangles.
+    pub(crate) fn add_callback(
+        &self,
+        callback: impl FnMut(&CollectionEvent) + 'static,
+    ) -> CallbackId {
+        let id = self.hooks.add(callback);
+        self.ensure_exit_hook();
+        id
     }
 
     /// The registry of the thread's tracked objects.

@@ -141,7 +141,8 @@ fn list(header: NonNull<Header>, listed: &mut Vec<AnyGc>) {
 /// The objects `object`'s value reports through its `Trace` impl (its outgoing edges, one
 /// per `Gc` it owns): Python's `gc.get_referents()`. Objects of the thread-safe flavour
 /// inside it are not listed (they belong to the other heap); neither is anything behind a
-/// `RefCell` that is mutably borrowed right now.
+/// `RefCell` that is mutably borrowed right now: the value shows the edges it can, with no
+/// panic.
 ///
 /// Empty for an untracked object, and for one the collector has claimed.
 ///
@@ -191,7 +192,9 @@ pub fn referents(object: &AnyGc) -> Vec<AnyGc> {
 
 /// Every live tracked object of this thread's heap that has an edge to `object`: Python's
 /// `gc.get_referrers()`, oldest first, once each; among those [`objects`] lists (so not
-/// frozen ones, as in CPython). O(heap): it traces every tracked object.
+/// frozen ones, as in CPython). O(heap): it traces every tracked object. An object whose
+/// edge to `object` is behind a `RefCell` mutably borrowed right now is not found (as in
+/// [`referents`]), with no panic.
 ///
 /// # Panics
 ///

@@ -21,7 +21,6 @@ type Callback = Rc<RefCell<dyn FnMut(&CollectionEvent)>>;
 /// holds it: [`Hooks::release`] gives everything back at the thread's last exit hook.
 pub(crate) struct Hooks {
     callbacks: RefCell<ManuallyDrop<Vec<(CallbackId, Callback)>>>,
-    next_id: Cell<u64>,
     save_all: Cell<bool>,
     /// What collections found unreachable while `save_all` was on, each kept alive by its
     /// handle.
@@ -32,15 +31,13 @@ impl Hooks {
     pub(crate) const fn new() -> Hooks {
         Hooks {
             callbacks: RefCell::new(ManuallyDrop::new(Vec::new())),
-            next_id: Cell::new(0),
             save_all: Cell::new(false),
             garbage: RefCell::new(ManuallyDrop::new(Vec::new())),
         }
     }
 
     pub(crate) fn add(&self, callback: impl FnMut(&CollectionEvent) + 'static) -> CallbackId {
-        let id = CallbackId(self.next_id.get());
-        self.next_id.set(id.0 + 1);
+        let id = CallbackId::unique();
         let callback: Callback = Rc::new(RefCell::new(callback));
         self.callbacks.borrow_mut().push((id, callback));
         id

@@ -482,7 +482,7 @@ pub fn stats() -> Stats {
 /// assert!(remove_callback(id));
 /// ```
 pub fn add_callback(callback: impl FnMut(&CollectionEvent) + 'static) -> CallbackId {
-    COLLECTOR.with(|collector| collector.hooks().add(callback))
+    COLLECTOR.with(|collector| collector.add_callback(callback))
 }
 
 /// Removes a callback [`add_callback`] registered; `false` if it is not registered (removed
