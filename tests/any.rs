@@ -193,6 +193,23 @@ mod sync_handles {
     }
 
     #[test]
+    fn sync_debug_shows_type_address_and_counts_without_taking_the_lock() {
+        let gc = sync::Gc::new(Mutex::new(5_i32));
+        let _weak = sync::Gc::downgrade(&gc);
+        // Held on this very thread: `Debug` must neither wait for it nor read the value.
+        let _locked = gc.lock().unwrap();
+        let any = sync::AnyGc::from(gc.clone());
+        assert_eq!(any.as_ptr(), sync::Gc::as_ptr(&gc).cast::<()>());
+        let shown = format!("{any:?}");
+        assert!(shown.contains("Mutex<i32>"), "{shown}");
+        assert!(
+            shown.contains(&format!("{:?}", sync::Gc::as_ptr(&gc))),
+            "{shown}"
+        );
+        assert!(shown.contains("strong: 2, weak: 1"), "{shown}");
+    }
+
+    #[test]
     fn sync_erased_handles_cross_threads_count_and_collect() {
         let before = SYNC_DROPS.load(Ordering::SeqCst);
         let a = sync::Gc::new(SyncNode {

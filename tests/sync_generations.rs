@@ -307,15 +307,20 @@ fn callbacks_learn_the_generation_collected_and_stats_print_as_a_table() {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = seen.clone();
     let id = sync::add_callback(move |event: &sync::CollectionEvent| {
-        sink.lock().unwrap().push((event.phase, event.generation));
+        sink.lock().unwrap().push(event.clone());
     });
+    let drops = Arc::new(AtomicUsize::new(0));
     for generation in 0..3 {
-        sync::collect_generation(generation);
+        // A young garbage cycle for each: every collection frees two objects.
+        drop(two_cycle(&drops));
+        assert_eq!(sync::collect_generation(generation), 2);
     }
     assert!(sync::remove_callback(id));
     use sync::CallbackPhase::{Start, Stop};
+    let seen = seen.lock().unwrap();
+    let phases: Vec<_> = seen.iter().map(|e| (e.phase, e.generation)).collect();
     assert_eq!(
-        *seen.lock().unwrap(),
+        phases,
         [
             (Start, 0),
             (Stop, 0),
@@ -325,6 +330,18 @@ fn callbacks_learn_the_generation_collected_and_stats_print_as_a_table() {
             (Stop, 2)
         ]
     );
+    for event in seen.iter() {
+        let figures = (
+            event.collected,
+            event.uncollectable,
+            event.duration.is_some(),
+        );
+        match event.phase {
+            Start => assert_eq!(figures, (0, 0, false)),
+            Stop => assert_eq!(figures, (2, 0, true)),
+        }
+    }
+    drop(seen);
     let stats = sync::stats();
     let table = stats.to_string();
     let lines: Vec<&str> = table.lines().collect();
