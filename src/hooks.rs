@@ -1,7 +1,7 @@
 //! What a collection tells the callbacks registered with `add_callback` (Python's
 //! `gc.callbacks`): the types both flavours share.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 /// When a callback is called: as a collection starts, or once it has finished.
@@ -91,32 +91,22 @@ impl CollectionEvent {
 ///
 /// Ids are unique in the process: an id names one callback of one heap, so removing it
 /// from another heap (the other flavour's, or another thread's single-threaded one) finds
-/// nothing and returns `false`.
-///
-/// ```
-/// let here = cyclegc::add_callback(|_| {});
-/// let shared = cyclegc::sync::add_callback(|_| {});
-/// assert_ne!(here, shared);
-/// assert!(!cyclegc::remove_callback(shared), "not this thread's heap's");
-/// assert!(!cyclegc::sync::remove_callback(here), "not the shared heap's");
-/// assert!(cyclegc::remove_callback(here));
-/// assert!(cyclegc::sync::remove_callback(shared));
-/// ```
+/// nothing and returns `false` (see `sync::remove_callback`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CallbackId(u64);
 
 impl CallbackId {
     /// An id never handed out before in this process, by either flavour.
-    ///
-    /// # Panics
-    /// After `usize::MAX` ids (only reachable on a 32-bit target), rather than name two
-    /// callbacks alike.
     pub(crate) fn unique() -> CallbackId {
-        // A plain std atomic also under loom: ids take part in no modelled protocol.
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let id = NEXT
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |id| id.checked_add(1))
-            .unwrap_or_else(|_| panic!("cyclegc: more than {} callbacks added", usize::MAX));
-        CallbackId(id as u64)
+        // 64 bits on every target, which no process runs out of; a lock, since not every
+        // target has 64-bit atomics and adding a callback is rare. std's also under loom:
+        // ids take part in no modelled protocol.
+        static NEXT: Mutex<u64> = Mutex::new(0);
+        // The guarded code cannot panic (the count never reaches `u64::MAX`), so a poisoned
+        // lock would still hold a good count.
+        let mut next = NEXT.lock().unwrap_or_else(PoisonError::into_inner);
+        let id = *next;
+        *next += 1;
+        CallbackId(id)
     }
 }

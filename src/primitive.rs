@@ -1,6 +1,8 @@
 //! The synchronisation primitives the crate builds on: std's, or loom's under `cfg(loom)`, so
 //! that loom models run the very code users run. No other file names std's atomics or loom:
-//! code that shares memory between threads takes its primitives from here.
+//! code that shares memory between threads takes its primitives from here. (One exception:
+//! the counter of callback ids in `hooks.rs` is a std `Mutex`, under loom too, since it is
+//! part of no protocol a model checks.)
 //!
 //! The single-threaded flavour shares nothing between threads and uses none of this, except
 //! the thread-locals of the release loop both flavours share; the thread-safe flavour is

@@ -317,14 +317,17 @@ fn a_threads_exit_reclaims_what_it_saved_and_never_saves() {
     assert_eq!(dropped.load(Ordering::SeqCst), 2);
 }
 
+/// Counts its drop: what a callback captures.
+struct Capture(Arc<AtomicUsize>);
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
 #[test]
 fn a_thread_that_only_adds_a_callback_drops_it_when_it_exits() {
-    struct Capture(Arc<AtomicUsize>);
-    impl Drop for Capture {
-        fn drop(&mut self) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
     let dropped = Arc::new(AtomicUsize::new(0));
     let capture = Capture(dropped.clone());
     // No object, no root: the callback alone must make the thread's exit clean up.
@@ -332,6 +335,39 @@ fn a_thread_that_only_adds_a_callback_drops_it_when_it_exits() {
         add_callback(move |_| {
             let _ = &capture;
         });
+    })
+    .join()
+    .unwrap();
+    assert_eq!(dropped.load(Ordering::SeqCst), 1);
+}
+
+/// Adds a callback from its destructor, which runs during the thread's teardown.
+struct AddsACallbackWhenDropped(Option<Capture>);
+
+impl Drop for AddsACallbackWhenDropped {
+    fn drop(&mut self) {
+        if let Some(capture) = self.0.take() {
+            add_callback(move |_| {
+                let _ = &capture;
+            });
+        }
+    }
+}
+
+thread_local! {
+    static LATE: RefCell<AddsACallbackWhenDropped> =
+        const { RefCell::new(AddsACallbackWhenDropped(None)) };
+}
+
+#[test]
+fn a_callback_added_by_a_thread_local_destructor_after_the_last_exit_hook_is_dropped() {
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let capture = Capture(dropped.clone());
+    std::thread::spawn(move || {
+        // Touched before the thread's first root, so its destructor runs after the exit hook
+        // that root registers: the collector has given everything back by then.
+        LATE.with(|late| late.borrow_mut().0 = Some(capture));
+        garbage_pair();
     })
     .join()
     .unwrap();

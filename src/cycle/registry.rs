@@ -306,10 +306,11 @@ impl<H: Numbered> Table<H> {
     /// Gives back the memory beyond the room for `kept` objects: a capacity over four times
     /// that (or over 64 slots, for fewer than 16 objects) shrinks to twice that, so a table
     /// that hovers around a size neither shrinks nor grows every time. Both ways of tidying
-    /// shrink by this one rule; what they keep differs. (An emptied single-threaded table
-    /// keeps nothing: freeing its whole block in the collection, rather than shrinking it,
-    /// is what has glibc merge the freed objects' chunks there, and not in the next phase
-    /// that asks for a large block — BENCHMARKS.md, "Where the build target stands".)
+    /// shrink by this one rule; what they keep differs. (A single-threaded table that
+    /// tidying left empty keeps nothing: freeing its whole block in the collection, rather
+    /// than shrinking it, is what has glibc merge the freed objects' chunks there, and not
+    /// in the next phase that asks for a large block — BENCHMARKS.md, "Where the build
+    /// target stands".)
     fn shrink_keeping(&mut self, kept: usize) {
         if self.slots.capacity() > 4 * kept.max(16) {
             self.slots.shrink_to(2 * kept);

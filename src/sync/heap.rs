@@ -178,8 +178,9 @@ unsafe fn trace(object: &AnyGc, tracer: &mut Tracer) {
 /// The objects `object`'s value reports through its `Trace` impl (its outgoing edges, one
 /// per `Gc` it owns): Python's `gc.get_referents()`. Objects of the single-threaded flavour
 /// inside it are not listed (they belong to their thread's heap); neither is anything
-/// behind a lock that another thread holds right now (or a `RefCell` borrowed mutably): the
-/// value shows the edges it can, with no panic and no wait for the lock.
+/// behind a lock that is held right now (by any thread, this one included) or poisoned, or
+/// behind a `RefCell` borrowed mutably: the value shows the edges it can, with no panic and
+/// no wait for the lock.
 ///
 /// Empty for an untracked object, and for one the collector has claimed.
 ///
@@ -228,7 +229,7 @@ pub fn referents(object: &AnyGc) -> Vec<AnyGc> {
 /// Every live tracked object of the thread-safe heap that has an edge to `object`: Python's
 /// `gc.get_referrers()`, once each, among those [`objects`] lists. O(heap): it traces every
 /// tracked object (with no lock of the registry held), so it sees each as it was when
-/// traced. An object whose edge to `object` is behind a lock another thread holds (or a
+/// traced. An object whose edge to `object` is behind a held or poisoned lock (or a
 /// `RefCell` borrowed mutably) is not found, as in [`referents`]: no panic, no wait.
 ///
 /// # Examples

@@ -448,7 +448,7 @@ pub fn add_callback(callback: impl Fn(&CollectionEvent) + Send + Sync + 'static)
 }
 
 /// Removes a callback [`add_callback`] registered; `false` if it is not registered (removed
-/// already, or the id of a single-threaded heap's callback).
+/// already, or the id of a single-threaded heap's callback: ids are unique in the process).
 ///
 /// # Examples
 ///
@@ -456,6 +456,14 @@ pub fn add_callback(callback: impl Fn(&CollectionEvent) + Send + Sync + 'static)
 /// let id = cyclegc::sync::add_callback(|_| {});
 /// assert!(cyclegc::sync::remove_callback(id));
 /// assert!(!cyclegc::sync::remove_callback(id));
+///
+/// // Another heap's id names nothing here, and this heap's nothing there.
+/// let here = cyclegc::add_callback(|_| {});
+/// let shared = cyclegc::sync::add_callback(|_| {});
+/// assert!(!cyclegc::remove_callback(shared));
+/// assert!(!cyclegc::sync::remove_callback(here));
+/// assert!(cyclegc::remove_callback(here));
+/// assert!(cyclegc::sync::remove_callback(shared));
 /// ```
 pub fn remove_callback(id: CallbackId) -> bool {
     collector::remove_callback(id)

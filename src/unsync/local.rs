@@ -8,11 +8,12 @@
 //! still buffer their possible roots. What runs the last collections is an *exit hook*, a
 //! thread-local whose destructor collects. Thread-local destructors run in the reverse order
 //! of their registration, and a destructor registered while others run is run next; so a
-//! hook is registered (by touching a fresh one) whenever a root is buffered and no hook is
-//! pending — at a thread's first root, and again each time a destructor that runs after the
-//! last hook leaves a root behind. The last hook to run gives back what is still buffered and
-//! frees the collector's memory. There are [`EXIT_HOOKS`]`.len()` hooks; a thread whose
-//! teardown needs more stops buffering (a late cycle then leaks; nothing dangles).
+//! hook is registered (by touching a fresh one) whenever a root is buffered or a callback
+//! added, and no hook is pending — at a thread's first root, and again each time a
+//! destructor that runs after the last hook leaves a root behind. The last hook to run
+//! gives back what is still buffered and frees the collector's memory. There are
+//! [`EXIT_HOOKS`]`.len()` hooks; a thread whose teardown needs more stops buffering (a late
+//! cycle then leaks; nothing dangles).
 
 use std::ptr::NonNull;
 use std::thread::LocalKey;
@@ -457,8 +458,9 @@ pub fn stats() -> Stats {
 /// returns 0: collections do not nest. A callback that panics is removed, and its panic is
 /// resumed once the collection has finished (by `collect()`; an automatic collection keeps
 /// it for the next `collect()`, as it does a `Drop`'s). When the thread exits, its callbacks
-/// are dropped before its last collections (which they do not see), so that what they
-/// captured is reclaimed too.
+/// are dropped before its last collections, so that what they captured is reclaimed too
+/// (those collections call only a callback that a destructor adds meanwhile, which goes at
+/// the thread's next exit hook).
 ///
 /// # Examples
 ///
