@@ -447,7 +447,8 @@ pub(crate) fn marks() -> [Marks; TABLES] {
 
 /// A collection of `generation` is over (the caller holds the collector lock): every table
 /// promotes what was listed when it began (`Table::promote`), and gives back memory if it
-/// shrank (`Table::tidy_keeping_recent_room`). Returns the marks of every table afterwards, as [`marks`] does.
+/// shrank (`Table::tidy_keeping_recent_room`). Returns the marks of every table afterwards,
+/// as [`marks`] does.
 pub(crate) fn promote(generation: usize) -> [Marks; TABLES] {
     std::array::from_fn(|index| {
         let mut table = lock(index);
